@@ -1,0 +1,240 @@
+package spec
+
+// The field tags below are the single source of the shape rules: the decoder
+// enforces them and internal/schemagen turns them into the JSON Schemas under
+// schemas/. The `wk` tag grammar is documented in rules.go. Doc comments on
+// fields become schema descriptions, so they are written for spec authors.
+
+// APIVersion is the only apiVersion this build understands.
+const APIVersion = "wirekeeper.io/v1alpha1"
+
+// Metadata names an object and carries free-form labels and annotations.
+type Metadata struct {
+	// Name of the object, unique per kind across the tree: a lowercase DNS label (1..63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit).
+	Name string `json:"name" wk:"required,format=dnslabel"`
+	// Labels are free-form key/value pairs for grouping and selection.
+	Labels map[string]string `json:"labels,omitempty" wk:"keyformat=labelkey"`
+	// Annotations are free-form key/value pairs; wirekeeper.io/suspend: "true" pauses reconciliation of this object.
+	Annotations map[string]string `json:"annotations,omitempty" wk:"keyformat=labelkey"`
+}
+
+// Policy says what the reconciler does about drift.
+type Policy string
+
+// The policies. Enforce repairs drift; Observe only reports it.
+const (
+	PolicyEnforce Policy = "enforce"
+	PolicyObserve Policy = "observe"
+)
+
+// TLS names PEM files on the host running the daemon.
+type TLS struct {
+	// CA certificate bundle (PEM) used to verify the peer; an absolute path on the node.
+	CAFile string `json:"caFile,omitempty" wk:"format=abspath"`
+	// Client certificate (PEM); an absolute path on the node.
+	CertFile string `json:"certFile,omitempty" wk:"format=abspath"`
+	// Private key of the client certificate (PEM); an absolute path on the node.
+	KeyFile string `json:"keyFile,omitempty" wk:"format=abspath"`
+}
+
+// Secret is a reference to a value kept outside the repository: an
+// environment variable of the daemon or a file on its node. A literal value is
+// refused by the validator.
+type Secret struct {
+	// Name of an environment variable of the wirekeeper daemon holding the value.
+	Env string `json:"env,omitempty" wk:"format=envname"`
+	// Absolute path of a file on the node holding the value (trailing newline ignored).
+	File string `json:"file,omitempty" wk:"format=abspath"`
+}
+
+// OVSManagerSpec is an OVSDB server that one daemon connects to.
+type OVSManagerSpec struct {
+	// Node name of the wirekeeper daemon that connects to this manager.
+	Node string `json:"node" wk:"required,format=nodename"`
+	// OVSDB connection method: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (IPv6 hosts in brackets).
+	Address string `json:"address" wk:"required,format=ovsdbaddress"`
+	// Certificates for an ssl: address; required for ssl:, refused otherwise.
+	TLS *TLS `json:"tls,omitempty"`
+	// OVSDB database name.
+	Database string `json:"database,omitempty" wk:"default=Open_vSwitch,format=nonempty"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// BridgeSpec is an OVS bridge on one manager.
+type BridgeSpec struct {
+	// metadata.name of the OVSManager that holds this bridge.
+	Manager string `json:"manager" wk:"required,format=dnslabel"`
+	// OVS bridge name; defaults to metadata.name. A Linux interface name (at most 15 bytes, no '/', ':' or whitespace).
+	Bridge string `json:"bridge,omitempty" wk:"format=ifname"`
+	// Datapath type of the bridge.
+	DatapathType string `json:"datapathType,omitempty" wk:"enum=system|netdev,default=system"`
+	// Fail mode of the bridge; unset leaves OVS's default (standalone).
+	FailMode string `json:"failMode,omitempty" wk:"enum=standalone|secure"`
+	// Keys merged into Bridge.external_ids; keys set by others are never removed. Keys under wirekeeper.io/ are reserved.
+	ExternalIDs map[string]string `json:"externalIds,omitempty"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// MirrorSpec is an OVS port mirror on one bridge.
+type MirrorSpec struct {
+	// metadata.name of the OVSManager that holds the bridge.
+	Manager string `json:"manager" wk:"required,format=dnslabel"`
+	// OVS name of the bridge the mirror belongs to (the bridge need not be declared as a Bridge).
+	Bridge string `json:"bridge" wk:"required,format=ifname"`
+	// OVS Mirror.name; defaults to metadata.name.
+	MirrorName string `json:"mirrorName,omitempty" wk:"format=nonempty"`
+	// Mirror every packet on the bridge (OVS select_all).
+	SelectAll bool `json:"selectAll,omitempty"`
+	// Port names whose received packets are mirrored (OVS select_src_port).
+	SelectSrcPorts []string `json:"selectSrcPorts,omitempty" wk:"unique,format=nonempty"`
+	// Port names whose transmitted packets are mirrored (OVS select_dst_port).
+	SelectDstPorts []string `json:"selectDstPorts,omitempty" wk:"unique,format=nonempty"`
+	// VLANs whose packets are mirrored (OVS select_vlan), 0..4095.
+	SelectVLANs []int `json:"selectVlans,omitempty" wk:"unique,min=0,max=4095"`
+	// Where mirrored packets go: exactly one of port or vlan.
+	Output *MirrorOutput `json:"output" wk:"required,exactlyone=port|vlan"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// MirrorOutput is the destination of a mirror.
+type MirrorOutput struct {
+	// Name of the port mirrored packets are sent to (OVS output_port).
+	Port string `json:"port,omitempty" wk:"format=nonempty"`
+	// VLAN mirrored packets are flooded on (OVS output_vlan), 1..4095.
+	VLAN *int `json:"vlan,omitempty" wk:"min=1,max=4095"`
+}
+
+// ContainerPortSpec plugs a container into an OVS bridge through a veth pair,
+// in the layout of Open vSwitch's ovs-docker script.
+type ContainerPortSpec struct {
+	// Node name of the wirekeeper daemon whose Docker engine runs the container.
+	Node string `json:"node" wk:"required,format=nodename"`
+	// metadata.name of the OVSManager; optional when exactly one OVSManager has this node.
+	Manager string `json:"manager,omitempty" wk:"format=dnslabel"`
+	// OVS bridge the host end of the veth pair is added to.
+	Bridge string `json:"bridge" wk:"required,format=ifname"`
+	// Docker container name or ID.
+	Container string `json:"container" wk:"required,format=containerref"`
+	// Interface name inside the container (at most 15 bytes, no '/', ':' or whitespace).
+	Interface string `json:"interface" wk:"required,format=ifname"`
+	// Addresses of the interface in CIDR notation, IPv4 or IPv6.
+	Addresses []string `json:"addresses,omitempty" wk:"unique,format=cidr"`
+	// Default gateway; must fall in the subnet of one of the addresses.
+	Gateway string `json:"gateway,omitempty" wk:"format=ip"`
+	// Unicast MAC address of the interface (aa:bb:cc:dd:ee:ff).
+	MACAddress string `json:"macAddress,omitempty" wk:"format=mac"`
+	// MTU of the interface, 68..65535 (at least 1280 with IPv6 addresses).
+	MTU *int `json:"mtu,omitempty" wk:"min=68,max=65535"`
+	// VLAN tag of the OVS port (Port.tag), 0..4095; unset makes a trunk port.
+	VLAN *int `json:"vlan,omitempty" wk:"min=0,max=4095"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// CollectorTargetSpec pulls ESnet Netbeam telemetry into RabbitMQ, keeping an
+// interface inventory in MySQL, in the message and table layout of the
+// SAND-CI ESnet collector.
+type CollectorTargetSpec struct {
+	// Node name of the wirekeeper daemon that runs this collector.
+	Node string `json:"node" wk:"required,format=nodename"`
+	// The Netbeam API to pull from.
+	Netbeam *Netbeam `json:"netbeam" wk:"required"`
+	// How often interfaces are discovered and collected (Go duration, at least 5s).
+	Interval Duration `json:"interval,omitempty" wk:"default=60s,mindur=5s"`
+	// How far behind now collection stops, so Netbeam has settled the data (Go duration).
+	Lag Duration `json:"lag,omitempty" wk:"default=15m,mindur=0s"`
+	// How far back a newly seen interface starts being collected (Go duration).
+	Backfill Duration `json:"backfill,omitempty" wk:"default=2m,mindur=0s"`
+	// Longest time range asked of Netbeam in one request (Go duration, at least 1m).
+	SliceMax Duration `json:"sliceMax,omitempty" wk:"default=48h,mindur=1m"`
+	// Where messages are published.
+	RabbitMQ *RabbitMQ `json:"rabbitmq" wk:"required"`
+	// Where the interface inventory and collection watermarks are kept.
+	Inventory *Inventory `json:"inventory" wk:"required"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// Netbeam selects what is pulled from a Netbeam API.
+type Netbeam struct {
+	// Base URL of the API (https), e.g. https://esnet-netbeam.appspot.com.
+	URL string `json:"url" wk:"required,format=httpsurl"`
+	// Network path in the API.
+	Network string `json:"network,omitempty" wk:"default=esnet/prod,format=urlpath"`
+	// Which interfaces are collected, by glob on their resource.
+	Interfaces *InterfaceFilter `json:"interfaces,omitempty"`
+	// Metrics collected per interface.
+	Metrics []string `json:"metrics,omitempty" wk:"unique,enum=traffic|errors|discards,default=traffic|errors|discards"`
+}
+
+// InterfaceFilter selects interfaces by glob patterns on their resource
+// (for example devices/*/interfaces/*); '*' does not cross '/'.
+type InterfaceFilter struct {
+	// Resources matching any of these globs are collected; empty means all.
+	Include []string `json:"include,omitempty" wk:"format=glob"`
+	// Resources matching any of these globs are skipped, even when included.
+	Exclude []string `json:"exclude,omitempty" wk:"format=glob"`
+}
+
+// RabbitMQ is the broker messages are published to.
+type RabbitMQ struct {
+	// AMQP URL (amqp:// or amqps://), a secret: {env: NAME} or {file: PATH}.
+	URL *Secret `json:"url" wk:"required"`
+	// Exchange messages are published to.
+	Exchange string `json:"exchange" wk:"required,format=nonempty"`
+	// Type of the exchange.
+	ExchangeType string `json:"exchangeType,omitempty" wk:"enum=direct|fanout|topic|headers,default=topic"`
+	// Routing key of interface messages.
+	InterfacesRoutingKey string `json:"interfacesRoutingKey,omitempty" wk:"default=esnet_interfaces,format=nonempty"`
+	// Routing key of traffic, errors and discards messages.
+	StatsRoutingKey string `json:"statsRoutingKey,omitempty" wk:"default=esnet_traffic,format=nonempty"`
+	// Queues whose depth is watched for backpressure.
+	WatchQueues []string `json:"watchQueues,omitempty" wk:"unique,format=nonempty"`
+	// Publishing pauses while any watched queue holds more messages than this.
+	MaxQueueDepth int `json:"maxQueueDepth,omitempty" wk:"default=50000,min=1"`
+}
+
+// Inventory is where the interface inventory is kept.
+type Inventory struct {
+	// MySQL or MariaDB inventory.
+	MySQL *MySQLInventory `json:"mysql" wk:"required"`
+}
+
+// MySQLInventory is an inventory table in MySQL or MariaDB.
+type MySQLInventory struct {
+	// go-sql-driver DSN (user:password@tcp(host:3306)/db), a secret: {env: NAME} or {file: PATH}.
+	DSN *Secret `json:"dsn" wk:"required"`
+	// Inventory table, created when missing.
+	Table string `json:"table,omitempty" wk:"default=esnet_interfaces,format=sqlident"`
+}
+
+// SkyDiveExportSpec publishes the node's live topology to a SkyDive analyzer.
+type SkyDiveExportSpec struct {
+	// Node name of the daemon that publishes; absent means every daemon publishes its own view.
+	Node string `json:"node,omitempty" wk:"format=nodename"`
+	// Analyzer as host:port, or a ws:// or wss:// URL.
+	Analyzer string `json:"analyzer" wk:"required,format=analyzer"`
+	// Certificates for wss:// (or host:port with TLS); refused with ws://.
+	TLS *TLS `json:"tls,omitempty"`
+	// Credentials for the analyzer.
+	Auth *SkyDiveAuth `json:"auth,omitempty"`
+	// What the analyzer does with this node's graph when the daemon disconnects.
+	Persistence string `json:"persistence,omitempty" wk:"enum=DeleteOnDisconnect|Persistent,default=DeleteOnDisconnect"`
+	// X-Client-Type announced to the analyzer.
+	ClientType string `json:"clientType,omitempty" wk:"default=wirekeeper,format=nonempty"`
+	// Parts of the topology published.
+	Include []string `json:"include,omitempty" wk:"unique,enum=bridges|ports|interfaces|mirrors|containers|collectors,default=bridges|ports|interfaces|mirrors|containers|collectors"`
+	// What to do about drift: enforce repairs it, observe only reports it.
+	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+}
+
+// SkyDiveAuth are the analyzer's basic-auth credentials.
+type SkyDiveAuth struct {
+	// User name.
+	Username string `json:"username" wk:"required,format=nonempty"`
+	// Password, a secret: {env: NAME} or {file: PATH}.
+	Password *Secret `json:"password" wk:"required"`
+}

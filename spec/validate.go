@@ -1,0 +1,293 @@
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Set is a decoded spec tree. Objects keep the order of the files and
+// documents they came from.
+type Set struct {
+	Objects []*Object
+}
+
+// Get returns the object of that kind and name, or nil.
+func (s *Set) Get(kind, name string) *Object {
+	for _, o := range s.Objects {
+		if o.Kind == kind && o.Metadata.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// OfKind returns the objects of one kind, in tree order.
+func (s *Set) OfKind(kind string) []*Object {
+	var out []*Object
+	for _, o := range s.Objects {
+		if o.Kind == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Validate applies the rules that look at more than one field of a document
+// or at several documents, fills the defaults that depend on metadata, and
+// returns every problem found. objs come from Decode, ReadTree or ReadFile.
+func Validate(objs []*Object) Diagnostics {
+	v := &validator{}
+	for _, o := range objs {
+		if o.Spec == nil {
+			continue // unknown kind, already reported
+		}
+		switch s := o.Spec.(type) {
+		case *OVSManagerSpec:
+			v.ovsManager(o, s)
+		case *BridgeSpec:
+			v.bridge(o, s)
+		case *MirrorSpec:
+			v.mirror(o, s)
+		case *ContainerPortSpec:
+			v.containerPort(o, s)
+		case *SkyDiveExportSpec:
+			v.skyDiveExport(o, s)
+		}
+	}
+	v.crossObject(objs)
+	return v.diags
+}
+
+type validator struct{ diags Diagnostics }
+
+func (v *validator) errorf(o *Object, field, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{
+		Position: o.Position(field), Severity: SeverityError,
+		Kind: o.Kind, Name: o.Metadata.Name, Field: field,
+		Message: fmt.Sprintf(format, args...),
+	})
+}
+
+func (v *validator) ovsManager(o *Object, s *OVSManagerSpec) {
+	secure := strings.HasPrefix(s.Address, "ssl:")
+	switch {
+	case secure && s.TLS == nil:
+		v.errorf(o, "spec.tls", "is required for an ssl: address (caFile, certFile and keyFile)")
+	case secure:
+		for field, val := range map[string]string{"caFile": s.TLS.CAFile, "certFile": s.TLS.CertFile, "keyFile": s.TLS.KeyFile} {
+			if val == "" {
+				v.errorf(o, "spec.tls."+field, "is required for an ssl: address")
+			}
+		}
+	case s.TLS != nil && s.Address != "":
+		v.errorf(o, "spec.tls", "is only valid with an ssl: address; remove it or use ssl:HOST:PORT")
+	}
+}
+
+func (v *validator) bridge(o *Object, s *BridgeSpec) {
+	if s.Bridge == "" {
+		s.Bridge = o.Metadata.Name
+		if why := checkIfName(s.Bridge); why != "" {
+			v.errorf(o, "metadata.name", "is used as the OVS bridge name but is not a Linux interface name (%s); set spec.bridge", why)
+		}
+	}
+	for k := range s.ExternalIDs {
+		if strings.HasPrefix(k, "wirekeeper.io/") {
+			v.errorf(o, "spec.externalIds."+k, "keys under wirekeeper.io/ are reserved for wirekeeper's own markers")
+		}
+	}
+}
+
+func (v *validator) mirror(o *Object, s *MirrorSpec) {
+	if s.MirrorName == "" {
+		s.MirrorName = o.Metadata.Name
+	}
+	if !s.SelectAll && len(s.SelectSrcPorts) == 0 && len(s.SelectDstPorts) == 0 && len(s.SelectVLANs) == 0 {
+		v.errorf(o, "spec", "selects nothing; set selectAll: true or at least one of selectSrcPorts, selectDstPorts, selectVlans")
+	}
+	if s.Output == nil || s.Output.Port == "" {
+		return
+	}
+	for _, list := range []struct {
+		field string
+		ports []string
+	}{{"spec.selectSrcPorts", s.SelectSrcPorts}, {"spec.selectDstPorts", s.SelectDstPorts}} {
+		for i, p := range list.ports {
+			if p == s.Output.Port {
+				v.errorf(o, fmt.Sprintf("%s[%d]", list.field, i), "port %q is also the output port; a port cannot be both mirrored and the mirror's destination", p)
+			}
+		}
+	}
+}
+
+func (v *validator) containerPort(o *Object, s *ContainerPortSpec) {
+	var prefixes []netip.Prefix
+	hasV6 := false
+	for _, a := range s.Addresses {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			prefixes = append(prefixes, p)
+			hasV6 = hasV6 || p.Addr().Is6()
+		}
+	}
+	if s.Gateway != "" {
+		gw, err := netip.ParseAddr(s.Gateway)
+		switch {
+		case err != nil:
+			// reported by the format check
+		case len(s.Addresses) == 0:
+			v.errorf(o, "spec.gateway", "needs an address in its subnet in spec.addresses")
+		case !inAnySubnet(gw, prefixes):
+			v.errorf(o, "spec.gateway", "%s is not in the subnet of any address (%s)", gw, strings.Join(s.Addresses, ", "))
+		}
+	}
+	if hasV6 && s.MTU != nil && *s.MTU < 1280 {
+		v.errorf(o, "spec.mtu", "%d is too small for IPv6 addresses; IPv6 needs at least 1280", *s.MTU)
+	}
+}
+
+func inAnySubnet(a netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Masked().Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) skyDiveExport(o *Object, s *SkyDiveExportSpec) {
+	if s.TLS != nil && strings.HasPrefix(s.Analyzer, "ws://") {
+		v.errorf(o, "spec.tls", "is not used with a ws:// analyzer; use wss:// or remove tls")
+	}
+	if s.TLS != nil && (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		v.errorf(o, "spec.tls", "certFile and keyFile go together; set both or neither")
+	}
+}
+
+// crossObject checks uniqueness and references across the whole tree.
+func (v *validator) crossObject(objs []*Object) {
+	first := map[string]*Object{}
+	managers := map[string]*OVSManagerSpec{}
+	managersByNode := map[string][]string{}
+	for _, o := range objs {
+		if o.Kind == "" || o.Metadata.Name == "" {
+			continue
+		}
+		if prev, dup := first[o.ID()]; dup {
+			v.errorf(o, "metadata.name", "%s is defined twice; first at %s", o.ID(), prev.Source)
+			continue
+		}
+		first[o.ID()] = o
+		if m, ok := o.Spec.(*OVSManagerSpec); ok {
+			managers[o.Metadata.Name] = m
+			managersByNode[m.Node] = append(managersByNode[m.Node], o.Metadata.Name)
+		}
+	}
+	managerNames := sortedKeys(managers)
+
+	// checkManager reports a reference to an OVSManager that does not exist.
+	checkManager := func(o *Object, name string) bool {
+		if _, ok := managers[name]; ok || name == "" {
+			return ok
+		}
+		v.errorf(o, "spec.manager", "OVSManager %q does not exist%s; defined managers: %s", name, suggest(name, managerNames), listOrNone(managerNames))
+		return false
+	}
+	unique := newUniqueness(v)
+	for _, o := range objs {
+		if first[o.ID()] != o {
+			continue
+		}
+		switch s := o.Spec.(type) {
+		case *OVSManagerSpec:
+			unique.check(o, "spec.address", "OVSManager", s.Node+"|"+s.Address,
+				fmt.Sprintf("node %q already connects to %s", s.Node, s.Address))
+		case *BridgeSpec:
+			checkManager(o, s.Manager)
+			unique.check(o, "spec.bridge", "Bridge", s.Manager+"|"+s.Bridge,
+				fmt.Sprintf("bridge %q on manager %q is already declared", s.Bridge, s.Manager))
+		case *MirrorSpec:
+			checkManager(o, s.Manager)
+			unique.check(o, "spec.mirrorName", "Mirror", s.Manager+"|"+s.Bridge+"|"+s.MirrorName,
+				fmt.Sprintf("mirror name %q on manager %q bridge %q is already used", s.MirrorName, s.Manager, s.Bridge))
+		case *ContainerPortSpec:
+			v.containerPortManager(o, s, managers, managersByNode, checkManager)
+			unique.check(o, "spec.interface", "ContainerPort", s.Node+"|"+s.Container+"|"+s.Interface,
+				fmt.Sprintf("interface %q of container %q on node %q is already declared", s.Interface, s.Container, s.Node))
+		case *SkyDiveExportSpec:
+			node := s.Node
+			if node == "" {
+				node = "*"
+			}
+			unique.check(o, "spec.analyzer", "SkyDiveExport", node+"|"+s.Analyzer,
+				fmt.Sprintf("node %q already publishes to analyzer %s (the analyzer accepts one connection per host ID)", node, s.Analyzer))
+		}
+	}
+	v.skyDiveOverlap(objs)
+}
+
+func (v *validator) containerPortManager(o *Object, s *ContainerPortSpec, managers map[string]*OVSManagerSpec,
+	byNode map[string][]string, checkManager func(*Object, string) bool) {
+	if s.Manager != "" {
+		if checkManager(o, s.Manager) && s.Node != "" && managers[s.Manager].Node != s.Node {
+			v.errorf(o, "spec.manager", "OVSManager %q belongs to node %q, but this port is on node %q; the veth pair must be on the manager's host",
+				s.Manager, managers[s.Manager].Node, s.Node)
+		}
+		return
+	}
+	if s.Node == "" {
+		return
+	}
+	switch candidates := byNode[s.Node]; len(candidates) {
+	case 1:
+		s.Manager = candidates[0]
+	case 0:
+		v.errorf(o, "spec.node", "no OVSManager has node %q; declare one or set spec.manager", s.Node)
+	default:
+		v.errorf(o, "spec", "the manager is ambiguous: OVSManagers %s all have node %q; set spec.manager to one of them",
+			strings.Join(candidates, ", "), s.Node)
+	}
+}
+
+// skyDiveOverlap refuses an export for every node next to one for a named
+// node on the same analyzer: that node would connect twice with one host ID.
+func (v *validator) skyDiveOverlap(objs []*Object) {
+	everyNode := map[string]*Object{}
+	for _, o := range objs {
+		if s, ok := o.Spec.(*SkyDiveExportSpec); ok && s.Node == "" {
+			everyNode[s.Analyzer] = o
+		}
+	}
+	for _, o := range objs {
+		if s, ok := o.Spec.(*SkyDiveExportSpec); ok && s.Node != "" {
+			if all, clash := everyNode[s.Analyzer]; clash {
+				v.errorf(o, "spec.node", "SkyDiveExport/%s already publishes every node to %s; node %q would connect twice with one host ID",
+					all.Metadata.Name, s.Analyzer, s.Node)
+			}
+		}
+	}
+}
+
+// uniqueness reports the second object that claims a key within a kind.
+type uniqueness struct {
+	v    *validator
+	seen map[string]*Object
+}
+
+func newUniqueness(v *validator) *uniqueness { return &uniqueness{v: v, seen: map[string]*Object{}} }
+
+func (u *uniqueness) check(o *Object, field, kind, key, msg string) {
+	k := kind + "|" + key
+	if prev, dup := u.seen[k]; dup {
+		u.v.errorf(o, field, "%s by %s (%s)", msg, prev.ID(), prev.Source)
+		return
+	}
+	u.seen[k] = o
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
