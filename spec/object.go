@@ -18,6 +18,21 @@ type Object struct {
 	Source Position `json:"-"`
 
 	fields map[string]Position
+	// failed lists the fields that already have a diagnostic, so that checks
+	// depending on them stay quiet instead of cascading.
+	failed []string
+}
+
+// anyFailed reports whether a field at or under any of the paths has a diagnostic.
+func (o *Object) anyFailed(paths ...string) bool {
+	for _, f := range o.failed {
+		for _, p := range paths {
+			if f == p || strings.HasPrefix(f, p+".") || strings.HasPrefix(f, p+"[") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ID is "Kind/name", unique in a valid tree.

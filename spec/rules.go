@@ -256,7 +256,14 @@ func checkHostPort(s string) string {
 func checkCIDR(s string) string {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return "not in CIDR notation (address/prefix length)"
+		if !strings.Contains(s, "/") {
+			return "not in CIDR notation (address/prefix length)"
+		}
+		msg := err.Error() // netip.ParsePrefix("..."): ParseAddr("..."): reason
+		if i := strings.LastIndex(msg, "): "); i >= 0 {
+			msg = msg[i+3:]
+		}
+		return msg
 	}
 	if p.Addr().Zone() != "" {
 		return "zones are not allowed"

@@ -69,6 +69,11 @@ func (v *validator) errorf(o *Object, field, format string, args ...any) {
 	})
 }
 
+func (v *validator) warnf(o *Object, field, format string, args ...any) {
+	v.errorf(o, field, format, args...)
+	v.diags[len(v.diags)-1].Severity = SeverityWarning
+}
+
 func (v *validator) ovsManager(o *Object, s *OVSManagerSpec) {
 	secure := strings.HasPrefix(s.Address, "ssl:")
 	switch {
@@ -103,8 +108,19 @@ func (v *validator) mirror(o *Object, s *MirrorSpec) {
 	if s.MirrorName == "" {
 		s.MirrorName = o.Metadata.Name
 	}
-	if !s.SelectAll && len(s.SelectSrcPorts) == 0 && len(s.SelectDstPorts) == 0 && len(s.SelectVLANs) == 0 {
+	selections := []string{"spec.selectAll", "spec.selectSrcPorts", "spec.selectDstPorts", "spec.selectVlans"}
+	if !o.anyFailed(selections...) && !s.SelectAll && len(s.SelectSrcPorts) == 0 && len(s.SelectDstPorts) == 0 && len(s.SelectVLANs) == 0 {
 		v.errorf(o, "spec", "selects nothing; set selectAll: true or at least one of selectSrcPorts, selectDstPorts, selectVlans")
+	}
+	if s.SelectAll && (len(s.SelectSrcPorts) > 0 || len(s.SelectDstPorts) > 0 || len(s.SelectVLANs) > 0) {
+		v.warnf(o, "spec.selectAll", "selects every packet; selectSrcPorts, selectDstPorts and selectVlans have no effect alongside it")
+	}
+	if s.Output != nil && s.Output.VLAN != nil {
+		for i, vlan := range s.SelectVLANs {
+			if vlan == *s.Output.VLAN {
+				v.errorf(o, fmt.Sprintf("spec.selectVlans[%d]", i), "VLAN %d is also the output VLAN; mirrored packets would be mirrored again", vlan)
+			}
+		}
 	}
 	if s.Output == nil || s.Output.Port == "" {
 		return
@@ -124,26 +140,55 @@ func (v *validator) mirror(o *Object, s *MirrorSpec) {
 func (v *validator) containerPort(o *Object, s *ContainerPortSpec) {
 	var prefixes []netip.Prefix
 	hasV6 := false
-	for _, a := range s.Addresses {
-		if p, err := netip.ParsePrefix(a); err == nil {
-			prefixes = append(prefixes, p)
-			hasV6 = hasV6 || p.Addr().Is6()
+	for i, a := range s.Addresses {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			continue
+		}
+		prefixes = append(prefixes, p)
+		hasV6 = hasV6 || p.Addr().Is6()
+		if p.Addr().Is4() && p.Bits() <= 30 {
+			switch p.Addr() {
+			case p.Masked().Addr():
+				v.errorf(o, fmt.Sprintf("spec.addresses[%d]", i), "%s is the network address of its subnet; an interface needs a host address", a)
+			case lastAddr(p):
+				v.errorf(o, fmt.Sprintf("spec.addresses[%d]", i), "%s is the broadcast address of its subnet; an interface needs a host address", a)
+			}
 		}
 	}
-	if s.Gateway != "" {
+	if s.Gateway != "" && !o.anyFailed("spec.addresses", "spec.gateway") {
 		gw, err := netip.ParseAddr(s.Gateway)
 		switch {
 		case err != nil:
 			// reported by the format check
 		case len(s.Addresses) == 0:
 			v.errorf(o, "spec.gateway", "needs an address in its subnet in spec.addresses")
+		case isOwnAddress(gw, prefixes):
+			v.errorf(o, "spec.gateway", "%s is the interface's own address; the gateway is another host on the subnet", gw)
 		case !inAnySubnet(gw, prefixes):
 			v.errorf(o, "spec.gateway", "%s is not in the subnet of any address (%s)", gw, strings.Join(s.Addresses, ", "))
 		}
 	}
-	if hasV6 && s.MTU != nil && *s.MTU < 1280 {
+	if hasV6 && s.MTU != nil && !o.anyFailed("spec.mtu") && *s.MTU < 1280 {
 		v.errorf(o, "spec.mtu", "%d is too small for IPv6 addresses; IPv6 needs at least 1280", *s.MTU)
 	}
+}
+
+func isOwnAddress(a netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// lastAddr is the highest address of an IPv4 prefix (its broadcast address).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
 func inAnySubnet(a netip.Addr, prefixes []netip.Prefix) bool {
@@ -244,7 +289,7 @@ func (v *validator) containerPortManager(o *Object, s *ContainerPortSpec, manage
 	case 0:
 		v.errorf(o, "spec.node", "no OVSManager has node %q; declare one or set spec.manager", s.Node)
 	default:
-		v.errorf(o, "spec", "the manager is ambiguous: OVSManagers %s all have node %q; set spec.manager to one of them",
+		v.errorf(o, "spec.node", "the manager is ambiguous: OVSManagers %s all have node %q; set spec.manager to one of them",
 			strings.Join(candidates, ", "), s.Node)
 	}
 }

@@ -1,0 +1,43 @@
+# wirekeeper's build. `make test` needs root on Debian 12: it installs and
+# starts the real servers its integration tests use (scripts/test-servers.sh).
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOFLAGS ?= -mod=mod
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/wirekeeper
+
+# Packages with goroutines of their own, tested with the race detector too.
+RACE_PKGS := ./internal/testenv/...
+
+.PHONY: all build test test-unit test-integration bench generate lint demo clean
+
+all: build
+
+build: ## static binary in bin/
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wirekeeper
+
+test: lint ## every test, against real servers started for the run
+	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 \
+		bash -c 'go test -count=1 ./... && go test -count=1 -race $(RACE_PKGS)'
+
+test-unit: ## tests that need no server (integration tests skip)
+	go test ./...
+
+bench: ## benchmarks (spec validation of 10,000 documents, ...)
+	go test -run '^$$' -bench . -benchmem ./...
+
+generate: ## regenerate schemas/ from the spec types
+	go run ./internal/schemagen/cmd/schemagen -out schemas
+
+lint: ## gofmt and go vet
+	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	go vet ./...
+
+demo: build ## the main job on embedded defaults
+	$(BIN) demo
+
+clean:
+	rm -rf bin
