@@ -14,10 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodeVisits bounds the work for one document, so alias bombs cannot
-// make the decoder explode (a 1 MiB file has far fewer real nodes).
-const maxNodeVisits = 1 << 20
-
 // Decode parses the YAML documents of one file (file names the file in
 // diagnostics). It returns every document it could recognise, even those
 // with errors, and all the diagnostics it found; it never panics.
@@ -57,6 +53,10 @@ func parseNext(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 	return dec.Decode(doc)
 }
 
+// durationRE is the duration syntax accepted, the same in the JSON Schemas:
+// Go's, with a unit on every number and no sign.
+var durationRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`)
+
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
 
 // syntaxDiagnostic turns a yaml.v3 error (which names a line, rarely a column)
@@ -77,10 +77,9 @@ func syntaxDiagnostic(file string, err error) Diagnostic {
 
 // walker decodes one document into an Object, reporting problems as it goes.
 type walker struct {
-	file   string
-	diags  *Diagnostics
-	obj    *Object
-	visits int
+	file  string
+	diags *Diagnostics
+	obj   *Object
 }
 
 func (w *walker) pos(n *yaml.Node) Position {
@@ -96,13 +95,13 @@ func (w *walker) errorf(n *yaml.Node, field, format string, args ...any) {
 	*w.diags = append(*w.diags, d)
 }
 
-// resolve follows aliases, counting visits against the budget.
-func (w *walker) resolve(n *yaml.Node) (*yaml.Node, bool) {
+// resolve follows aliases. Aliases cannot make decoding explode: the walker
+// descends only as deep as the spec types nest, whatever the YAML graph.
+func resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	w.visits++
-	return n, w.visits <= maxNodeVisits
+	return n
 }
 
 func isNull(n *yaml.Node) bool {
@@ -162,7 +161,7 @@ var envelopeKeys = []string{"apiVersion", "kind", "metadata", "spec"}
 
 // document decodes the envelope, then metadata and spec by reflection.
 func (w *walker) document(root *yaml.Node) *Object {
-	root, _ = w.resolve(root)
+	root = resolve(root)
 	w.obj = &Object{Source: w.pos(root), fields: map[string]Position{}}
 	if root.Kind != yaml.MappingNode {
 		w.errorf(root, "", "a document must be a mapping with apiVersion, kind, metadata and spec")
@@ -260,7 +259,7 @@ func (w *walker) nodeAt(field string) *yaml.Node {
 
 // scalarString reads a string scalar, reporting any other node.
 func (w *walker) scalarString(n *yaml.Node, field string) (string, bool) {
-	n, _ = w.resolve(n)
+	n = resolve(n)
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		w.errorf(n, field, "expected a string, got %s%s", describe(n), quoteHint(n))
 		return "", false
@@ -275,13 +274,7 @@ var (
 
 // value decodes node n into v (addressable) according to v's type and rules r.
 func (w *walker) value(field string, n *yaml.Node, v reflect.Value, r Rules) {
-	n, ok := w.resolve(n)
-	if !ok {
-		if w.visits == maxNodeVisits+1 {
-			w.errorf(n, field, "the document is too large once aliases are expanded (more than %d nodes)", maxNodeVisits)
-		}
-		return
-	}
+	n = resolve(n)
 	w.obj.fields[field] = w.pos(n)
 	switch {
 	case v.Type() == durationType:
@@ -324,6 +317,9 @@ func (w *walker) duration(field string, n *yaml.Node, v reflect.Value, r Rules) 
 		return
 	}
 	d, err := time.ParseDuration(n.Value)
+	if err == nil && !durationRE.MatchString(n.Value) {
+		err = errors.New("not in the canonical form") // e.g. 0, .5s, +5s
+	}
 	if err != nil {
 		hint := "a Go duration such as 90s, 15m or 48h"
 		if n.ShortTag() == "!!int" {
@@ -406,7 +402,7 @@ func (w *walker) list(field string, n *yaml.Node, v reflect.Value, r Rules) {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		w.value(f, c, elem, item)
-		if c, _ := w.resolve(c); r.Unique && c.Kind == yaml.ScalarNode {
+		if c := resolve(c); r.Unique && c.Kind == yaml.ScalarNode {
 			if j, dup := seen[c.Value]; dup {
 				w.errorf(c, f, "%q is listed twice (also at index %d)", c.Value, j)
 			}
@@ -436,7 +432,7 @@ func (w *walker) stringMap(field string, n *yaml.Node, v reflect.Value, r Rules)
 		if k == "" {
 			w.errorf(e.key, f, "keys must not be empty")
 		}
-		val, _ := w.resolve(e.value)
+		val := resolve(e.value)
 		if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!str" {
 			w.errorf(val, f, "expected a string value, got %s%s", describe(val), quoteHint(val))
 			continue
@@ -492,7 +488,7 @@ func (w *walker) structure(field string, n *yaml.Node, v reflect.Value) {
 // exactlyOne checks that exactly one of the named keys is set (non-null) in
 // mapping n; an empty value still counts as set and is reported on its own.
 func (w *walker) exactlyOne(field string, n *yaml.Node, group []string) {
-	n, _ = w.resolve(n)
+	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		return
 	}

@@ -61,6 +61,16 @@ func (o *Object) Position(path string) Position {
 // AnnotationSuspend pauses reconciliation of an object when set to "true".
 const AnnotationSuspend = "wirekeeper.io/suspend"
 
+// KnownAnnotations returns the wirekeeper.io/ annotations wirekeeper reads,
+// each with its valid values. Any other wirekeeper.io/ annotation is refused.
+func KnownAnnotations() map[string][]string {
+	out := make(map[string][]string, len(knownAnnotations))
+	for k, v := range knownAnnotations {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
 // knownAnnotations are the annotations wirekeeper reads, with their valid values;
 // other wirekeeper.io/ annotations are refused so that a typo cannot go unnoticed.
 var knownAnnotations = map[string][]string{

@@ -155,12 +155,13 @@ func TestValidateRules(t *testing.T) {
 			}},
 		{"ipv6 needs mtu 1280", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [\"2001:db8::5/64\"]\n  gateway: \"2001:db8::1\"\n  mtu: 1200\n")},
 			[]want{{"a.yaml:16:8 ContainerPort/p spec.mtu", "1200 is too small for IPv6 addresses"}}},
-		{"durations and urls", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://user:pw@netbeam.example\"}\n  interval: 2s\n  lag: 15 minutes\n  sliceMax: 48\n  rabbitmq: {url: {env: AMQP_URL}, exchange: x}\n  inventory: {mysql: {dsn: {file: /etc/wk/dsn}}}\n")},
+		{"durations and urls", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://user:pw@netbeam.example\"}\n  interval: 2s\n  lag: 15 minutes\n  backfill: 0\n  sliceMax: 48\n  rabbitmq: {url: {env: AMQP_URL}, exchange: x}\n  inventory: {mysql: {dsn: {file: /etc/wk/dsn}}}\n")},
 			[]want{
 				{"a.yaml:6:18 CollectorTarget/c spec.netbeam.url", "credentials in the URL are not allowed in the repo"},
 				{"a.yaml:7:13 CollectorTarget/c spec.interval", "2s is too short; at least 5s"},
 				{"a.yaml:8:8 CollectorTarget/c spec.lag", `"15 minutes" is not a duration: a Go duration such as 90s, 15m or 48h`},
-				{"a.yaml:9:13 CollectorTarget/c spec.sliceMax", `"48" is not a duration: a duration needs a unit, e.g. 48s`},
+				{"a.yaml:9:13 CollectorTarget/c spec.backfill", `"0" is not a duration: a duration needs a unit, e.g. 0s`},
+				{"a.yaml:10:13 CollectorTarget/c spec.sliceMax", `"48" is not a duration: a duration needs a unit, e.g. 48s`},
 			}},
 		{"analyzer url", map[string]string{"a.yaml": doc("SkyDiveExport", "s", "  analyzer: http://skydive:8082\n") + "---\n" +
 			doc("SkyDiveExport", "t", "  node: node-b\n  analyzer: \"ws://skydive:8082\"\n  tls: {caFile: /etc/ca.pem, certFile: /etc/c.pem}\n")},

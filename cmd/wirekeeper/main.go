@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/wirekeeper/wirekeeper/examples"
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // version is set by the linker (-X main.version=...).
@@ -31,7 +34,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "check spec files and report every problem with its file:line:col", runValidate},
-		{"demo", "run the main job on embedded defaults", runDemo},
+		{"demo", "run on the embedded example repository (validation only until the engine lands)", runDemo},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "wirekeeper", version)
 			return exitOK
@@ -66,9 +69,25 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'wirekeeper <command> -h' for a command's flags.")
 }
 
-// runDemo is a placeholder until the reconcile engine and the OVSDB provider land.
-func runDemo(_ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "wirekeeper demo: not available yet; it arrives with the OVSDB provider (issue 4), on top of the reconcile engine (issue 3).")
-	fmt.Fprintln(stderr, "Meanwhile, try: wirekeeper validate examples/")
-	return exitFail
+// runDemo validates the embedded example repository and says what it holds.
+// The reconcile loop against live servers joins it with the engine (issue 3)
+// and the OVSDB provider (issue 4).
+func runDemo(_ []string, stdout, stderr io.Writer) int {
+	objs, diags := spec.ReadTree(examples.FS, "examples")
+	diags = append(diags, spec.Validate(objs)...)
+	if diags.HasErrors() {
+		writeText(stderr, diags)
+		return exitFail
+	}
+	counts := map[string]int{}
+	for _, o := range objs {
+		counts[o.Kind]++
+	}
+	fmt.Fprintf(stdout, "wirekeeper demo: the embedded example repository holds %d valid objects:\n", len(objs))
+	for _, k := range spec.Kinds() {
+		fmt.Fprintf(stdout, "  %-16s %d\n", k.Name, counts[k.Name])
+	}
+	fmt.Fprintln(stdout, "\nReconciling them against a live Open vSwitch arrives with the reconcile engine (issue 3)")
+	fmt.Fprintln(stdout, "and the OVSDB provider (issue 4); until then the demo stops at validation.")
+	return exitOK
 }

@@ -134,3 +134,15 @@ func TestValidateDefaultPathIsCurrentDir(t *testing.T) {
 		t.Errorf("stderr = %q", stderr.String())
 	}
 }
+
+func TestDemoValidatesEmbeddedExamples(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"demo"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"valid objects", "OVSManager       2", "Mirror           4"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
