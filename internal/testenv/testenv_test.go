@@ -1,0 +1,77 @@
+package testenv
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// recordingTB records what Lookup asks of a test. Unlike a real testing.T its
+// Fatalf and Skipf return, so the test can inspect the call.
+type recordingTB struct {
+	testing.TB // nil: calling anything not overridden panics
+	calls      []string
+}
+
+func (r *recordingTB) Helper() {}
+
+func (r *recordingTB) Fatalf(format string, args ...any) {
+	r.calls = append(r.calls, "Fatalf: "+fmt.Sprintf(format, args...))
+}
+
+func (r *recordingTB) Skipf(format string, args ...any) {
+	r.calls = append(r.calls, "Skipf: "+fmt.Sprintf(format, args...))
+}
+
+func TestLookup(t *testing.T) {
+	const envVar = "WIREKEEPER_TEST_TESTENV_PROBE"
+	tests := []struct {
+		name    string
+		value   string // "" leaves envVar unset
+		require string
+		want    string
+		calls   []string // prefix of each recorded call
+	}{
+		{name: "set", value: "unix:/run/db.sock", want: "unix:/run/db.sock"},
+		{name: "set, required", value: "tcp:127.0.0.1:1", require: "1", want: "tcp:127.0.0.1:1"},
+		{name: "unset skips", calls: []string{"Skipf"}},
+		{name: "unset, require=0 skips", require: "0", calls: []string{"Skipf"}},
+		{name: "unset, required fails", require: "1", calls: []string{"Fatalf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envVar, tt.value)
+			t.Setenv(RequireEnv, tt.require)
+			rec := &recordingTB{}
+			got := Lookup(rec, "probe-server", envVar)
+			if got != tt.want {
+				t.Errorf("Lookup() = %q, want %q", got, tt.want)
+			}
+			var kinds []string
+			for _, c := range rec.calls {
+				kinds = append(kinds, strings.SplitN(c, ":", 2)[0])
+				for _, must := range []string{"probe-server", envVar, "make test"} {
+					if !strings.Contains(c, must) {
+						t.Errorf("message %q does not mention %q", c, must)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.calls, kinds); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUniqueName(t *testing.T) {
+	a, b := UniqueName(t), UniqueName(t)
+	if a == b {
+		t.Errorf("UniqueName returned %q twice", a)
+	}
+	if ok := regexp.MustCompile(`^testuniquename_[0-9a-f]{8}$`).MatchString(a); !ok {
+		t.Errorf("UniqueName() = %q, want testuniquename_ plus 8 hex digits", a)
+	}
+}
