@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,10 +107,13 @@ func isNull(n *yaml.Node) bool {
 // entry is one key of a mapping.
 type entry struct{ key, value *yaml.Node }
 
-// entries lists the keys of a mapping in order, reporting non-string and
-// duplicate keys and merge keys (<<), which wirekeeper does not support.
-func (w *walker) entries(n *yaml.Node, field string) map[string]entry {
+// entries indexes the keys of a mapping and lists them in document order
+// (so diagnostics come out in a stable order without sorting), reporting
+// non-string and duplicate keys and merge keys (<<), which wirekeeper does
+// not support.
+func (w *walker) entries(n *yaml.Node, field string) (map[string]entry, []string) {
 	out := make(map[string]entry, len(n.Content)/2)
+	order := make([]string, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && k.ShortTag() != "!!merge") {
@@ -125,8 +129,9 @@ func (w *walker) entries(n *yaml.Node, field string) map[string]entry {
 			continue
 		}
 		out[k.Value] = entry{k, v}
+		order = append(order, k.Value)
 	}
-	return out
+	return out, order
 }
 
 // lookup returns the value of key in mapping n, or nil; it reports nothing.
@@ -162,7 +167,7 @@ func (w *walker) document(root *yaml.Node) *Object {
 		w.errorf(root, "", "a document must be a mapping with apiVersion, kind, metadata and spec")
 		return nil
 	}
-	keys := w.entries(root, "")
+	keys, order := w.entries(root, "")
 	// Read kind and name first so that every later diagnostic names the object.
 	kindOK := false
 	var kind KindInfo
@@ -178,8 +183,8 @@ func (w *walker) document(root *yaml.Node) *Object {
 			w.obj.Metadata.Name = name.Value
 		}
 	}
-	for _, k := range sortedKeys(keys) {
-		if !contains(envelopeKeys, k) {
+	for _, k := range order {
+		if !slices.Contains(envelopeKeys, k) {
 			w.errorf(keys[k].key, k, "unknown field%s; a document has %s", suggest(k, envelopeKeys), strings.Join(envelopeKeys, ", "))
 		}
 	}
@@ -239,7 +244,7 @@ func (w *walker) checkAnnotations() {
 			w.errorf(w.nodeAt(field), field, "unknown wirekeeper annotation%s; known: %s", suggest(k, names), strings.Join(names, ", "))
 			continue
 		}
-		if !contains(valid, v) {
+		if !slices.Contains(valid, v) {
 			w.errorf(w.nodeAt(field), field, "%q is not valid; valid values: %s", v, strings.Join(quoteAll(valid), ", "))
 		}
 	}

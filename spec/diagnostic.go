@@ -71,13 +71,17 @@ func (d Diagnostic) Object() string {
 type Diagnostics []Diagnostic
 
 // HasErrors reports whether any diagnostic is an error.
-func (ds Diagnostics) HasErrors() bool {
+func (ds Diagnostics) HasErrors() bool { return ds.ErrorCount() > 0 }
+
+// ErrorCount is the number of diagnostics that are errors.
+func (ds Diagnostics) ErrorCount() int {
+	n := 0
 	for _, d := range ds {
 		if d.Severity == SeverityError {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // Sort orders diagnostics by file, line, column, then message, so output is stable.
@@ -109,14 +113,12 @@ func (ds Diagnostics) Err() error {
 type InvalidError struct{ Diagnostics Diagnostics }
 
 func (e *InvalidError) Error() string {
-	n := 0
+	n := e.Diagnostics.ErrorCount()
 	var first string
 	for _, d := range e.Diagnostics {
 		if d.Severity == SeverityError {
-			if n == 0 {
-				first = d.String()
-			}
-			n++
+			first = d.String()
+			break
 		}
 	}
 	if n == 1 {

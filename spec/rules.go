@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -167,21 +166,16 @@ var Formats = map[string]Format{
 		Valid: "a key such as site or example.com/site: an optional DNS prefix and '/', then letters, digits, '-', '_' and '.'"},
 }
 
-var (
-	compiledMu sync.Mutex
-	compiled   = map[string]*regexp.Regexp{}
-)
-
-func formatRegexp(pattern string) *regexp.Regexp {
-	compiledMu.Lock()
-	defer compiledMu.Unlock()
-	re, ok := compiled[pattern]
-	if !ok {
-		re = regexp.MustCompile(pattern)
-		compiled[pattern] = re
+// formatPatterns holds each format's Pattern, compiled once.
+var formatPatterns = func() map[string]*regexp.Regexp {
+	m := make(map[string]*regexp.Regexp, len(Formats))
+	for name, f := range Formats {
+		if f.Pattern != "" {
+			m[name] = regexp.MustCompile(f.Pattern)
+		}
 	}
-	return re
-}
+	return m
+}()
 
 // checkFormat returns why s does not satisfy the named format, or "".
 func checkFormat(name, s string) string {
@@ -189,7 +183,7 @@ func checkFormat(name, s string) string {
 	if f.MaxLength > 0 && len(s) > f.MaxLength {
 		return fmt.Sprintf("%d bytes long, at most %d allowed", len(s), f.MaxLength)
 	}
-	if f.Pattern != "" && !formatRegexp(f.Pattern).MatchString(s) {
+	if re := formatPatterns[name]; re != nil && !re.MatchString(s) {
 		if f.Check != nil {
 			if why := f.Check(s); why != "" {
 				return why

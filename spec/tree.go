@@ -36,6 +36,15 @@ func Load(paths ...string) (*Set, Diagnostics) {
 	return &Set{Objects: objs}, diags
 }
 
+// LoadFS reads the spec tree of fsys (see ReadTree) and validates it as one
+// set, like Load does for paths on disk.
+func LoadFS(fsys fs.FS, prefix string) (*Set, Diagnostics) {
+	objs, diags := ReadTree(fsys, prefix)
+	diags = append(diags, Validate(objs)...)
+	diags.Sort()
+	return &Set{Objects: objs}, diags
+}
+
 func readPath(p string) ([]*Object, Diagnostics) {
 	fi, err := os.Stat(p)
 	if err != nil {

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"reflect"
-	"sort"
 	"sync"
 )
 
@@ -40,22 +39,4 @@ func infoOf(t reflect.Type) *typeInfo {
 	}
 	actual, _ := typeInfos.LoadOrStore(t, ti)
 	return actual.(*typeInfo)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -2,7 +2,9 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -59,7 +61,13 @@ func Validate(objs []*Object) Diagnostics {
 	return v.diags
 }
 
-type validator struct{ diags Diagnostics }
+type validator struct {
+	diags Diagnostics
+	// managers and managersByNode index the tree's OVSManagers, by name and
+	// by node (names in tree order), for the reference checks.
+	managers       map[string]*OVSManagerSpec
+	managersByNode map[string][]string
+}
 
 func (v *validator) errorf(o *Object, field, format string, args ...any) {
 	v.diags = append(v.diags, Diagnostic{
@@ -212,8 +220,7 @@ func (v *validator) skyDiveExport(o *Object, s *SkyDiveExportSpec) {
 // crossObject checks uniqueness and references across the whole tree.
 func (v *validator) crossObject(objs []*Object) {
 	first := map[string]*Object{}
-	managers := map[string]*OVSManagerSpec{}
-	managersByNode := map[string][]string{}
+	v.managers, v.managersByNode = map[string]*OVSManagerSpec{}, map[string][]string{}
 	for _, o := range objs {
 		if o.Kind == "" || o.Metadata.Name == "" {
 			continue
@@ -224,19 +231,9 @@ func (v *validator) crossObject(objs []*Object) {
 		}
 		first[o.ID()] = o
 		if m, ok := o.Spec.(*OVSManagerSpec); ok {
-			managers[o.Metadata.Name] = m
-			managersByNode[m.Node] = append(managersByNode[m.Node], o.Metadata.Name)
+			v.managers[o.Metadata.Name] = m
+			v.managersByNode[m.Node] = append(v.managersByNode[m.Node], o.Metadata.Name)
 		}
-	}
-	managerNames := sortedKeys(managers)
-
-	// checkManager reports a reference to an OVSManager that does not exist.
-	checkManager := func(o *Object, name string) bool {
-		if _, ok := managers[name]; ok || name == "" {
-			return ok
-		}
-		v.errorf(o, "spec.manager", "OVSManager %q does not exist%s; defined managers: %s", name, suggest(name, managerNames), listOrNone(managerNames))
-		return false
 	}
 	unique := newUniqueness(v)
 	for _, o := range objs {
@@ -248,15 +245,15 @@ func (v *validator) crossObject(objs []*Object) {
 			unique.check(o, "spec.address", "OVSManager", s.Node+"|"+s.Address,
 				fmt.Sprintf("node %q already connects to %s", s.Node, s.Address))
 		case *BridgeSpec:
-			checkManager(o, s.Manager)
+			v.checkManager(o, s.Manager)
 			unique.check(o, "spec.bridge", "Bridge", s.Manager+"|"+s.Bridge,
 				fmt.Sprintf("bridge %q on manager %q is already declared", s.Bridge, s.Manager))
 		case *MirrorSpec:
-			checkManager(o, s.Manager)
+			v.checkManager(o, s.Manager)
 			unique.check(o, "spec.mirrorName", "Mirror", s.Manager+"|"+s.Bridge+"|"+s.MirrorName,
 				fmt.Sprintf("mirror name %q on manager %q bridge %q is already used", s.MirrorName, s.Manager, s.Bridge))
 		case *ContainerPortSpec:
-			v.containerPortManager(o, s, managers, managersByNode, checkManager)
+			v.containerPortManager(o, s)
 			unique.check(o, "spec.interface", "ContainerPort", s.Node+"|"+s.Container+"|"+s.Interface,
 				fmt.Sprintf("interface %q of container %q on node %q is already declared", s.Interface, s.Container, s.Node))
 		case *SkyDiveExportSpec:
@@ -271,19 +268,29 @@ func (v *validator) crossObject(objs []*Object) {
 	v.skyDiveOverlap(objs)
 }
 
-func (v *validator) containerPortManager(o *Object, s *ContainerPortSpec, managers map[string]*OVSManagerSpec,
-	byNode map[string][]string, checkManager func(*Object, string) bool) {
+// checkManager reports a reference to an OVSManager that does not exist, and
+// says whether it exists.
+func (v *validator) checkManager(o *Object, name string) bool {
+	if _, ok := v.managers[name]; ok || name == "" {
+		return ok
+	}
+	names := slices.Sorted(maps.Keys(v.managers))
+	v.errorf(o, "spec.manager", "OVSManager %q does not exist%s; defined managers: %s", name, suggest(name, names), listOrNone(names))
+	return false
+}
+
+func (v *validator) containerPortManager(o *Object, s *ContainerPortSpec) {
 	if s.Manager != "" {
-		if checkManager(o, s.Manager) && s.Node != "" && managers[s.Manager].Node != s.Node {
+		if v.checkManager(o, s.Manager) && s.Node != "" && v.managers[s.Manager].Node != s.Node {
 			v.errorf(o, "spec.manager", "OVSManager %q belongs to node %q, but this port is on node %q; the veth pair must be on the manager's host",
-				s.Manager, managers[s.Manager].Node, s.Node)
+				s.Manager, v.managers[s.Manager].Node, s.Node)
 		}
 		return
 	}
 	if s.Node == "" {
 		return
 	}
-	switch candidates := byNode[s.Node]; len(candidates) {
+	switch candidates := v.managersByNode[s.Node]; len(candidates) {
 	case 1:
 		s.Manager = candidates[0]
 	case 0:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ func (w *walker) checkString(field string, n *yaml.Node, s string, r Rules) {
 		w.errorf(n, field, "must not be empty")
 		return
 	}
-	if len(r.Enum) > 0 && !contains(r.Enum, s) {
+	if len(r.Enum) > 0 && !slices.Contains(r.Enum, s) {
 		w.errorf(n, field, "%q is not valid%s; valid values: %s", s, suggest(s, r.Enum), strings.Join(r.Enum, ", "))
 		return
 	}
@@ -171,8 +172,8 @@ func (w *walker) stringMap(field string, n *yaml.Node, v reflect.Value, r Rules)
 		return
 	}
 	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	entries := w.entries(n, field)
-	for _, k := range sortedKeys(entries) {
+	entries, order := w.entries(n, field)
+	for _, k := range order {
 		e := entries[k]
 		f := field + "." + k
 		w.obj.fields[f] = w.pos(e.value)
@@ -202,9 +203,9 @@ func (w *walker) structure(field string, n *yaml.Node, v reflect.Value) {
 		return
 	}
 	ti := infoOf(v.Type())
-	keys := w.entries(n, field)
+	keys, order := w.entries(n, field)
 	present := map[string]bool{}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range order {
 		e := keys[k]
 		i, ok := ti.byName[k]
 		if !ok {

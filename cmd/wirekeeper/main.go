@@ -73,17 +73,16 @@ func usage(w io.Writer) {
 // The reconcile loop against live servers joins it with the engine (issue 3)
 // and the OVSDB provider (issue 4).
 func runDemo(_ []string, stdout, stderr io.Writer) int {
-	objs, diags := spec.ReadTree(examples.FS, "examples")
-	diags = append(diags, spec.Validate(objs)...)
+	set, diags := spec.LoadFS(examples.FS, "examples")
 	if diags.HasErrors() {
 		writeText(stderr, diags)
 		return exitFail
 	}
 	counts := map[string]int{}
-	for _, o := range objs {
+	for _, o := range set.Objects {
 		counts[o.Kind]++
 	}
-	fmt.Fprintf(stdout, "wirekeeper demo: the embedded example repository holds %d valid objects:\n", len(objs))
+	fmt.Fprintf(stdout, "wirekeeper demo: the embedded example repository holds %d valid objects:\n", len(set.Objects))
 	for _, k := range spec.Kinds() {
 		fmt.Fprintf(stdout, "  %-16s %d\n", k.Name, counts[k.Name])
 	}

@@ -44,7 +44,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	if diags.HasErrors() {
 		if *output == "text" {
-			fmt.Fprintf(stderr, "%d error(s) in %s\n", countErrors(diags), strings.Join(paths, " "))
+			fmt.Fprintf(stderr, "%d error(s) in %s\n", diags.ErrorCount(), strings.Join(paths, " "))
 		}
 		return exitFail
 	}
@@ -52,16 +52,6 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%d object(s) valid in %s\n", len(set.Objects), strings.Join(paths, " "))
 	}
 	return exitOK
-}
-
-func countErrors(ds spec.Diagnostics) int {
-	n := 0
-	for _, d := range ds {
-		if d.Severity == spec.SeverityError {
-			n++
-		}
-	}
-	return n
 }
 
 var diagnosticWriters = map[string]func(io.Writer, spec.Diagnostics) error{

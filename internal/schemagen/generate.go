@@ -8,9 +8,10 @@ package schemagen
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -117,7 +118,7 @@ func (g *generator) metadata() (*object, error) {
 	known := spec.KnownAnnotations()
 	names := make([]string, 0, len(known))
 	props := newObject()
-	for _, name := range sortedKeys(known) {
+	for _, name := range slices.Sorted(maps.Keys(known)) {
 		p := newObject()
 		if name == spec.AnnotationSuspend {
 			p.set("description", renameSubject(suspend, "AnnotationSuspend", ""))
@@ -179,13 +180,4 @@ func renameSubject(doc, goName, name string) string {
 		return name + " " + rest
 	}
 	return strings.ToUpper(rest[:1]) + rest[1:]
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
