@@ -1,6 +1,9 @@
-// Package reconciler is wirekeeper's engine: it pulls specs from git, plans
-// the changes for each object, drives the providers, and writes status and
-// drift reports back as commits. It knows plans, queues, conditions and git,
-// nothing about any one live system. It is built by issue 3; this file only
-// reserves the package's place in the layout.
+// Package reconciler is wirekeeper's engine: it plans the changes for each
+// object, drives the providers, and keeps the status that is written back to
+// git. It knows plans, queues and conditions, nothing about any one live
+// system; providers plug in through the Provider contract in provider.go.
+//
+// Sub-packages: source pulls spec revisions with go-git, status renders and
+// commits the status and drift reports, webhook turns Git host push events
+// into triggers, daemon wires them into `wirekeeper run`.
 package reconciler

@@ -6,22 +6,34 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Set is a decoded spec tree. Objects keep the order of the files and
-// documents they came from.
+// documents they came from. A Set must not be changed once in use: lookups
+// build an index on first use.
 type Set struct {
 	Objects []*Object
+
+	indexOnce sync.Once
+	byID      map[string]*Object
+}
+
+func (s *Set) index() map[string]*Object {
+	s.indexOnce.Do(func() {
+		s.byID = make(map[string]*Object, len(s.Objects))
+		for _, o := range s.Objects {
+			if _, dup := s.byID[o.ID()]; !dup {
+				s.byID[o.ID()] = o
+			}
+		}
+	})
+	return s.byID
 }
 
 // Get returns the object of that kind and name, or nil.
 func (s *Set) Get(kind, name string) *Object {
-	for _, o := range s.Objects {
-		if o.Kind == kind && o.Metadata.Name == name {
-			return o
-		}
-	}
-	return nil
+	return s.index()[kind+"/"+name]
 }
 
 // OfKind returns the objects of one kind, in tree order.

@@ -1,0 +1,257 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// Revision identifies the spec commit an engine enforces.
+type Revision struct {
+	Hash    string
+	Message string
+}
+
+// Short is the abbreviated hash used in messages.
+func (r Revision) Short() string {
+	if len(r.Hash) > 7 {
+		return r.Hash[:7]
+	}
+	return r.Hash
+}
+
+// AllowPruneTrailer in a commit message lets a revision prune more than the
+// prune guard allows.
+const AllowPruneTrailer = "wirekeeper: allow-prune"
+
+// Options configures an Engine.
+type Options struct {
+	// Node is the node this daemon applies objects for.
+	Node string
+	// Providers reconcile the kinds; a kind without a provider stays Pending.
+	Providers []Provider
+	// Workers is how many objects are reconciled at once (default 4).
+	Workers int
+	// Resync is the jittered delay after which an object that converged is
+	// observed again (default 30s); 0 keeps the default.
+	Resync time.Duration
+	// BackoffBase and BackoffMax bound the per-object retry delay after a
+	// failure (defaults 1s and 5m).
+	BackoffBase, BackoffMax time.Duration
+	// MaxPruneFraction is the largest share of this node's owned objects a
+	// revision may prune without the allow-prune trailer (default 0.5; a
+	// negative value disables pruning beyond zero objects).
+	MaxPruneFraction float64
+	// OwnedTimeout bounds the providers' Owned listing at a revision change
+	// (default 30s).
+	OwnedTimeout time.Duration
+	Logger       *slog.Logger
+	// Hooks receive measurements; nil fields are skipped.
+	Hooks Hooks
+	// Now is the clock (default time.Now), for tests.
+	Now func() time.Time
+}
+
+// Hooks let the daemon feed metrics without the engine knowing Prometheus.
+type Hooks struct {
+	Reconciled func(kind, result string, d time.Duration)
+	Applied    func(kind string, action Action, err error)
+	Drifted    func(kind string, repaired bool)
+	QueueDepth func(n int)
+}
+
+// Engine converges one node's objects on a spec revision through the
+// providers: per object observe -> plan -> apply (or report) -> observe
+// again, each object on its own, with its own backoff.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	byKind  map[string]Provider
+	q       *queue
+	backoff *backoff
+
+	mu       sync.Mutex
+	rev      Revision
+	set      *spec.Set
+	desired  map[Ref]*spec.Object
+	last     map[Ref]*spec.Object // objects of earlier revisions, for pruning
+	deps     map[Ref][]Ref        // what each desired object waits for
+	rdeps    map[Ref][]Ref        // the reverse: who waits for each object
+	blockers map[Ref][]Ref        // pruned objects that must go before each pruned object
+	prune    map[Ref]bool         // owned objects to remove
+	objects  map[Ref]*objectState
+	drift    []*DriftEvent // newest first
+	refused  *RefusedRevision
+	source   *SourceProblem
+	changed  chan struct{}
+	inflight sync.WaitGroup
+}
+
+// objectState is the engine's memory of one object.
+type objectState struct {
+	status ObjectStatus
+	// synced is the spec the live object was last confirmed to equal; a
+	// later difference under the same spec is drift, not a spec change.
+	synced any
+	// openDrift is the drift event not repaired yet.
+	openDrift *DriftEvent
+}
+
+// New returns an engine for opts.Node. Call SetRevision to give it specs and
+// Run to start it.
+func New(opts Options) (*Engine, error) {
+	if opts.Node == "" {
+		return nil, errors.New("reconciler: a node name is required")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = 30 * time.Second
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = time.Second
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 5 * time.Minute
+	}
+	if opts.MaxPruneFraction == 0 {
+		opts.MaxPruneFraction = 0.5
+	}
+	if opts.OwnedTimeout <= 0 {
+		opts.OwnedTimeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		opts:    opts,
+		log:     opts.Logger,
+		byKind:  map[string]Provider{},
+		q:       newQueue(opts.Now),
+		backoff: newBackoff(opts.BackoffBase, opts.BackoffMax),
+		desired: map[Ref]*spec.Object{},
+		last:    map[Ref]*spec.Object{},
+		deps:    map[Ref][]Ref{},
+		rdeps:   map[Ref][]Ref{},
+		prune:   map[Ref]bool{},
+		objects: map[Ref]*objectState{},
+		changed: make(chan struct{}, 1),
+	}
+	for _, p := range opts.Providers {
+		for _, k := range p.Kinds() {
+			if other, dup := e.byKind[k]; dup {
+				return nil, fmt.Errorf("reconciler: kind %s is claimed by providers %s and %s", k, other.Name(), p.Name())
+			}
+			e.byKind[k] = p
+		}
+	}
+	return e, nil
+}
+
+// Changed receives a value whenever the status changed; it never blocks the
+// engine (one pending notification at most).
+func (e *Engine) Changed() <-chan struct{} { return e.changed }
+
+func (e *Engine) notify() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Enqueue asks for ref to be reconciled soon; safe from any goroutine.
+func (e *Engine) Enqueue(ref Ref) { e.q.Add(ref) }
+
+// Resync enqueues every object the engine knows: desired and to be pruned.
+func (e *Engine) Resync() {
+	e.mu.Lock()
+	refs := make([]Ref, 0, len(e.desired)+len(e.prune))
+	for r := range e.desired {
+		refs = append(refs, r)
+	}
+	for r := range e.prune {
+		refs = append(refs, r)
+	}
+	e.mu.Unlock()
+	for _, r := range refs {
+		e.q.Add(r)
+	}
+}
+
+// Run reconciles until ctx ends, then lets in-flight reconciles finish
+// (they see a cancelled context only after their apply returns) and
+// returns. Providers that are Watchers feed the queue meanwhile.
+func (e *Engine) Run(ctx context.Context) error {
+	work := context.WithoutCancel(ctx) // an apply in flight is finished, not torn
+	var wg sync.WaitGroup
+	for _, p := range e.opts.Providers {
+		if w, ok := p.(Watcher); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.Watch(ctx, e.Enqueue); err != nil && ctx.Err() == nil {
+					e.log.Error("provider watch ended", "provider", p.Name(), "err", err)
+				}
+			}()
+		}
+	}
+	for range e.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ref, ok := e.q.Get()
+				if !ok {
+					return
+				}
+				e.process(work, ref)
+				e.q.Done(ref)
+				if e.opts.Hooks.QueueDepth != nil {
+					e.opts.Hooks.QueueDepth(e.q.Len())
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	e.q.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// Idle reports whether no key is ready or being processed; delayed requeues
+// do not count. For tests and benchmarks.
+func (e *Engine) Idle() bool {
+	e.q.mu.Lock()
+	defer e.q.mu.Unlock()
+	return len(e.q.order) == 0 && len(e.q.processing) == 0
+}
+
+// PruneGuardError refuses a revision that would prune too much.
+type PruneGuardError struct {
+	Prune, Owned int
+	Fraction     float64
+	Refs         []Ref
+}
+
+func (e *PruneGuardError) Error() string {
+	names := make([]string, 0, min(len(e.Refs), 5))
+	for i, r := range e.Refs {
+		if i == 5 {
+			names = append(names, "...")
+			break
+		}
+		names = append(names, r.String())
+	}
+	return fmt.Sprintf("reconciler: the revision would prune %d of this node's %d owned objects (%s), more than the allowed fraction %.2f; add %q to the commit message to allow it",
+		e.Prune, e.Owned, strings.Join(names, ", "), e.Fraction, AllowPruneTrailer)
+}

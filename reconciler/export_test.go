@@ -1,0 +1,5 @@
+package reconciler
+
+import "github.com/wirekeeper/wirekeeper/spec"
+
+type specObject = spec.Object

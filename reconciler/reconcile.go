@@ -1,0 +1,346 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// work is one reconcile of one object, with everything read under the lock.
+type work struct {
+	ref      Ref
+	desired  *spec.Object
+	last     *spec.Object
+	set      *spec.Set
+	rev      Revision
+	provider Provider
+}
+
+// process reconciles one key and schedules its next visit.
+func (e *Engine) process(ctx context.Context, ref Ref) {
+	start := e.opts.Now()
+	result, after := e.reconcile(ctx, ref)
+	if e.opts.Hooks.Reconciled != nil {
+		e.opts.Hooks.Reconciled(ref.Kind, result, e.opts.Now().Sub(start))
+	}
+	switch {
+	case result == "error":
+		e.q.AddAfter(ref, e.backoff.Next(ref))
+	case after > 0:
+		e.backoff.Forget(ref)
+		e.q.AddAfter(ref, jitter(after, 0.1))
+	default:
+		e.backoff.Forget(ref)
+	}
+}
+
+// reconcile runs observe -> plan -> apply -> confirm for ref. It returns a
+// result for metrics ("ok", "error", "pending", "skipped") and when to
+// look again (0: only when something enqueues the key).
+func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration) {
+	w, ok := e.load(ref)
+	if !ok {
+		return "skipped", 0
+	}
+	if w.provider == nil {
+		e.setPhase(w, PhasePending, "NoProvider", fmt.Sprintf("no provider for kind %s is built into this wirekeeper", ref.Kind), nil)
+		return "pending", 0
+	}
+	if w.desired != nil && w.desired.Suspended() {
+		e.setPhase(w, PhaseSuspended, "Suspended", "paused by the "+spec.AnnotationSuspend+" annotation", nil)
+		return "skipped", 0
+	}
+	if waiting := e.waitingFor(w); waiting != "" {
+		e.setPhase(w, PhasePending, "Waiting", waiting, nil)
+		return "pending", e.opts.BackoffBase * 5
+	}
+	req := Request{Ref: ref, Desired: w.desired, Last: w.last, Set: w.set, Revision: w.rev.Hash}
+	obs, err := w.provider.Observe(ctx, req)
+	if err != nil {
+		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("cannot observe: %v", err), err)
+		return "error", 0
+	}
+	ch := Decide(ref, w.desired, obs)
+	policy := spec.PolicyEnforce
+	if o := w.object(); o != nil {
+		policy = o.Policy()
+	}
+
+	if ch.Action == ActionNoop {
+		if w.desired == nil {
+			e.forget(ref)
+			return "ok", 0
+		}
+		e.converged(w, obs, false)
+		return "ok", e.opts.Resync
+	}
+	if w.desired != nil && obs.Exists && !obs.Owned {
+		e.setPhase(w, PhaseDegraded, "UnmanagedObjectInTheWay", fmt.Sprintf(
+			"a live %s named %q exists that wirekeeper did not create; it is left alone: remove it, or rename the object in the spec", ref.Kind, ref.Name), nil)
+		return "pending", e.opts.Resync
+	}
+	if w.desired != nil {
+		e.noteDrift(w, ch, obs, policy)
+	}
+	if policy == spec.PolicyObserve {
+		e.setPhase(w, PhaseDrifted, "ObservePolicy", describe(ch)+"; policy observe: reported, not changed", nil)
+		return "ok", e.opts.Resync
+	}
+
+	err = w.provider.Apply(ctx, req, ch)
+	if e.opts.Hooks.Applied != nil {
+		e.opts.Hooks.Applied(ref.Kind, ch.Action, err)
+	}
+	if err != nil {
+		e.setPhase(w, PhaseFailed, "ApplyFailed", fmt.Sprintf("cannot %s: %v", ch.Action, err), err)
+		return "error", 0
+	}
+	e.log.Info("applied", "object", ref.String(), "action", string(ch.Action), "reason", ch.Reason, "revision", w.rev.Short())
+
+	// Confirm: the apply counts only when the live system says so.
+	obs, err = w.provider.Observe(ctx, req)
+	if err != nil {
+		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("applied, but cannot confirm: %v", err), err)
+		return "error", 0
+	}
+	confirm := Decide(ref, w.desired, obs)
+	if confirm.Action != ActionNoop {
+		e.setPhase(w, PhaseDegraded, "NotConverged", "applied, but "+describe(confirm), nil)
+		return "error", 0
+	}
+	if w.desired == nil {
+		e.forget(ref)
+		return "ok", 0
+	}
+	e.converged(w, obs, true)
+	return "ok", e.opts.Resync
+}
+
+// object is the spec object the work is about: desired, or last for a prune.
+func (w *work) object() *spec.Object {
+	if w.desired != nil {
+		return w.desired
+	}
+	return w.last
+}
+
+// describe says what a change would do, for status messages.
+func describe(ch Change) string {
+	switch ch.Action {
+	case ActionCreate:
+		return "absent from the live system"
+	case ActionDelete:
+		return "removed from git but still in the live system"
+	case ActionUpdate:
+		parts := make([]string, 0, len(ch.Diff))
+		for _, d := range ch.Diff {
+			// The plan's diff goes from live to desired.
+			parts = append(parts, fmt.Sprintf("%s is %s, want %s", d.Path, FormatValue(d.From), FormatValue(d.To)))
+		}
+		return "live differs: " + strings.Join(parts, "; ")
+	}
+	return ch.Reason
+}
+
+// load reads what a reconcile of ref needs; ok is false when the engine no
+// longer cares about ref.
+func (e *Engine) load(ref Ref) (work, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := work{ref: ref, desired: e.desired[ref], set: e.set, rev: e.rev, provider: e.byKind[ref.Kind]}
+	if w.desired == nil {
+		if !e.prune[ref] {
+			return w, false
+		}
+		w.last = e.last[ref]
+	}
+	return w, true
+}
+
+// waitingFor names what ref waits for: for a create or update, a
+// dependency not Ready yet; for a prune, a dependent not pruned yet.
+func (e *Engine) waitingFor(w work) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w.desired != nil {
+		for _, d := range e.deps[w.ref] {
+			st := e.objects[d]
+			if e.byKind[d.Kind] != nil && (st == nil || blocking(st.status.Phase)) {
+				return "waiting for " + d.String()
+			}
+		}
+		return ""
+	}
+	for _, r := range e.blockers[w.ref] {
+		if e.prune[r] {
+			return "waiting for " + r.String() + " to be removed first"
+		}
+	}
+	return ""
+}
+
+// blocking reports whether objects that depend on one in this phase must
+// wait: it has not been brought into existence yet.
+func blocking(p Phase) bool { return p == PhasePending || p == PhaseFailed || p == "" }
+
+// noteDrift records a drift event when the live object moved away from a
+// spec it was confirmed to match (a spec change is an update, not drift).
+func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Policy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.objects[w.ref]
+	if st == nil || st.synced == nil || !reflect.DeepEqual(st.synced, w.desired.Spec) {
+		return
+	}
+	var diff []FieldDiff
+	if !obs.Exists {
+		diff = []FieldDiff{{Path: "exists", From: true, To: false}}
+	} else {
+		for _, d := range ch.Diff {
+			diff = append(diff, FieldDiff{Path: d.Path, From: d.To, To: d.From})
+		}
+	}
+	if st.openDrift != nil && reflect.DeepEqual(st.openDrift.Diff, diff) {
+		return // the same drift, still there
+	}
+	ev := &DriftEvent{Time: e.opts.Now().UTC(), Kind: w.ref.Kind, Name: w.ref.Name, Revision: w.rev.Hash,
+		Diff: diff, Policy: string(policy)}
+	e.drift = append([]*DriftEvent{ev}, e.drift...)
+	if len(e.drift) > MaxDriftEvents {
+		e.drift = e.drift[:MaxDriftEvents]
+	}
+	st.openDrift = ev
+	st.status.LastDrift = ev
+	if policy == spec.PolicyObserve {
+		st.synced = nil // reported once, until the object is seen in sync again
+	}
+	e.log.Warn("drift", "object", w.ref.String(), "fields", len(diff), "policy", string(policy))
+	if e.opts.Hooks.Drifted != nil {
+		e.opts.Hooks.Drifted(w.ref.Kind, false)
+	}
+	e.notifyLocked()
+}
+
+func (e *Engine) notifyLocked() { e.notify() }
+
+// converged records that the live object equals the spec; repaired says
+// the engine just applied a change to get there.
+func (e *Engine) converged(w work, obs Observation, repaired bool) {
+	e.mu.Lock()
+	st := e.objects[w.ref]
+	if st != nil {
+		st.synced = w.desired.Spec
+		if st.openDrift != nil {
+			if repaired {
+				t := e.opts.Now().UTC()
+				st.openDrift.Repaired, st.openDrift.RepairedAt = true, &t
+				if e.opts.Hooks.Drifted != nil {
+					e.opts.Hooks.Drifted(w.ref.Kind, true)
+				}
+			}
+			st.openDrift = nil
+		}
+	}
+	e.mu.Unlock()
+	if obs.Degraded != "" {
+		e.setPhase(w, PhaseDegraded, "Degraded", obs.Degraded, nil)
+		return
+	}
+	// One message whether or not this pass applied something, so that a
+	// later pass finding nothing to do does not churn the status file.
+	e.setPhase(w, PhaseReady, "InSync", "in sync", nil)
+}
+
+// forget drops a pruned object once it is gone from the live system.
+func (e *Engine) forget(ref Ref) {
+	e.mu.Lock()
+	delete(e.prune, ref)
+	delete(e.last, ref)
+	_, had := e.objects[ref]
+	delete(e.objects, ref)
+	var next []Ref // pruned objects that may have waited for this one
+	for r := range e.prune {
+		next = append(next, r)
+	}
+	e.mu.Unlock()
+	if had {
+		e.notify()
+	}
+	for _, r := range next {
+		e.q.Add(r)
+	}
+}
+
+// setPhase updates an object's phase, message and conditions; err is the
+// failure of observe or apply (nil when they succeeded). Dependents are
+// enqueued when the object becomes Ready.
+func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
+	now := e.opts.Now()
+	e.mu.Lock()
+	st := e.objects[w.ref]
+	if st == nil {
+		st = &objectState{status: ObjectStatus{Kind: w.ref.Kind, Name: w.ref.Name}}
+		e.objects[w.ref] = st
+	}
+	s := &st.status
+	before := s.Phase
+	changed := s.Phase != phase || s.Message != msg || s.Revision != w.rev.Hash
+	s.Phase, s.Message, s.Revision = phase, msg, w.rev.Hash
+	ready := "False"
+	switch phase {
+	case PhaseReady:
+		ready = "True"
+	case PhasePending, PhaseSuspended:
+		ready = "Unknown"
+	}
+	readyMsg := msg
+	if phase == PhaseReady {
+		readyMsg = ""
+	}
+	changed = setCondition(s, ConditionReady, ready, reason, readyMsg, now) || changed
+	if err != nil {
+		changed = setCondition(s, ConditionSynced, "False", reason, err.Error(), now) || changed
+	} else if phase != PhasePending && phase != PhaseSuspended {
+		changed = setCondition(s, ConditionSynced, "True", "Succeeded", "", now) || changed
+	}
+	var dependents []Ref
+	if blocking(before) && !blocking(phase) {
+		dependents = e.rdeps[w.ref]
+	}
+	e.mu.Unlock()
+	if changed {
+		e.notify()
+	}
+	for _, r := range dependents {
+		e.q.Add(r)
+	}
+}
+
+// setCondition sets one condition, keeping its transition time unless the
+// status changed; it reports whether anything changed.
+func setCondition(s *ObjectStatus, typ, status, reason, msg string, now time.Time) bool {
+	for i := range s.Conditions {
+		c := &s.Conditions[i]
+		if c.Type != typ {
+			continue
+		}
+		if c.Status == status && c.Reason == reason && c.Message == msg {
+			return false
+		}
+		if c.Status != status {
+			c.LastTransitionTime = now.UTC().Truncate(time.Second)
+		}
+		c.Status, c.Reason, c.Message = status, reason, msg
+		return true
+	}
+	s.Conditions = append(s.Conditions, Condition{Type: typ, Status: status, Reason: reason, Message: msg,
+		LastTransitionTime: now.UTC().Truncate(time.Second)})
+	if len(s.Conditions) == 2 && s.Conditions[0].Type > s.Conditions[1].Type {
+		s.Conditions[0], s.Conditions[1] = s.Conditions[1], s.Conditions[0]
+	}
+	return true
+}
