@@ -80,11 +80,7 @@ type Engine struct {
 	rev      Revision
 	set      *spec.Set
 	desired  map[Ref]*spec.Object
-	last     map[Ref]*spec.Object // objects of earlier revisions, for pruning
-	deps     map[Ref][]Ref        // what each desired object waits for
-	rdeps    map[Ref][]Ref        // the reverse: who waits for each object
-	blockers map[Ref][]Ref        // pruned objects that must go before each pruned object
-	prune    map[Ref]bool         // owned objects to remove
+	prune    map[Ref]bool // owned objects to remove
 	objects  map[Ref]*objectState
 	drift    []*DriftEvent // newest first
 	refused  *RefusedRevision
@@ -93,12 +89,26 @@ type Engine struct {
 	inflight sync.WaitGroup
 }
 
-// objectState is the engine's memory of one object.
+// objectState is the engine's memory of one object. The reconcile of an
+// object reaches everything it needs from here, without further lookups.
 type objectState struct {
-	status ObjectStatus
+	// desired is the object in the enforced revision (nil when pruning);
+	// last is where a pruned object was in the revision before.
+	desired, last *spec.Object
+	pruning       bool
+	// deps are the objects this one waits for; rdeps those waiting for it;
+	// blockers the pruned objects to be removed before this pruned one.
+	deps     []*objectState
+	rdeps    []Ref
+	blockers []*objectState
+	status   ObjectStatus
 	// synced is the spec the live object was last confirmed to equal; a
 	// later difference under the same spec is drift, not a spec change.
 	synced any
+	// restoredReady is the revision an earlier run of the daemon last saw
+	// the object Ready at; until the object converges again, a difference
+	// under that same revision is drift that happened while it was down.
+	restoredReady string
 	// openDrift is the drift event not repaired yet.
 	openDrift *DriftEvent
 }
@@ -140,9 +150,6 @@ func New(opts Options) (*Engine, error) {
 		q:       newQueue(opts.Now),
 		backoff: newBackoff(opts.BackoffBase, opts.BackoffMax),
 		desired: map[Ref]*spec.Object{},
-		last:    map[Ref]*spec.Object{},
-		deps:    map[Ref][]Ref{},
-		rdeps:   map[Ref][]Ref{},
 		prune:   map[Ref]bool{},
 		objects: map[Ref]*objectState{},
 		changed: make(chan struct{}, 1),
@@ -233,7 +240,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Idle() bool {
 	e.q.mu.Lock()
 	defer e.q.mu.Unlock()
-	return len(e.q.order) == 0 && len(e.q.processing) == 0
+	return len(e.q.order) == 0 && e.q.held == 0
 }
 
 // PruneGuardError refuses a revision that would prune too much.

@@ -13,24 +13,25 @@ import (
 // no event is lost and no key is reconciled by two workers at once. Keys
 // can also be added after a delay (requeues, backoff).
 type queue struct {
-	mu         sync.Mutex
-	cond       *sync.Cond
-	order      []Ref             // keys ready to be taken, FIFO
-	dirty      map[Ref]bool      // keys in order, or to be re-added when done
-	processing map[Ref]bool      // keys held by a worker
-	waiting    delayHeap         // keys to add later
-	waitingAt  map[Ref]time.Time // earliest pending time per key in waiting
-	timer      *time.Timer
-	closed     bool
-	now        func() time.Time
+	mu    sync.Mutex
+	cond  *sync.Cond
+	order []Ref // keys ready to be taken, FIFO
+	// state holds, per key, keyDirty (in order, or to be re-added when
+	// done) and keyHeld (a worker has it); one map keeps it to one lookup.
+	state     map[Ref]uint8
+	held      int
+	waiting   delayHeap         // keys to add later
+	waitingAt map[Ref]time.Time // earliest pending time per key in waiting
+	timer     *time.Timer
+	closed    bool
+	now       func() time.Time
 }
 
 func newQueue(now func() time.Time) *queue {
 	q := &queue{
-		dirty:      map[Ref]bool{},
-		processing: map[Ref]bool{},
-		waitingAt:  map[Ref]time.Time{},
-		now:        now,
+		state:     map[Ref]uint8{},
+		waitingAt: map[Ref]time.Time{},
+		now:       now,
 	}
 	q.cond = sync.NewCond(&q.mu)
 	return q
@@ -43,12 +44,18 @@ func (q *queue) Add(key Ref) {
 	q.addLocked(key)
 }
 
+const (
+	keyDirty uint8 = 1 << iota
+	keyHeld
+)
+
 func (q *queue) addLocked(key Ref) {
-	if q.closed || q.dirty[key] {
+	st := q.state[key]
+	if q.closed || st&keyDirty != 0 {
 		return
 	}
-	q.dirty[key] = true
-	if q.processing[key] {
+	q.state[key] = st | keyDirty
+	if st&keyHeld != 0 {
 		return // re-added by Done
 	}
 	q.order = append(q.order, key)
@@ -119,8 +126,8 @@ func (q *queue) Get() (key Ref, ok bool) {
 	key = q.order[0]
 	q.order[0] = Ref{}
 	q.order = q.order[1:]
-	delete(q.dirty, key)
-	q.processing[key] = true
+	q.state[key] = keyHeld
+	q.held++
 	return key, true
 }
 
@@ -128,11 +135,14 @@ func (q *queue) Get() (key Ref, ok bool) {
 func (q *queue) Done(key Ref) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	delete(q.processing, key)
-	if q.dirty[key] && !q.closed {
+	q.held--
+	if q.state[key]&keyDirty != 0 && !q.closed {
+		q.state[key] = keyDirty
 		q.order = append(q.order, key)
 		q.cond.Signal()
+		return
 	}
+	delete(q.state, key)
 }
 
 // Len is the number of keys ready to be taken.

@@ -13,6 +13,7 @@ import (
 // work is one reconcile of one object, with everything read under the lock.
 type work struct {
 	ref      Ref
+	st       *objectState
 	desired  *spec.Object
 	last     *spec.Object
 	set      *spec.Set
@@ -72,7 +73,7 @@ func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration)
 
 	if ch.Action == ActionNoop {
 		if w.desired == nil {
-			e.forget(ref)
+			e.forget(w)
 			return "ok", 0
 		}
 		e.converged(w, obs, false)
@@ -113,7 +114,7 @@ func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration)
 		return "error", 0
 	}
 	if w.desired == nil {
-		e.forget(ref)
+		e.forget(w)
 		return "ok", 0
 	}
 	e.converged(w, obs, true)
@@ -151,33 +152,30 @@ func describe(ch Change) string {
 func (e *Engine) load(ref Ref) (work, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	w := work{ref: ref, desired: e.desired[ref], set: e.set, rev: e.rev, provider: e.byKind[ref.Kind]}
-	if w.desired == nil {
-		if !e.prune[ref] {
-			return w, false
-		}
-		w.last = e.last[ref]
+	st := e.objects[ref]
+	if st == nil || (st.desired == nil && !st.pruning) {
+		return work{}, false
 	}
-	return w, true
+	return work{ref: ref, st: st, desired: st.desired, last: st.last, set: e.set, rev: e.rev, provider: e.byKind[ref.Kind]}, true
 }
 
 // waitingFor names what ref waits for: for a create or update, a
-// dependency not Ready yet; for a prune, a dependent not pruned yet.
+// dependency not brought into existence yet; for a prune, a pruned object
+// that sat on this one and is not removed yet.
 func (e *Engine) waitingFor(w work) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if w.desired != nil {
-		for _, d := range e.deps[w.ref] {
-			st := e.objects[d]
-			if e.byKind[d.Kind] != nil && (st == nil || blocking(st.status.Phase)) {
-				return "waiting for " + d.String()
+		for _, d := range w.st.deps {
+			if blocking(d.status.Phase) {
+				return "waiting for " + d.status.Ref().String()
 			}
 		}
 		return ""
 	}
-	for _, r := range e.blockers[w.ref] {
-		if e.prune[r] {
-			return "waiting for " + r.String() + " to be removed first"
+	for _, b := range w.st.blockers {
+		if b.pruning {
+			return "waiting for " + b.status.Ref().String() + " to be removed first"
 		}
 	}
 	return ""
@@ -192,8 +190,9 @@ func blocking(p Phase) bool { return p == PhasePending || p == PhaseFailed || p 
 func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Policy) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := e.objects[w.ref]
-	if st == nil || st.synced == nil || !reflect.DeepEqual(st.synced, w.desired.Spec) {
+	st := w.st
+	sameSpec := st.synced != nil && reflect.DeepEqual(st.synced, w.desired.Spec)
+	if !sameSpec && !(st.synced == nil && st.restoredReady != "" && st.restoredReady == w.rev.Hash) {
 		return
 	}
 	var diff []FieldDiff
@@ -231,9 +230,8 @@ func (e *Engine) notifyLocked() { e.notify() }
 // the engine just applied a change to get there.
 func (e *Engine) converged(w work, obs Observation, repaired bool) {
 	e.mu.Lock()
-	st := e.objects[w.ref]
-	if st != nil {
-		st.synced = w.desired.Spec
+	if st := w.st; st != nil {
+		st.synced, st.restoredReady = w.desired.Spec, ""
 		if st.openDrift != nil {
 			if repaired {
 				t := e.opts.Now().UTC()
@@ -256,13 +254,15 @@ func (e *Engine) converged(w work, obs Observation, repaired bool) {
 }
 
 // forget drops a pruned object once it is gone from the live system.
-func (e *Engine) forget(ref Ref) {
+func (e *Engine) forget(w work) {
 	e.mu.Lock()
-	delete(e.prune, ref)
-	delete(e.last, ref)
-	_, had := e.objects[ref]
-	delete(e.objects, ref)
-	var next []Ref // pruned objects that may have waited for this one
+	w.st.pruning = false
+	delete(e.prune, w.ref)
+	had := e.objects[w.ref] == w.st
+	if had {
+		delete(e.objects, w.ref)
+	}
+	next := make([]Ref, 0, len(e.prune)) // pruned objects that may have waited for this one
 	for r := range e.prune {
 		next = append(next, r)
 	}
@@ -281,11 +281,7 @@ func (e *Engine) forget(ref Ref) {
 func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
 	now := e.opts.Now()
 	e.mu.Lock()
-	st := e.objects[w.ref]
-	if st == nil {
-		st = &objectState{status: ObjectStatus{Kind: w.ref.Kind, Name: w.ref.Name}}
-		e.objects[w.ref] = st
-	}
+	st := w.st
 	s := &st.status
 	before := s.Phase
 	changed := s.Phase != phase || s.Message != msg || s.Revision != w.rev.Hash
@@ -309,7 +305,7 @@ func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
 	}
 	var dependents []Ref
 	if blocking(before) && !blocking(phase) {
-		dependents = e.rdeps[w.ref]
+		dependents = st.rdeps
 	}
 	e.mu.Unlock()
 	if changed {

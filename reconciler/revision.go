@@ -31,48 +31,58 @@ func (e *Engine) SetRevision(ctx context.Context, rev Revision, set *spec.Set) e
 		!strings.Contains(rev.Message, AllowPruneTrailer) {
 		return &PruneGuardError{Prune: len(prune), Owned: len(owned), Fraction: e.opts.MaxPruneFraction, Refs: prune}
 	}
-	deps, rdeps := map[Ref][]Ref{}, map[Ref][]Ref{}
-	for id, ds := range set.Dependencies() {
-		r := refOfID(id)
-		if desired[r] == nil {
-			continue
-		}
-		for _, d := range ds {
-			deps[r] = append(deps[r], refOfID(d))
-			rdeps[refOfID(d)] = append(rdeps[refOfID(d)], r)
-		}
-	}
+	dependencies := set.Dependencies()
 
 	e.mu.Lock()
 	for r, o := range e.desired {
-		if desired[r] == nil {
-			e.last[r] = o
+		if st := e.objects[r]; st != nil && desired[r] == nil {
+			st.last = o // where a pruned object was, for its provider
 		}
 	}
-	e.rev, e.set, e.desired, e.deps, e.rdeps = rev, set, desired, deps, rdeps
+	e.rev, e.set, e.desired = rev, set, desired
 	e.prune = map[Ref]bool{}
 	for _, r := range prune {
 		e.prune[r] = true
 	}
-	for r := range e.last {
-		if desired[r] != nil || !e.prune[r] {
-			delete(e.last, r)
-		}
-	}
-	e.blockers = pruneBlockers(e.last, e.prune)
 	for r := range e.objects {
 		if desired[r] == nil && !e.prune[r] {
 			delete(e.objects, r)
 		}
 	}
 	now := e.opts.Now()
-	for r := range desired {
-		if e.objects[r] == nil {
-			st := &objectState{status: ObjectStatus{Kind: r.Kind, Name: r.Name, Phase: PhasePending, Message: "not reconciled yet"}}
+	track := func(r Ref, msg string) *objectState {
+		st := e.objects[r]
+		if st == nil {
+			st = &objectState{status: ObjectStatus{Kind: r.Kind, Name: r.Name, Phase: PhasePending, Message: msg}}
 			setCondition(&st.status, ConditionReady, "Unknown", "Pending", "", now)
 			e.objects[r] = st
 		}
+		st.deps, st.rdeps, st.blockers = nil, nil, nil
+		return st
 	}
+	for r, o := range desired {
+		st := track(r, "not reconciled yet")
+		st.desired, st.last, st.pruning = o, nil, false
+	}
+	for _, r := range prune {
+		st := track(r, "removed from git; to be deleted")
+		st.desired, st.pruning = nil, true
+	}
+	for id, ds := range dependencies {
+		r := refOfID(id)
+		st := e.objects[r]
+		if st == nil || st.desired == nil {
+			continue
+		}
+		for _, d := range ds {
+			dr := refOfID(d)
+			if dst := e.objects[dr]; dst != nil && dst.desired != nil && e.byKind[dr.Kind] != nil {
+				st.deps = append(st.deps, dst)
+				dst.rdeps = append(dst.rdeps, r)
+			}
+		}
+	}
+	e.linkPruneBlockers()
 	if e.refused != nil && e.refused.Revision == rev.Hash {
 		e.refused = nil
 	}
@@ -120,26 +130,26 @@ func (e *Engine) owned(ctx context.Context, set *spec.Set) map[Ref]bool {
 	return out
 }
 
-// pruneBlockers maps each pruned object to the pruned objects that sat on
-// it (a Mirror on a Bridge) and so must be removed first.
-func pruneBlockers(last map[Ref]*spec.Object, prune map[Ref]bool) map[Ref][]Ref {
-	objs := make([]*spec.Object, 0, len(last))
-	for _, o := range last {
-		objs = append(objs, o)
+// linkPruneBlockers records, for each pruned object, the pruned objects
+// that sat on it (a Mirror on a Bridge) and so must be removed first.
+func (e *Engine) linkPruneBlockers() {
+	var objs []*spec.Object
+	for r := range e.prune {
+		if l := e.objects[r].last; l != nil {
+			objs = append(objs, l)
+		}
 	}
-	out := map[Ref][]Ref{}
 	for id, ds := range (&spec.Set{Objects: objs}).Dependencies() {
-		r := refOfID(id)
-		if !prune[r] {
+		st := e.objects[refOfID(id)]
+		if st == nil || !st.pruning {
 			continue
 		}
 		for _, d := range ds {
-			if dr := refOfID(d); prune[dr] {
-				out[dr] = append(out[dr], r)
+			if dst := e.objects[refOfID(d)]; dst != nil && dst.pruning {
+				dst.blockers = append(dst.blockers, st)
 			}
 		}
 	}
-	return out
 }
 
 func refOfID(id string) Ref {
@@ -250,6 +260,9 @@ func (e *Engine) Restore(prev *NodeStatus) {
 	}
 	for _, os := range prev.Objects {
 		st := &objectState{status: copyStatus(os)}
+		if os.Phase == PhaseReady {
+			st.restoredReady = os.Revision
+		}
 		st.status.Phase, st.status.Message = PhasePending, "not reconciled yet since the daemon started"
 		if os.LastDrift != nil {
 			for _, d := range e.drift {
