@@ -1,0 +1,115 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+const pgpSignatureHeader = "-----BEGIN PGP SIGNATURE-----"
+
+// readKeyring reads an armored OpenPGP public keyring.
+func readKeyring(file string) (openpgp.EntityList, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("source: cannot read the keyring: %w", err)
+	}
+	defer f.Close()
+	keys, err := openpgp.ReadArmoredKeyRing(f)
+	if err != nil {
+		return nil, fmt.Errorf("source: keyring %s is not an armored OpenPGP keyring: %w", file, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("source: keyring %s holds no keys", file)
+	}
+	return keys, nil
+}
+
+// Verify checks that rev's commit is signed by a key of Options.VerifyKeyring.
+// It returns nil when no keyring is set. Otherwise the error matches
+// ErrUnsigned (no signature) or ErrBadSignature (unknown key, signature not
+// matching the commit, not OpenPGP), and says which.
+func (s *Source) Verify(rev *Revision) error {
+	if s.keyring == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, c, unlock, err := s.openCommit(context.Background(), rev)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	signer, err := verifyCommit(c, s.keyring, s.keyFile)
+	if err != nil {
+		return err
+	}
+	s.log.Debug("source: signature verified", "commit", rev.Short, "key", keyID(signer.PrimaryKey.KeyId))
+	return nil
+}
+
+func verifyCommit(c *object.Commit, keyring openpgp.EntityList, keyFile string) (*openpgp.Entity, error) {
+	short := c.Hash.String()[:7]
+	sig := c.PGPSignature
+	switch {
+	case strings.TrimSpace(sig) == "":
+		return nil, fmt.Errorf("source: commit %s: %w", short, ErrUnsigned)
+	case !strings.Contains(sig, pgpSignatureHeader):
+		return nil, fmt.Errorf("source: commit %s carries a signature that is not OpenPGP (SSH or X.509?); only OpenPGP is verified: %w", short, ErrBadSignature)
+	case strings.Count(sig, pgpSignatureHeader) > 1:
+		return nil, fmt.Errorf("source: commit %s carries several signatures: %w", short, ErrBadSignature)
+	}
+	payload := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(payload); err != nil {
+		return nil, fmt.Errorf("source: commit %s: %w", short, err)
+	}
+	r, err := payload.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("source: commit %s: %w", short, err)
+	}
+	defer r.Close()
+	signer, err := openpgp.CheckArmoredDetachedSignature(keyring, r, strings.NewReader(sig), nil)
+	switch {
+	case err == nil:
+		return signer, nil
+	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+		return nil, fmt.Errorf("source: commit %s is signed by key %s, which is not in the keyring %s: %w",
+			short, signatureIssuer(sig), keyFile, ErrBadSignature)
+	}
+	return nil, fmt.Errorf("source: commit %s: signature by key %s does not verify: %v: %w",
+		short, signatureIssuer(sig), err, ErrBadSignature)
+}
+
+// signatureIssuer returns the issuer key ID (or fingerprint) of an armored
+// signature, or "unknown".
+func signatureIssuer(armored string) string {
+	block, err := armor.Decode(strings.NewReader(armored))
+	if err != nil {
+		return "unknown"
+	}
+	p, err := packet.Read(block.Body)
+	if err != nil {
+		return "unknown"
+	}
+	sig, ok := p.(*packet.Signature)
+	switch {
+	case !ok:
+		return "unknown"
+	case sig.IssuerKeyId != nil:
+		return keyID(*sig.IssuerKeyId)
+	case len(sig.IssuerFingerprint) > 0:
+		return fmt.Sprintf("%X", sig.IssuerFingerprint)
+	}
+	return "unknown"
+}
+
+func keyID(id uint64) string { return fmt.Sprintf("%016X", id) }
