@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/wirekeeper
 
 # Packages with goroutines of their own, tested with the race detector too.
-RACE_PKGS := ./spec/... ./internal/testenv/...
+RACE_PKGS := ./spec/... ./internal/testenv/... ./reconciler/... ./providers/... ./cmd/...
 
 .PHONY: all build test test-unit test-integration bench generate lint demo clean
 
@@ -25,8 +25,12 @@ test: lint ## every test, against real servers started for the run
 test-unit: ## tests that need no server (integration tests skip)
 	go test ./...
 
-bench: ## benchmarks (spec validation of 10,000 documents, ...)
-	go test -run '^$$' -bench . -benchmem ./...
+bench: ## benchmarks, against real servers started for the run (figures in docs/benchmarks.md)
+	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 bash -c '\
+		go test -run "^$$" -bench . -benchmem ./spec/ && \
+		go test -run "^$$" -bench SteadyStatePass10k -benchtime 50x ./reconciler/ && \
+		go test -run "^$$" -bench PushToApplied -benchtime 100x ./reconciler/daemon/ && \
+		go test -run "^$$" -bench ConcurrentWriters50 -benchtime 3x ./reconciler/status/'
 
 generate: ## regenerate schemas/ from the spec types
 	go run ./internal/schemagen/cmd/schemagen -out schemas

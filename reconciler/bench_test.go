@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirekeeper/wirekeeper/providers/memory"
 	"github.com/wirekeeper/wirekeeper/reconciler"
-	"github.com/wirekeeper/wirekeeper/reconciler/reconcilertest"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -57,7 +57,7 @@ func procStatusKB(field string) float64 {
 // the process's resident memory. Targets: <= 100 ms CPU, <= 200 MB RSS.
 func BenchmarkSteadyStatePass10k(b *testing.B) {
 	set := bigSet(b)
-	p := reconcilertest.New("test")
+	p := memory.New("test")
 	e, err := reconciler.New(reconciler.Options{Node: "hv1", Providers: []reconciler.Provider{p}, Resync: time.Hour,
 		MaxPruneFraction: 1})
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wirekeeper/wirekeeper/providers/memory"
 	"github.com/wirekeeper/wirekeeper/reconciler"
-	"github.com/wirekeeper/wirekeeper/reconciler/reconcilertest"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -54,15 +54,15 @@ func mustSet(t testing.TB, yaml string) *spec.Set {
 type harness struct {
 	t      *testing.T
 	e      *reconciler.Engine
-	p      *reconcilertest.Provider
+	p      *memory.Provider
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func start(t *testing.T, p *reconcilertest.Provider, tweak func(*reconciler.Options)) *harness {
+func start(t *testing.T, p *memory.Provider, tweak func(*reconciler.Options)) *harness {
 	t.Helper()
 	if p == nil {
-		p = reconcilertest.New("test")
+		p = memory.New("test")
 	}
 	opts := reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Workers: 4,
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Resync: time.Hour}
@@ -228,7 +228,7 @@ func TestEnginePruneGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := start(t, reconcilertest.New("test", "Mirror"), nil)
+			h := start(t, memory.New("test", "Mirror"), nil)
 			if err := h.setRevision("r1", "", docs(nil, "m1", "m2", "m3", "m4")); err != nil {
 				t.Fatal(err)
 			}
@@ -364,7 +364,7 @@ func TestEngineObserveErrorIsFailedAndRecovers(t *testing.T) {
 }
 
 func TestEngineKindWithoutProviderIsPending(t *testing.T) {
-	h := start(t, reconcilertest.New("test", "OVSManager", "Bridge"), nil)
+	h := start(t, memory.New("test", "OVSManager", "Bridge"), nil)
 	if err := h.setRevision("r1", "", docs([]string{"br0"}, "m1")); err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestEngineRestoreKeepsTransitionTimesAndDriftLog(t *testing.T) {
 		Kind: "OVSManager", Name: "ovs1", Phase: reconciler.PhaseReady,
 		Conditions: []reconciler.Condition{{Type: "Ready", Status: "True", Reason: "InSync", LastTransitionTime: t0}},
 	}}, Drift: []reconciler.DriftEvent{{Time: t0, Kind: "OVSManager", Name: "ovs1", Repaired: true, Policy: "enforce"}}}
-	p := reconcilertest.New("test")
+	p := memory.New("test")
 	p.Put(ref("OVSManager", "ovs1"), mustSet(t, docs(nil)).Objects[0].Spec, true)
 	h := start(t, p, func(o *reconciler.Options) {})
 	h.e.Restore(prev)

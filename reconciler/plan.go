@@ -126,10 +126,11 @@ func deref(v reflect.Value) reflect.Value {
 
 // diffValues appends the differences between a and b (invalid means absent).
 func diffValues(path string, a, b reflect.Value, out *[]FieldDiff) {
-	a, b = deref(a), deref(b)
-	if isEmpty(a) && isEmpty(b) {
+	pa, pb := present(a), present(b)
+	if !pa && !pb {
 		return
 	}
+	a, b = deref(a), deref(b)
 	var t reflect.Type
 	if a.IsValid() {
 		t = a.Type()
@@ -161,10 +162,10 @@ func diffValues(path string, a, b reflect.Value, out *[]FieldDiff) {
 		}
 		return
 	}
-	if a.IsValid() && b.IsValid() && reflect.DeepEqual(a.Interface(), b.Interface()) {
+	if pa && pb && reflect.DeepEqual(a.Interface(), b.Interface()) {
 		return
 	}
-	*out = append(*out, FieldDiff{Path: path, From: plain(a), To: plain(b)})
+	*out = append(*out, FieldDiff{Path: path, From: plain(a, pa), To: plain(b, pb)})
 }
 
 func mapKeys(m map[string]bool) func(func(string) bool) {
@@ -191,25 +192,32 @@ func mapIndex(m reflect.Value, k string) reflect.Value {
 	return m.MapIndex(reflect.ValueOf(k).Convert(m.Type().Key()))
 }
 
-// isEmpty treats absent, zero and empty values alike, as the spec does
-// (an omitted field and its zero value mean the same).
-func isEmpty(v reflect.Value) bool {
+// present reports whether a field is set. An omitted field and its zero
+// value mean the same, except behind a pointer, where zero is a value
+// (VLAN 0 is not "no VLAN").
+func present(v reflect.Value) bool {
 	if !v.IsValid() {
-		return true
+		return false
 	}
 	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil()
 	case reflect.Slice, reflect.Map:
-		return v.Len() == 0
+		return v.Len() > 0
 	}
-	return v.IsZero()
+	return !v.IsZero()
 }
 
-// plain returns the value as a plain Go value for reports (nil when empty).
-func plain(v reflect.Value) any {
-	if isEmpty(v) {
+// plain returns the value as a plain Go value for reports: nil when
+// absent, except that an unset flag reads as false.
+func plain(v reflect.Value, ok bool) any {
+	if !ok {
+		if v.IsValid() && v.Kind() == reflect.Bool {
+			return false
+		}
 		return nil
 	}
-	if d, ok := v.Interface().(spec.Duration); ok {
+	if d, isDur := v.Interface().(spec.Duration); isDur {
 		return d.String()
 	}
 	return v.Interface()

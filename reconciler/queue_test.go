@@ -107,6 +107,8 @@ func TestDiffSpecs(t *testing.T) {
 			[]FieldDiff{{"spec.ids.b", "2", nil}, {"spec.ids.c", nil, "3"}}},
 		{"nested pointer", &kind{Output: &inner{Port: "tap0"}}, &kind{Output: &inner{VLAN: &seven}},
 			[]FieldDiff{{"spec.output.port", "tap0", nil}, {"spec.output.vlan", nil, 7}}},
+		{"zero behind a pointer is a value", &kind{Output: &inner{}}, &kind{Output: &inner{VLAN: new(int)}},
+			[]FieldDiff{{"spec.output.vlan", nil, 0}}},
 		{"from nothing", nil, &kind{Name: "a", Policy: "observe"},
 			[]FieldDiff{{"spec.name", nil, "a"}, {"spec.policy", nil, "observe"}}},
 	}

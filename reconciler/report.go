@@ -140,3 +140,25 @@ func (n *NodeStatus) Object(ref Ref) *ObjectStatus {
 	}
 	return nil
 }
+
+// HumanTime renders a report time for people: UTC to the second, "—" when unset.
+func HumanTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z07:00")
+}
+
+// Outcome says what became of the drift: repaired (and when), only reported
+// under policy observe, or not yet repaired.
+func (d *DriftEvent) Outcome() string {
+	switch {
+	case d.Repaired && d.RepairedAt != nil:
+		return "repaired at " + HumanTime(*d.RepairedAt)
+	case d.Repaired:
+		return "repaired"
+	case d.Policy == string(spec.PolicyObserve):
+		return "reported (policy observe)"
+	}
+	return "not yet repaired"
+}

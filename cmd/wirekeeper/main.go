@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/wirekeeper/wirekeeper/examples"
-	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // version is set by the linker (-X main.version=...).
@@ -33,8 +30,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "follow a spec repository and keep this node's live network equal to it", runRun},
+		{"plan", "show what merging a spec branch would do on each node, as a PR comment or JSON", runPlan},
+		{"status", "print the status the daemons pushed to the status branch", runStatus},
 		{"validate", "check spec files and report every problem with its file:line:col", runValidate},
-		{"demo", "run on the embedded example repository (validation only until the engine lands)", runDemo},
+		{"demo", "run the engine on the embedded example repository, against a simulated live system", runDemo},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "wirekeeper", version)
 			return exitOK
@@ -67,26 +67,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'wirekeeper <command> -h' for a command's flags.")
-}
-
-// runDemo validates the embedded example repository and says what it holds.
-// The reconcile loop against live servers joins it with the engine (issue 3)
-// and the OVSDB provider (issue 4).
-func runDemo(_ []string, stdout, stderr io.Writer) int {
-	set, diags := spec.LoadFS(examples.FS, "examples")
-	if diags.HasErrors() {
-		writeText(stderr, diags)
-		return exitFail
-	}
-	counts := map[string]int{}
-	for _, o := range set.Objects {
-		counts[o.Kind]++
-	}
-	fmt.Fprintf(stdout, "wirekeeper demo: the embedded example repository holds %d valid objects:\n", len(set.Objects))
-	for _, k := range spec.Kinds() {
-		fmt.Fprintf(stdout, "  %-16s %d\n", k.Name, counts[k.Name])
-	}
-	fmt.Fprintln(stdout, "\nReconciling them against a live Open vSwitch arrives with the reconcile engine (issue 3)")
-	fmt.Fprintln(stdout, "and the OVSDB provider (issue 4); until then the demo stops at validation.")
-	return exitOK
 }

@@ -135,12 +135,14 @@ func TestValidateDefaultPathIsCurrentDir(t *testing.T) {
 	}
 }
 
-func TestDemoValidatesEmbeddedExamples(t *testing.T) {
+func TestDemoReconcilesEmbeddedExamples(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"demo"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, want := range []string{"valid objects", "OVSManager       2", "Mirror           4"} {
+	for _, want := range []string{"valid objects", "OVSManager       2", "Mirror           4",
+		"The 8 objects of ams-hv01 after the first pass", "policy observe: reported, not changed", "Mirror/br-int-to-ids spec.selectAll changed from true to false; repaired",
+		"--- status/ams-hv01.md ---", "```mermaid"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout.String())
 		}

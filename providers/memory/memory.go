@@ -1,9 +1,8 @@
-// Package reconcilertest provides an in-memory live system that implements
-// reconciler.Provider, for the engine's tests, the daemon's end-to-end tests
-// and benchmarks. It stands in for a live system only where the engine
-// itself is under test; every real provider is tested against its real
-// server.
-package reconcilertest
+// Package memory is a live system kept in memory, implementing
+// reconciler.Provider for every kind. It drives `wirekeeper demo` and the
+// engine's own tests and benchmarks, where the engine, not a live system, is
+// under test; every real provider is tested against its real server.
+package memory
 
 import (
 	"context"
@@ -107,7 +106,7 @@ func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconcile
 	case reconciler.ActionDelete:
 		delete(p.live, req.Ref)
 	default:
-		return fmt.Errorf("reconcilertest: unexpected action %q", ch.Action)
+		return fmt.Errorf("memory: unexpected action %q", ch.Action)
 	}
 	select {
 	case p.applied <- req.Ref:

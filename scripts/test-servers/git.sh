@@ -8,7 +8,7 @@ start_git() {
 	local D=$RUN/git
 	mkdir -p "$D/repos"
 	# Not --detach: that would send the log to syslog.
-	setsid git daemon --reuseaddr --listen=127.0.0.1 --port="$GIT_PORT" \
+	setsid git daemon --reuseaddr --max-connections=0 --listen=127.0.0.1 --port="$GIT_PORT" \
 		--base-path="$D/repos" --export-all --enable=receive-pack \
 		--pid-file="$D/daemon.pid" --verbose "$D/repos" </dev/null >"$D/daemon.log" 2>&1 &
 	wait_until "$START_TIMEOUT" tcp_open "$GIT_PORT"

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/review"
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+const planUsage = `usage: wirekeeper plan --repo URL --head BRANCH [flags]
+
+Shows what merging --head into --base would do on every node (or one):
+each object to create, update or delete with its field diff, the head's
+validation problems with file:line:column, prune-guard warnings, and what
+the status branch last recorded for each object and node. Runs in the spec
+repository's CI: it reads git only, never the hosts.
+
+Exit status: 0 no changes, 2 changes, 1 the head is invalid or an error
+(usage errors included, as 2 means "changes").
+
+`
+
+// exitChanges is plan's exit status when merging would change something.
+const exitChanges = 2
+
+// runPlan is `wirekeeper plan`: fetch base and head, plan every node, read
+// the status branch, render markdown or JSON on stdout.
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	o, err := parsePlanFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errFlagSyntax):
+		return exitFail // the flag package has said why, with the usage
+	case err != nil:
+		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
+		return exitFail
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cache, cleanup, err := commandCacheDir(o.repo.cacheDir, "wirekeeper-plan-")
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
+		return exitFail
+	}
+	defer cleanup()
+
+	r, err := buildPlanReport(ctx, o, cache, warnLogger(stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
+		return exitFail
+	}
+	if err := writePlan(stdout, r, o.output); err != nil {
+		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
+		return exitFail
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stderr, "wirekeeper plan: warning: %s\n", w)
+	}
+	for _, p := range r.Nodes {
+		if p.PruneGuard != "" {
+			fmt.Fprintf(stderr, "wirekeeper plan: warning: %s: %s\n", p.Node, p.PruneGuard)
+		}
+	}
+	switch {
+	case !r.Valid():
+		writeText(stderr, r.Head.Diagnostics)
+		fmt.Fprintf(stderr, "wirekeeper plan: %s (%s) is invalid: %d error(s); the daemons would refuse it\n",
+			r.Head.Ref, r.Head.Short(), r.Head.Diagnostics.ErrorCount())
+		return exitFail
+	case r.HasChanges():
+		changed := 0
+		for i := range r.Nodes {
+			if r.Nodes[i].HasChanges() {
+				changed++
+			}
+		}
+		fmt.Fprintf(stderr, "wirekeeper plan: merging %s (%s) into %s (%s) changes %d of %d node(s)\n",
+			r.Head.Ref, r.Head.Short(), r.Base.Ref, r.Base.Short(), changed, len(r.Nodes))
+		return exitChanges
+	}
+	fmt.Fprintf(stderr, "wirekeeper plan: merging %s (%s) into %s (%s): no changes\n", r.Head.Ref, r.Head.Short(), r.Base.Ref, r.Base.Short())
+	return exitOK
+}
+
+// writePlan renders r on w in the output format asked for.
+func writePlan(w io.Writer, r *review.Report, output string) error {
+	var data []byte
+	if output == "json" {
+		var err error
+		if data, err = review.JSON(r); err != nil {
+			return err
+		}
+	} else {
+		data = []byte(review.Markdown(r))
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("cannot write the plan: %w", err)
+	}
+	return nil
+}
+
+// errFlagSyntax marks an error the flag package has already reported.
+var errFlagSyntax = errors.New("flag syntax")
+
+// planOptions are the flags of `wirekeeper plan`.
+type planOptions struct {
+	repo             repoFlags
+	base, head, path string
+	node, output     string
+	maxPruneFraction float64
+}
+
+func parsePlanFlags(args []string, stderr io.Writer) (planOptions, error) {
+	var o planOptions
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.repo.register(fs)
+	fs.StringVar(&o.base, "base", "main", "the branch (or commit) the pull request merges into")
+	fs.StringVar(&o.head, "head", "", "the branch (or commit) under review (required)")
+	fs.StringVar(&o.path, "path", "", "the directory of the spec files in the repository (default: its root)")
+	fs.StringVar(&o.node, "node", "", "plan only this node")
+	fs.StringVar(&o.output, "output", "markdown", "markdown (a pull-request comment) or json")
+	fs.Float64Var(&o.maxPruneFraction, "max-prune-fraction", 0.5, "the daemons' prune guard: warn when a node would lose more than this fraction of its objects, 0 to 1")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, planUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %w", errFlagSyntax, err)
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0)))
+	}
+	errs = append(errs, o.repo.check()...)
+	if o.head == "" {
+		errs = append(errs, errors.New("--head is required: the branch or commit under review"))
+	}
+	if o.base == "" {
+		errs = append(errs, errors.New("--base must not be empty"))
+	}
+	if err := setPath(&runConfig{}, o.path); err != nil {
+		errs = append(errs, fmt.Errorf("--path %q: %w", o.path, err))
+	}
+	if err := checkNodeFlag(o.node); err != nil {
+		errs = append(errs, err)
+	}
+	if o.output != "markdown" && o.output != "json" {
+		errs = append(errs, fmt.Errorf("unknown --output %q; valid: markdown, json", o.output))
+	}
+	if f := o.maxPruneFraction; math.IsNaN(f) || f < 0 || f > 1 {
+		errs = append(errs, errors.New("--max-prune-fraction must be a number from 0 to 1, for example 0.5"))
+	}
+	return o, errors.Join(errs...)
+}
+
+// buildPlanReport fetches base and head into cache, validates both, plans
+// them and reads what the status branch recorded for the planned nodes.
+// Spec problems land in the report; the error is for what stops the plan
+// (the repository or a ref cannot be fetched).
+func buildPlanReport(ctx context.Context, o planOptions, cache string, log *slog.Logger) (*review.Report, error) {
+	src, err := o.repo.source(o.base, o.path, cache, log)
+	if err != nil {
+		return nil, err
+	}
+	r := &review.Report{Repo: src.URL(), StatusBranch: o.repo.statusBranch}
+	if src.Path() != "." {
+		r.Path = src.Path()
+	}
+	baseSet, err := loadRevision(ctx, src, o.base, &r.Base)
+	if err != nil {
+		return nil, err
+	}
+	headSet, err := loadRevision(ctx, src, o.head, &r.Head)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Valid() {
+		return r, nil
+	}
+	if !r.Base.Valid() {
+		baseSet = nil // plan from an empty base; the report says so
+	}
+	var nodes []string
+	if o.node != "" {
+		nodes = []string{o.node}
+		if !slices.Contains(headSet.Nodes(), o.node) && (baseSet == nil || !slices.Contains(baseSet.Nodes(), o.node)) {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("node %s has no objects in either revision; check --node", o.node))
+		}
+	}
+	r.Nodes = reconciler.PlanRevisions(baseSet, headSet, nodes, r.Head.Message, o.maxPruneFraction)
+
+	w, err := o.repo.statusReader(src, cache, log)
+	if err != nil {
+		return nil, err
+	}
+	r.Status, r.Warnings = readPlannedStatus(ctx, w, r.Nodes, r.Warnings)
+	return r, nil
+}
+
+// loadRevision resolves name (fetching it) and loads its specs into rev.
+func loadRevision(ctx context.Context, src *source.Source, name string, rev *review.Revision) (*spec.Set, error) {
+	got, err := src.Resolve(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot fetch %q: %w", name, err)
+	}
+	set, diags, err := src.Load(ctx, got)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the specs of %q (%s): %w", name, got.Short, err)
+	}
+	*rev = review.Revision{Ref: name, Hash: got.Hash, Message: got.Message, Author: got.Author, Time: got.Time, Diagnostics: diags}
+	return set, nil
+}
+
+// readPlannedStatus reads the recorded status of each planned node. The
+// plan stands without it: problems become warnings.
+func readPlannedStatus(ctx context.Context, w *status.Writer, plans []reconciler.NodePlan, warnings []string) (map[string]*reconciler.NodeStatus, []string) {
+	recorded, err := w.Nodes(ctx)
+	if err != nil {
+		return nil, append(warnings, fmt.Sprintf("the live status is unknown: %v", err))
+	}
+	out := map[string]*reconciler.NodeStatus{}
+	for _, p := range plans {
+		if !slices.Contains(recorded, p.Node) {
+			continue
+		}
+		ns, err := readNodeStatus(ctx, w, p.Node)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("the live status of %s is unknown: %v", p.Node, err))
+			continue
+		}
+		out[p.Node] = ns
+	}
+	return out, warnings
+}
+
+// readNodeStatus reads and parses node's status; nil, nil when none is
+// recorded.
+func readNodeStatus(ctx context.Context, w *status.Writer, node string) (*reconciler.NodeStatus, error) {
+	files, err := w.Read(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := files[status.Paths(node)[0]]; !ok {
+		return nil, nil
+	}
+	return status.Parse(node, files)
+}
+
+// repoFlags are the flags `plan` and `status` share: where the repository
+// is, how to reach it, and where to cache it.
+type repoFlags struct {
+	url, statusBranch, cacheDir string
+	auth                        source.AuthOptions
+}
+
+func (f *repoFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "repo", "", "the spec repository: https://, ssh://, git://, file://, user@host:path or a local path (required)")
+	fs.StringVar(&f.statusBranch, "status-branch", status.DefaultBranch, "the branch the daemons push their status to")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "where to keep the clones between runs (default: a temporary directory, removed on exit); not to be shared by two runs at once")
+	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories")
+	fs.StringVar(&f.auth.KnownHostsFile, "known-hosts-file", "", "accepted SSH host keys (default: the SSH client's known_hosts)")
+	fs.BoolVar(&f.auth.InsecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "accept any SSH host key (for tests only)")
+	fs.StringVar(&f.auth.HTTPSUsername, "https-username", "", "user name for https:// repositories")
+	fs.StringVar(&f.auth.HTTPSPasswordFile, "https-password-file", "", "file holding the password or token for https:// repositories")
+}
+
+// check validates the flags, each problem on its own.
+func (f *repoFlags) check() []error {
+	var errs []error
+	if f.url == "" {
+		errs = append(errs, errors.New("--repo is required"))
+	} else if err := setRepo(&runConfig{}, f.url); err != nil {
+		errs = append(errs, fmt.Errorf("--repo %s: %w", redactURL(f.url), err))
+	}
+	if err := checkBranchName(f.statusBranch); err != nil {
+		errs = append(errs, fmt.Errorf("--status-branch: %w", err))
+	}
+	if f.auth.InsecureSkipHostKeyCheck && f.auth.KnownHostsFile != "" {
+		errs = append(errs, errors.New("--insecure-skip-host-key-check contradicts --known-hosts-file: choose one"))
+	}
+	return errs
+}
+
+// source opens the spec repository with its cache under cache/source,
+// following branch: Resolve fetches it before looking for a commit hash.
+func (f *repoFlags) source(branch, path, cache string, log *slog.Logger) (*source.Source, error) {
+	return source.New(source.Options{
+		URL: f.url, Branch: branch, Path: path,
+		CacheDir: filepath.Join(cache, "source"), Auth: f.auth, Logger: log,
+	})
+}
+
+// statusReader opens the status branch of src's repository, with its own
+// cache (a status Writer's cache is never shared).
+func (f *repoFlags) statusReader(src *source.Source, cache string, log *slog.Logger) (*status.Writer, error) {
+	key := sha256.Sum256([]byte(src.RemoteURL()))
+	return status.NewWriter(status.WriterOptions{
+		URL: src.RemoteURL(), Branch: f.statusBranch, Auth: src.Auth(),
+		CacheDir: filepath.Join(cache, "status-read", hex.EncodeToString(key[:8])),
+		Logger:   log,
+	})
+}
+
+// checkNodeFlag accepts "" or a node name as the specs' node: fields have it.
+func checkNodeFlag(node string) error {
+	if node == "" {
+		return nil
+	}
+	if err := setNode(&runConfig{}, node); err != nil {
+		return fmt.Errorf("--node %q: %w", node, err)
+	}
+	return nil
+}
+
+// commandCacheDir returns dir, or a new temporary directory when dir is
+// empty; cleanup removes what was created.
+func commandCacheDir(dir, tempPrefix string) (string, func(), error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		return abs, func() {}, err
+	}
+	tmp, err := os.MkdirTemp("", tempPrefix)
+	if err != nil {
+		return "", func() {}, fmt.Errorf("cannot create a cache directory: %w", err)
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// warnLogger reports the source's and status reader's warnings (an
+// unverified host key, a damaged cache) on w.
+func warnLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

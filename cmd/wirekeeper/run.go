@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wirekeeper/wirekeeper/providers"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
+	"github.com/wirekeeper/wirekeeper/reconciler/metrics"
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/reconciler/webhook"
+)
+
+// runRun is `wirekeeper run`: configuration -> daemon -> run until SIGTERM.
+func runRun(args []string, stdout, stderr io.Writer) int {
+	cfg, err := loadRunConfig(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, err)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper run: %v\n", err)
+		return exitUsage
+	}
+	log := cfg.newLogger(stderr)
+	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log})
+	if err != nil {
+		log.Error("cannot build the providers", "err", err)
+		return exitFail
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	d, err := newDaemon(cfg, provs, log, prometheus.NewRegistry())
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFail
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				d.Trigger("SIGHUP")
+			}
+		}
+	}()
+	if err := d.Run(ctx); err != nil {
+		log.Error("cannot run", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// newDaemon wires the source, status writer, engine, webhook and metrics
+// of cfg around provs.
+func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg *prometheus.Registry) (*daemon.Daemon, error) {
+	cacheKey := sha256.Sum256([]byte(cfg.Repo))
+	src, err := source.New(source.Options{
+		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
+		CacheDir: filepath.Join(cfg.CacheDir, "source"),
+		Auth: source.AuthOptions{
+			SSHKeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.KnownHostsFile,
+			InsecureSkipHostKeyCheck: cfg.InsecureSkipHostKeyCheck,
+			HTTPSUsername:            cfg.HTTPSUsername, HTTPSPasswordFile: cfg.HTTPSPasswordFile,
+		},
+		VerifyKeyring: cfg.VerifySignatures,
+		Logger:        log.With("component", "source"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	writer, err := status.NewWriter(status.WriterOptions{
+		URL: src.RemoteURL(), Branch: cfg.StatusBranch, Auth: src.Auth(),
+		CacheDir: filepath.Join(cfg.CacheDir, "status", hex.EncodeToString(cacheKey[:8])),
+		Logger:   log.With("component", "status"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New(reg)
+	engine, err := reconciler.New(reconciler.Options{
+		Node: cfg.Node, Providers: provs, Workers: cfg.Workers, Resync: cfg.Interval,
+		MaxPruneFraction: pruneFraction(cfg.MaxPruneFraction),
+		Logger:           log.With("component", "engine"),
+		Hooks: reconciler.Hooks{
+			Reconciled: func(kind, result string, d time.Duration) {
+				m.ReconcileTotal.WithLabelValues(kind, result).Inc()
+				m.ReconcileDuration.WithLabelValues(kind).Observe(d.Seconds())
+			},
+			Applied: func(kind string, action reconciler.Action, err error) {
+				result := "ok"
+				if err != nil {
+					result = "error"
+				}
+				m.ApplyTotal.WithLabelValues(kind, string(action), result).Inc()
+			},
+			Drifted: func(kind string, repaired bool) {
+				m.DriftTotal.WithLabelValues(kind, fmt.Sprint(repaired)).Inc()
+			},
+			QueueDepth: func(n int) { m.QueueDepth.Set(float64(n)) },
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var d *daemon.Daemon
+	opts := daemon.Options{
+		Node: cfg.Node, Source: src, Status: writer, Engine: engine, Interval: cfg.Interval,
+		MetricsListen: cfg.MetricsListen,
+		Observer: daemon.Observer{
+			Fetched: func(result string, dur time.Duration) {
+				m.SourceFetchTotal.WithLabelValues(result).Inc()
+				m.SourceFetchDuration.Observe(dur.Seconds())
+				if result == "ok" {
+					m.SourceLastSuccess.SetToCurrentTime()
+				}
+			},
+			Applied: m.SetAppliedRevision,
+			Refused: func(reason string) { m.RefusedRevisionTotal.WithLabelValues(reason).Inc() },
+			StatusPush: func(result string, dur time.Duration) {
+				m.StatusPushTotal.WithLabelValues(result).Inc()
+				m.StatusPushDuration.Observe(dur.Seconds())
+			},
+			Status: func(ns *reconciler.NodeStatus) {
+				m.Objects.Reset()
+				for _, o := range ns.Objects {
+					m.Objects.WithLabelValues(o.Kind, string(o.Phase)).Inc()
+				}
+			},
+		},
+		Logger: log.With("component", "daemon"),
+	}
+	if cfg.WebhookListen != "" {
+		secret, err := webhook.ReadSecretFile(cfg.WebhookSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.WebhookListen = cfg.WebhookListen
+		opts.Webhook, err = webhook.New(webhook.Options{
+			Secret: secret, Branch: src.Branch(),
+			Trigger: func(ev webhook.Event) { d.Trigger("webhook " + ev.Provider) },
+			Logger:  log.With("component", "webhook"),
+			Observe: m.ObserveWebhook,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MetricsListen != "" {
+		opts.Metrics = metrics.Handler(reg, func() error { return d.Ready() })
+	}
+	d, err = daemon.New(opts)
+	return d, err
+}
+
+// pruneFraction maps the configured fraction to the engine's: 0 means "no
+// pruning beyond zero objects", which the engine spells negative.
+func pruneFraction(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/review"
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
+)
+
+const statusUsage = `usage: wirekeeper status --repo URL [--node NAME] [flags]
+
+Prints what the daemons last pushed to the status branch: per node its
+applied revision, any refused revision or source problem, its objects by
+phase, and a table KIND NAME PHASE REVISION MESSAGE.
+
+Exit status: 0 status printed (whatever the phases), 1 no status branch,
+no status for --node, or an error, 2 usage error.
+
+`
+
+// runStatus is `wirekeeper status`: read the status branch, print it.
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	var (
+		repo         repoFlags
+		node, output string
+	)
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	repo.register(fs)
+	fs.StringVar(&node, "node", "", "print only this node")
+	fs.StringVar(&output, "output", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, statusUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	errs := repo.check()
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0)))
+	}
+	if err := checkNodeFlag(node); err != nil {
+		errs = append(errs, err)
+	}
+	if output != "text" && output != "json" {
+		errs = append(errs, fmt.Errorf("unknown --output %q; valid: text, json", output))
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitUsage
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cache, cleanup, err := commandCacheDir(repo.cacheDir, "wirekeeper-status-")
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	defer cleanup()
+	nodes, err := readStatusBranch(ctx, repo, node, cache, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	if output == "json" {
+		err = review.StatusJSON(stdout, repo.statusBranch, nodes)
+	} else {
+		err = review.StatusText(stdout, nodes)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// readStatusBranch reads the status of node, or of every node that has one
+// when node is "". No status at all is an error that says where it looked.
+func readStatusBranch(ctx context.Context, repo repoFlags, node, cache string, stderr io.Writer) ([]*reconciler.NodeStatus, error) {
+	log := warnLogger(stderr)
+	src, err := repo.source(source.DefaultBranch, "", cache, log)
+	if err != nil {
+		return nil, err
+	}
+	w, err := repo.statusReader(src, cache, log)
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("branch %s of %s", repo.statusBranch, src.URL())
+	if node != "" {
+		ns, err := readNodeStatus(ctx, w, node)
+		switch {
+		case err != nil:
+			return nil, err
+		case ns == nil:
+			return nil, fmt.Errorf("no status recorded for node %s on %s: the branch does not exist, or the node's daemon has not pushed yet (check --node and --status-branch)", node, where)
+		}
+		return []*reconciler.NodeStatus{ns}, nil
+	}
+	names, err := w.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no status on %s: the branch does not exist, or no daemon has pushed to it yet (check --status-branch)", where)
+	}
+	out := make([]*reconciler.NodeStatus, 0, len(names))
+	for _, n := range names {
+		ns, err := readNodeStatus(ctx, w, n)
+		if err != nil {
+			return nil, err
+		}
+		if ns != nil {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/review"
+)
+
+func TestStatus(t *testing.T) {
+	remote, work := newSpecRepo(t)
+	base := pushSpecs(t, work, planBase, "base")
+	cache := t.TempDir()
+	statusCmd := func(args ...string) cmdResult {
+		return runCmd(runStatus, append([]string{"--repo", remote, "--cache-dir", cache}, args...)...)
+	}
+
+	// No daemon has pushed yet: no status branch.
+	statusCmd().expect(t, exitFail, nil, []string{"no status on branch wirekeeper/status of " + remote + ": the branch does not exist"})
+
+	writeStatus(t, remote, hv1Drifted(base))
+	writeStatus(t, remote, &reconciler.NodeStatus{
+		Node: "hv2", Branch: "main",
+		Refused: &reconciler.RefusedRevision{Revision: base, Reason: "Invalid", Message: "1 error", Since: time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)},
+		Objects: []reconciler.ObjectStatus{{Kind: "Mirror", Name: "m2", Phase: reconciler.PhasePending, Message: "waiting for\nOVSManager/ovs2"}},
+	})
+
+	r := statusCmd()
+	r.expect(t, exitOK, nil, nil)
+	want := []string{
+		"hv1  applied " + base[:7] + "  (branch main)  2 ready, 1 drifted",
+		"KIND        NAME  PHASE    REVISION  MESSAGE",
+		"OVSManager  ovs1  Ready    " + base[:7] + "   -",
+		"Mirror      old   Ready    " + base[:7] + "   -",
+		"Mirror      tap   Drifted  " + base[:7] + `   live differs: spec.output.port is "eth9", want "tap0"`,
+		"",
+		"hv2  no revision applied yet  (branch main)  1 pending",
+		"  refused " + base[:7] + " (Invalid) since 2024-05-01 08:00:00Z: 1 error",
+		"KIND    NAME  PHASE    REVISION  MESSAGE",
+		"Mirror  m2    Pending  -         waiting for OVSManager/ovs2",
+		"",
+	}
+	if diff := cmp.Diff(want, strings.Split(r.stdout, "\n")); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+
+	r = statusCmd("--node", "hv2")
+	r.expect(t, exitOK, []string{"hv2  no revision applied yet"}, nil)
+	if strings.Contains(r.stdout, "hv1") {
+		t.Errorf("--node hv2 shows hv1:\n%s", r.stdout)
+	}
+
+	r = statusCmd("--output", "json")
+	r.expect(t, exitOK, nil, nil)
+	var doc review.StatusDocument
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, r.stdout)
+	}
+	if len(doc.Nodes) != 2 || doc.StatusBranch != "wirekeeper/status" || doc.Nodes[0].AppliedRevision != base ||
+		doc.Nodes[0].Object(reconciler.Ref{Kind: "Mirror", Name: "tap"}).Phase != reconciler.PhaseDrifted || doc.Nodes[1].Refused == nil {
+		t.Errorf("JSON document: %s", r.stdout)
+	}
+
+	statusCmd("--node", "hv9").expect(t, exitFail, nil, []string{"no status recorded for node hv9 on branch wirekeeper/status of " + remote})
+	statusCmd("--status-branch", "ops/status").expect(t, exitFail, nil, []string{"no status on branch ops/status"})
+}
+
+func TestStatusUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "--repo is required"},
+		{[]string{"--repo", "git://h/r", "--output", "yaml"}, exitUsage, `unknown --output "yaml"; valid: text, json`},
+		{[]string{"--repo", "git://h/r", "--status-branch", "a..b"}, exitUsage, "--status-branch: not a branch name"},
+		{[]string{"--repo", "git://h/r", "--node", "-x"}, exitUsage, `--node "-x"`},
+		{[]string{"-h"}, exitOK, "Exit status: 0 status printed"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			runCmd(runStatus, tt.args...).expect(t, tt.code, nil, []string{tt.want})
+		})
+	}
+}

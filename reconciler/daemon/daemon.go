@@ -1,0 +1,311 @@
+// Package daemon is `wirekeeper run`: it follows the spec branch with a
+// source, hands every good revision to the engine, and writes the node's
+// status back to the status branch. Triggers are the poll timer, the
+// webhook and SIGHUP; status commits never trigger anything.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// Options configures a Daemon.
+type Options struct {
+	Node   string
+	Source *source.Source
+	// Status writes the node's status files; nil disables writing (tests).
+	Status *status.Writer
+	Engine *reconciler.Engine
+	// Interval is the poll period, jittered by ±10% (default 30s).
+	Interval time.Duration
+	// StatusDelay collects status changes for this long before a commit
+	// (default 1s), so a burst of changes makes one commit.
+	StatusDelay time.Duration
+	// Webhook, when set, is served on WebhookListen; its triggers must be
+	// sent to Daemon.Trigger.
+	WebhookListen string
+	Webhook       http.Handler
+	// Metrics, when set, is served on MetricsListen.
+	MetricsListen string
+	Metrics       http.Handler
+	// Observer receives measurements for metrics; optional.
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Observer receives the daemon's measurements; every field is optional.
+type Observer struct {
+	Fetched    func(result string, d time.Duration)
+	Applied    func(revision string)
+	Refused    func(reason string)
+	StatusPush func(result string, d time.Duration)
+	// Status sees every status rendered (for the objects-by-phase gauge).
+	Status func(*reconciler.NodeStatus)
+}
+
+// Daemon runs the reconcile loop of one node.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	trigger chan string
+	ready   atomic.Bool
+	// applied is the last revision seen at the head (applied or refused),
+	// so an unchanged head is not loaded again.
+	seen string
+
+	mu         sync.Mutex
+	lastPushed status.Files
+	prevStatus *reconciler.NodeStatus
+}
+
+// New checks opts and returns a daemon ready to Run.
+func New(opts Options) (*Daemon, error) {
+	if opts.Node == "" || opts.Source == nil || opts.Engine == nil {
+		return nil, errors.New("daemon: node, source and engine are required")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 30 * time.Second
+	}
+	if opts.StatusDelay <= 0 {
+		opts.StatusDelay = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Daemon{opts: opts, log: opts.Logger, trigger: make(chan string, 1)}, nil
+}
+
+// Trigger asks for a fetch and reconcile now; why is logged. It never
+// blocks: triggers arriving while one is pending collapse into it.
+func (d *Daemon) Trigger(why string) {
+	select {
+	case d.trigger <- why:
+	default:
+	}
+}
+
+// Ready reports nil once the first revision has been fetched and handed to
+// the engine (applied or refused), for /readyz.
+func (d *Daemon) Ready() error {
+	if d.ready.Load() {
+		return nil
+	}
+	return errors.New("no spec revision loaded yet")
+}
+
+// Run follows the branch until ctx ends, then lets in-flight applies
+// finish, pushes the last status and returns nil. It returns an error only
+// when it cannot start (a listener that cannot bind).
+func (d *Daemon) Run(ctx context.Context) error {
+	servers, err := d.listen()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range servers {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	d.restore(ctx)
+
+	engineDone := make(chan struct{})
+	go func() {
+		d.opts.Engine.Run(ctx)
+		close(engineDone)
+	}()
+	statusDone := make(chan struct{})
+	go func() {
+		d.statusLoop(ctx)
+		close(statusDone)
+	}()
+
+	d.sync(ctx, "start")
+	timer := time.NewTimer(jitter(d.opts.Interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-engineDone
+			<-statusDone
+			d.pushStatus(context.Background(), 30*time.Second)
+			d.log.Info("stopped")
+			return nil
+		case why := <-d.trigger:
+			d.sync(ctx, why)
+		case <-timer.C:
+			d.sync(ctx, "poll")
+			timer.Reset(jitter(d.opts.Interval))
+		}
+	}
+}
+
+// sync fetches the branch and, when the head moved, verifies, loads and
+// hands it to the engine. Problems leave the enforced revision in place.
+// Every sync also resyncs the engine, so drift is seen at least once per
+// interval even without watches.
+func (d *Daemon) sync(ctx context.Context, why string) {
+	defer d.opts.Engine.Resync()
+	start := d.opts.Now()
+	rev, err := d.opts.Source.Fetch(ctx)
+	d.observeFetch(err, d.opts.Now().Sub(start))
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		reason := "FetchFailed"
+		switch {
+		case errors.Is(err, source.ErrBranchNotFound):
+			reason = "BranchNotFound"
+		case errors.Is(err, source.ErrUnreachable):
+			reason = "Unreachable"
+		}
+		d.log.Warn("cannot fetch the spec branch; the last good revision stays enforced", "trigger", why, "reason", reason, "err", err)
+		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: reason, Message: err.Error(), Since: d.opts.Now().UTC().Truncate(time.Second)})
+		return
+	}
+	switch {
+	case rev.Recloned:
+		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: "CacheRecloned",
+			Message: "the cache was damaged (" + rev.RecloneReason + ") and was cloned again", Since: d.opts.Now().UTC().Truncate(time.Second)})
+	case rev.ForcePushed:
+		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: "ForcePushed",
+			Message: fmt.Sprintf("the branch was rewritten: %s is not an ancestor of %s", short(rev.Previous), rev.Short), Since: d.opts.Now().UTC().Truncate(time.Second)})
+	default:
+		d.opts.Engine.SetSourceProblem(nil)
+	}
+	if rev.Hash == d.seen {
+		return
+	}
+	d.log.Info("new spec revision", "revision", rev.Short, "trigger", why)
+	d.adopt(ctx, rev)
+	d.seen = rev.Hash
+	d.ready.Store(true)
+}
+
+// adopt verifies, loads and enforces rev, or refuses it.
+func (d *Daemon) adopt(ctx context.Context, rev *source.Revision) {
+	now := d.opts.Now().UTC().Truncate(time.Second)
+	refuse := func(reason, msg string, diags spec.Diagnostics) {
+		d.log.Error("revision refused; the last good revision stays enforced", "revision", rev.Short, "reason", reason, "message", msg)
+		d.opts.Engine.Refuse(&reconciler.RefusedRevision{Revision: rev.Hash, Reason: reason, Message: msg, Since: now, Diagnostics: diags})
+		if d.opts.Observer.Refused != nil {
+			d.opts.Observer.Refused(reason)
+		}
+	}
+	if err := d.opts.Source.Verify(rev); err != nil {
+		reason := "BadSignature"
+		if errors.Is(err, source.ErrUnsigned) {
+			reason = "Unsigned"
+		}
+		refuse(reason, err.Error(), nil)
+		return
+	}
+	set, diags, err := d.opts.Source.Load(ctx, rev)
+	if err != nil {
+		refuse("Unreadable", err.Error(), nil)
+		return
+	}
+	if diags.HasErrors() {
+		refuse("Invalid", fmt.Sprintf("%d error(s) in the spec; see diagnostics", diags.ErrorCount()), onlyErrors(diags))
+		return
+	}
+	err = d.opts.Engine.SetRevision(ctx, reconciler.Revision{Hash: rev.Hash, Message: rev.Message}, set)
+	var guard *reconciler.PruneGuardError
+	switch {
+	case errors.As(err, &guard):
+		refuse("PruneGuard", err.Error(), nil)
+		return
+	case err != nil:
+		refuse("Failed", err.Error(), nil)
+		return
+	}
+	d.opts.Engine.Refuse(nil)
+	if d.opts.Observer.Applied != nil {
+		d.opts.Observer.Applied(rev.Hash)
+	}
+}
+
+func onlyErrors(ds spec.Diagnostics) spec.Diagnostics {
+	var out spec.Diagnostics
+	for _, d := range ds {
+		if d.Severity == spec.SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (d *Daemon) observeFetch(err error, dur time.Duration) {
+	if d.opts.Observer.Fetched == nil {
+		return
+	}
+	result := "ok"
+	switch {
+	case errors.Is(err, source.ErrUnreachable):
+		result = "unreachable"
+	case errors.Is(err, source.ErrBranchNotFound):
+		result = "branch-not-found"
+	case err != nil:
+		result = "error"
+	}
+	d.opts.Observer.Fetched(result, dur)
+}
+
+// listen binds the webhook and metrics listeners before anything else, so
+// a bad address fails the start instead of a goroutine later.
+func (d *Daemon) listen() ([]*http.Server, error) {
+	var servers []*http.Server
+	for _, l := range []struct {
+		name, addr string
+		h          http.Handler
+	}{{"webhook", d.opts.WebhookListen, d.opts.Webhook}, {"metrics", d.opts.MetricsListen, d.opts.Metrics}} {
+		if l.addr == "" || l.h == nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, s := range servers {
+				s.Close()
+			}
+			return nil, fmt.Errorf("daemon: %s listener: %w", l.name, err)
+		}
+		s := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, s)
+		d.log.Info("listening", "server", l.name, "address", ln.Addr().String())
+		go func() {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("server stopped", "server", l.name, "err", err)
+			}
+		}()
+	}
+	return servers, nil
+}
+
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*randFloat()))
+}
+
+func short(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}

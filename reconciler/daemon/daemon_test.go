@@ -1,0 +1,332 @@
+package daemon_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+	"github.com/wirekeeper/wirekeeper/providers/memory"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+const specs = `apiVersion: wirekeeper.io/v1alpha1
+kind: OVSManager
+metadata: {name: ovs1}
+spec: {node: hv1, address: unix:/run/ovs.sock}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Bridge
+metadata: {name: br0}
+spec: {manager: ovs1}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Mirror
+metadata: {name: tap}
+spec: {manager: ovs1, bridge: br0, selectAll: true, output: {port: tap0}}
+`
+
+// workTree is a clone of the remote that tests commit and push specs from,
+// with the git CLI, as a user would.
+type workTree struct {
+	t   testing.TB
+	dir string
+}
+
+func newWorkTree(t *testing.T, remote string) *workTree { return newWorkTreeTB(t, remote) }
+
+func newWorkTreeTB(t testing.TB, remote string) *workTree {
+	t.Helper()
+	w := &workTree{t: t, dir: t.TempDir()}
+	w.git("init", "-q", "-b", "main")
+	w.git("remote", "add", "origin", remote)
+	return w
+}
+
+func (w *workTree) git(args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.invalid"}, args...)...)
+	cmd.Dir = w.dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes files (path -> content; "" deletes) and pushes; it returns
+// the new head.
+func (w *workTree) commit(msg string, files map[string]string) string {
+	w.t.Helper()
+	head := w.commitOnly(msg, files)
+	w.push()
+	return head
+}
+
+// commitOnly commits files locally without pushing; it returns the head.
+func (w *workTree) commitOnly(msg string, files map[string]string) string {
+	w.t.Helper()
+	for p, c := range files {
+		full := filepath.Join(w.dir, p)
+		if c == "" {
+			os.Remove(full)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	w.git("add", "-A")
+	w.git("commit", "-q", "--allow-empty", "-m", msg)
+	return w.git("rev-parse", "HEAD")
+}
+
+// push pushes the local main to the remote's main.
+func (w *workTree) push() {
+	w.t.Helper()
+	w.git("push", "-q", "origin", "HEAD:main")
+}
+
+type rig struct {
+	t        *testing.T
+	remote   string
+	work     *workTree
+	provider *memory.Provider
+	engine   *reconciler.Engine
+	daemon   *daemon.Daemon
+	writer   *status.Writer
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{t: t, remote: testenv.NewGitRemote(t)}
+	r.work = newWorkTree(t, r.remote)
+	r.provider = memory.New("test")
+	return r
+}
+
+func (r *rig) start() {
+	r.t.Helper()
+	cache := r.t.TempDir()
+	src, err := source.New(source.Options{URL: r.remote, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src")})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.writer, err = status.NewWriter(status.WriterOptions{URL: r.remote, CacheDir: filepath.Join(cache, "status")})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.engine, err = reconciler.New(reconciler.Options{Node: "hv1", Providers: []reconciler.Provider{r.provider},
+		BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Resync: time.Hour})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.daemon, err = daemon.New(daemon.Options{Node: "hv1", Source: src, Status: r.writer, Engine: r.engine,
+		Interval: 100 * time.Millisecond, StatusDelay: 20 * time.Millisecond})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.daemon.Run(ctx) }()
+	r.t.Cleanup(r.stop)
+}
+
+func (r *rig) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("Run returned %v, want nil on shutdown", err)
+		}
+	case <-time.After(30 * time.Second):
+		r.t.Error("daemon did not stop within 30s")
+	}
+	r.cancel = nil
+}
+
+func (r *rig) waitFor(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s; engine status: %+v", what, r.engine.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// remoteStatus reads the node's status back from the status branch.
+func (r *rig) remoteStatus() (*reconciler.NodeStatus, status.Files) {
+	r.t.Helper()
+	files, err := r.writer.Read(context.Background(), "hv1")
+	if err != nil || len(files) == 0 {
+		return nil, files
+	}
+	ns, err := status.Parse("hv1", files)
+	if err != nil {
+		r.t.Fatalf("status on the branch does not parse: %v", err)
+	}
+	return ns, files
+}
+
+func (r *rig) waitRemote(what string, cond func(*reconciler.NodeStatus) bool) (*reconciler.NodeStatus, status.Files) {
+	r.t.Helper()
+	var ns *reconciler.NodeStatus
+	var files status.Files
+	r.waitFor(what+" on the status branch", func() bool {
+		ns, files = r.remoteStatus()
+		return ns != nil && cond(ns)
+	})
+	return ns, files
+}
+
+func allReady(ns *reconciler.NodeStatus, n int) bool {
+	if len(ns.Objects) != n {
+		return false
+	}
+	for _, o := range ns.Objects {
+		if o.Phase != reconciler.PhaseReady {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDaemonEndToEnd(t *testing.T) {
+	r := newRig(t)
+	good := r.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs, "README.md": "not a spec\n"})
+	r.start()
+
+	ns, files := r.waitRemote("3 ready objects", func(ns *reconciler.NodeStatus) bool {
+		return ns.AppliedRevision == good && allReady(ns, 3)
+	})
+	for _, p := range status.Paths("hv1") {
+		if len(files[p]) == 0 {
+			t.Errorf("status branch lacks %s", p)
+		}
+	}
+	if ns.Objects[2].Revision != good {
+		t.Errorf("object revision = %q, want %q", ns.Objects[2].Revision, good)
+	}
+	if err := r.daemon.Ready(); err != nil {
+		t.Errorf("Ready() = %v after the first revision", err)
+	}
+
+	// An invalid revision is refused whole; the last good one stays.
+	bad := r.work.commit("break it", map[string]string{"specs/ovs.yaml": strings.Replace(specs, "output: {port: tap0}", "output: {port: tap0}, selectVlans: [5000]", 1) +
+		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: new}\nspec: {manager: ovs1, bridge: br0, selectAll: true, output: {port: tap1}}\n"})
+	ns, _ = r.waitRemote("the refusal", func(ns *reconciler.NodeStatus) bool { return ns.Refused != nil && ns.Refused.Revision == bad })
+	if ns.AppliedRevision != good || ns.Refused.Reason != "Invalid" || len(ns.Refused.Diagnostics) == 0 {
+		t.Fatalf("after an invalid push: applied %s, refused %+v", ns.AppliedRevision, ns.Refused)
+	}
+	if d := ns.Refused.Diagnostics[0]; d.File != "specs/ovs.yaml" || d.Line != 14 || !strings.Contains(d.Message, "4095") {
+		t.Errorf("diagnostic = %s, want specs/ovs.yaml:14 about the VLAN range", d)
+	}
+	if r.provider.Live(reconciler.Ref{Kind: "Mirror", Name: "new"}) != nil {
+		t.Error("a mirror of the invalid revision was applied")
+	}
+
+	// A fix is applied, and the refusal cleared.
+	fixed := r.work.commit("fix it", map[string]string{"specs/ovs.yaml": strings.Replace(specs, "port: tap0", "port: tap2", 1)})
+	r.waitRemote("the fix", func(ns *reconciler.NodeStatus) bool {
+		return ns.AppliedRevision == fixed && ns.Refused == nil && allReady(ns, 3)
+	})
+	if live := r.provider.Live(reconciler.Ref{Kind: "Mirror", Name: "tap"}).(*spec.MirrorSpec); live.Output.Port != "tap2" {
+		t.Errorf("live output port = %q, want tap2", live.Output.Port)
+	}
+
+	// Drift is repaired and logged in drift/hv1.md.
+	r.provider.Mutate(reconciler.Ref{Kind: "Mirror", Name: "tap"}, func(s any) { s.(*spec.MirrorSpec).SelectAll = false })
+	r.provider.Notify(reconciler.Ref{Kind: "Mirror", Name: "tap"})
+	ns, files = r.waitRemote("the repaired drift", func(ns *reconciler.NodeStatus) bool { return len(ns.Drift) == 1 && ns.Drift[0].Repaired })
+	if ev := ns.Drift[0]; ev.Name != "tap" || ev.Diff[0].Path != "spec.selectAll" {
+		t.Errorf("drift event = %+v", ev)
+	}
+	if !strings.Contains(string(files["drift/hv1.md"]), "spec.selectAll") {
+		t.Errorf("drift/hv1.md does not name the field:\n%s", files["drift/hv1.md"])
+	}
+
+	// Status commits are on their own branch; the spec branch has none.
+	r.work.git("fetch", "-q", "origin", "wirekeeper/status")
+	if log := r.work.git("log", "--format=%s", "FETCH_HEAD"); !strings.Contains(log, "status(hv1)") {
+		t.Errorf("status branch log:\n%s", log)
+	}
+	if log := r.work.git("log", "--format=%s", "origin/main"); strings.Contains(log, "status(") {
+		t.Errorf("status commits on the spec branch:\n%s", log)
+	}
+}
+
+func TestDaemonKeepsEnforcingWhenTheBranchIsDeleted(t *testing.T) {
+	r := newRig(t)
+	good := r.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	r.start()
+	r.waitRemote("ready", func(ns *reconciler.NodeStatus) bool { return ns.AppliedRevision == good && allReady(ns, 3) })
+
+	bare := filepath.Join(testenv.GitBase(t), filepath.Base(r.remote))
+	r.work.git("--git-dir="+bare, "config", "receive.denyDeleteCurrent", "ignore")
+	r.work.git("push", "-q", "origin", ":main")
+	ns, _ := r.waitRemote("the source problem", func(ns *reconciler.NodeStatus) bool { return ns.Source != nil })
+	if ns.Source.Reason != "BranchNotFound" || ns.AppliedRevision != good {
+		t.Errorf("after deleting the branch: source %+v, applied %s", ns.Source, ns.AppliedRevision)
+	}
+	// Drift is still repaired under the last good revision.
+	r.provider.Delete(reconciler.Ref{Kind: "Bridge", Name: "br0"})
+	r.waitFor("bridge recreated", func() bool { return r.provider.Live(reconciler.Ref{Kind: "Bridge", Name: "br0"}) != nil })
+
+	again := r.work.commit("restore the branch", map[string]string{"specs/ovs.yaml": specs})
+	r.waitRemote("recovery", func(ns *reconciler.NodeStatus) bool { return ns.Source == nil && ns.AppliedRevision == again })
+}
+
+func TestDaemonShutdownPushesTheLastStatus(t *testing.T) {
+	r := newRig(t)
+	r.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	r.start()
+	r.waitFor("applied", func() bool { return r.provider.Len() == 3 })
+	r.stop()
+	ns, _ := r.remoteStatus()
+	if ns == nil || !allReady(ns, 3) {
+		t.Fatalf("status after shutdown = %+v", ns)
+	}
+	// A restart keeps what the earlier run recorded.
+	r.provider.Mutate(reconciler.Ref{Kind: "Mirror", Name: "tap"}, func(s any) { s.(*spec.MirrorSpec).SelectAll = false })
+	r.start()
+	got, _ := r.waitRemote("drift made while down, repaired", func(ns *reconciler.NodeStatus) bool { return len(ns.Drift) == 1 && ns.Drift[0].Repaired })
+	if got.Drift[0].Name != "tap" {
+		t.Errorf("drift = %+v", got.Drift[0])
+	}
+	for _, o := range got.Objects {
+		if want := readySince(ns, o.Name); !readySince(got, o.Name).Equal(want) {
+			t.Errorf("%s: Ready since %v after the restart, want %v kept from the first run", o.Name, readySince(got, o.Name), want)
+		}
+	}
+}
+
+func readySince(ns *reconciler.NodeStatus, name string) time.Time {
+	for _, o := range ns.Objects {
+		if o.Name != name {
+			continue
+		}
+		for _, c := range o.Conditions {
+			if c.Type == reconciler.ConditionReady {
+				return c.LastTransitionTime
+			}
+		}
+	}
+	return time.Time{}
+}
