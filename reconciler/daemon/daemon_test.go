@@ -107,6 +107,7 @@ type rig struct {
 	writer   *status.Writer
 	cancel   context.CancelFunc
 	done     chan error
+	keyring  string // --verify-signatures, when set
 }
 
 func newRig(t *testing.T) *rig {
@@ -120,7 +121,8 @@ func newRig(t *testing.T) *rig {
 func (r *rig) start() {
 	r.t.Helper()
 	cache := r.t.TempDir()
-	src, err := source.New(source.Options{URL: r.remote, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src")})
+	src, err := source.New(source.Options{URL: r.remote, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src"),
+		VerifyKeyring: r.keyring})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -329,4 +331,44 @@ func readySince(ns *reconciler.NodeStatus, name string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+func fmtSpec(live any) string {
+	if m, ok := live.(*spec.MirrorSpec); ok && m.Output != nil {
+		return "output port " + m.Output.Port
+	}
+	return "(no mirror)"
+}
+
+func TestDaemonKeepsStatusWhileTheRemoteIsAwayAndPushesItLater(t *testing.T) {
+	r := newRig(t)
+	good := r.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	r.start()
+	r.waitRemote("ready", func(ns *reconciler.NodeStatus) bool { return ns.AppliedRevision == good && allReady(ns, 3) })
+
+	// The repository disappears from the git daemon: fetches and status
+	// pushes fail, enforcement goes on.
+	bare := filepath.Join(testenv.GitBase(t), filepath.Base(r.remote))
+	if err := os.Rename(bare, bare+".away"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("the source problem", func() bool {
+		s := r.engine.Status().Source
+		return s != nil && s.Reason == "Unreachable"
+	})
+	r.provider.Mutate(reconciler.Ref{Kind: "Mirror", Name: "tap"}, func(s any) { s.(*spec.MirrorSpec).SelectAll = false })
+	r.provider.Notify(reconciler.Ref{Kind: "Mirror", Name: "tap"})
+	r.waitFor("the drift repaired while away", func() bool {
+		d := r.engine.Status().Drift
+		return len(d) == 1 && d[0].Repaired
+	})
+	if err := os.Rename(bare+".away", bare); err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := r.waitRemote("the kept status pushed", func(ns *reconciler.NodeStatus) bool {
+		return ns.Source == nil && len(ns.Drift) == 1 && ns.Drift[0].Repaired
+	})
+	if ns.AppliedRevision != good {
+		t.Errorf("applied = %s, want %s", ns.AppliedRevision, good)
+	}
 }
