@@ -19,11 +19,14 @@ type Revision struct {
 }
 
 // Short is the abbreviated hash used in messages.
-func (r Revision) Short() string {
-	if len(r.Hash) > 7 {
-		return r.Hash[:7]
+func (r Revision) Short() string { return ShortHash(r.Hash) }
+
+// ShortHash abbreviates a commit hash to the seven characters people see.
+func ShortHash(h string) string {
+	if len(h) > 7 {
+		return h[:7]
 	}
-	return r.Hash
+	return h
 }
 
 // AllowPruneTrailer in a commit message lets a revision prune more than the

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func diffValues(path string, a, b reflect.Value, out *[]FieldDiff) {
 				}
 			}
 		}
-		for _, k := range slices.Sorted(mapKeys(keys)) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			diffValues(path+"."+k, mapIndex(a, k), mapIndex(b, k), out)
 		}
 		return
@@ -166,16 +167,6 @@ func diffValues(path string, a, b reflect.Value, out *[]FieldDiff) {
 		return
 	}
 	*out = append(*out, FieldDiff{Path: path, From: plain(a, pa), To: plain(b, pb)})
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func field(v reflect.Value, i int) reflect.Value {

@@ -206,7 +206,7 @@ func (b *backoff) Next(key Ref) time.Duration {
 	for i := 0; i < n && d < b.Max; i++ {
 		d *= 2
 	}
-	return jitter(min(d, b.Max), 0.1)
+	return Jitter(min(d, b.Max), 0.1)
 }
 
 // Failures is the number of consecutive failures recorded for key.
@@ -223,8 +223,9 @@ func (b *backoff) Forget(key Ref) {
 	b.mu.Unlock()
 }
 
-// jitter returns d changed by a random fraction in [-f, +f].
-func jitter(d time.Duration, f float64) time.Duration {
+// Jitter returns d changed by a random fraction in [-f, +f], so that
+// timers started together do not fire in lockstep.
+func Jitter(d time.Duration, f float64) time.Duration {
 	if d <= 0 {
 		return d
 	}

@@ -33,7 +33,7 @@ func (e *Engine) process(ctx context.Context, ref Ref) {
 		e.q.AddAfter(ref, e.backoff.Next(ref))
 	case after > 0:
 		e.backoff.Forget(ref)
-		e.q.AddAfter(ref, jitter(after, 0.1))
+		e.q.AddAfter(ref, Jitter(after, 0.1))
 	default:
 		e.backoff.Forget(ref)
 	}
@@ -221,10 +221,8 @@ func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Polic
 	if e.opts.Hooks.Drifted != nil {
 		e.opts.Hooks.Drifted(w.ref.Kind, false)
 	}
-	e.notifyLocked()
+	e.notify()
 }
-
-func (e *Engine) notifyLocked() { e.notify() }
 
 // converged records that the live object equals the spec; repaired says
 // the engine just applied a change to get there.

@@ -235,16 +235,17 @@ func loadRevision(ctx context.Context, src *source.Source, name string, rev *rev
 // readPlannedStatus reads the recorded status of each planned node. The
 // plan stands without it: problems become warnings.
 func readPlannedStatus(ctx context.Context, w *status.Writer, plans []reconciler.NodePlan, warnings []string) (map[string]*reconciler.NodeStatus, []string) {
-	recorded, err := w.Nodes(ctx)
+	recorded, err := w.ReadAll(ctx)
 	if err != nil {
 		return nil, append(warnings, fmt.Sprintf("the live status is unknown: %v", err))
 	}
 	out := map[string]*reconciler.NodeStatus{}
 	for _, p := range plans {
-		if !slices.Contains(recorded, p.Node) {
+		files, ok := recorded[p.Node]
+		if !ok {
 			continue
 		}
-		ns, err := readNodeStatus(ctx, w, p.Node)
+		ns, err := status.Parse(p.Node, files)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("the live status of %s is unknown: %v", p.Node, err))
 			continue

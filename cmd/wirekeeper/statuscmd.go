@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
 )
 
 const statusUsage = `usage: wirekeeper status --repo URL [--node NAME] [flags]
@@ -110,22 +113,20 @@ func readStatusBranch(ctx context.Context, repo repoFlags, node, cache string, s
 		}
 		return []*reconciler.NodeStatus{ns}, nil
 	}
-	names, err := w.Nodes(ctx)
+	all, err := w.ReadAll(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
+	if len(all) == 0 {
 		return nil, fmt.Errorf("no status on %s: the branch does not exist, or no daemon has pushed to it yet (check --status-branch)", where)
 	}
-	out := make([]*reconciler.NodeStatus, 0, len(names))
-	for _, n := range names {
-		ns, err := readNodeStatus(ctx, w, n)
+	out := make([]*reconciler.NodeStatus, 0, len(all))
+	for _, n := range slices.Sorted(maps.Keys(all)) {
+		ns, err := status.Parse(n, all[n])
 		if err != nil {
 			return nil, err
 		}
-		if ns != nil {
-			out = append(out, ns)
-		}
+		out = append(out, ns)
 	}
 	return out, nil
 }

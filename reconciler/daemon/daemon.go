@@ -138,7 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	d.sync(ctx, "start")
-	timer := time.NewTimer(jitter(d.opts.Interval))
+	timer := time.NewTimer(reconciler.Jitter(d.opts.Interval, 0.1))
 	defer timer.Stop()
 	for {
 		select {
@@ -152,7 +152,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.sync(ctx, why)
 		case <-timer.C:
 			d.sync(ctx, "poll")
-			timer.Reset(jitter(d.opts.Interval))
+			timer.Reset(reconciler.Jitter(d.opts.Interval, 0.1))
 		}
 	}
 }
@@ -187,7 +187,7 @@ func (d *Daemon) sync(ctx context.Context, why string) {
 			Message: "the cache was damaged (" + rev.RecloneReason + ") and was cloned again", Since: d.opts.Now().UTC().Truncate(time.Second)})
 	case rev.ForcePushed:
 		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: "ForcePushed",
-			Message: fmt.Sprintf("the branch was rewritten: %s is not an ancestor of %s", short(rev.Previous), rev.Short), Since: d.opts.Now().UTC().Truncate(time.Second)})
+			Message: fmt.Sprintf("the branch was rewritten: %s is not an ancestor of %s", reconciler.ShortHash(rev.Previous), rev.Short), Since: d.opts.Now().UTC().Truncate(time.Second)})
 	default:
 		d.opts.Engine.SetSourceProblem(nil)
 	}
@@ -297,15 +297,4 @@ func (d *Daemon) listen() ([]*http.Server, error) {
 		}()
 	}
 	return servers, nil
-}
-
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*randFloat()))
-}
-
-func short(h string) string {
-	if len(h) > 7 {
-		return h[:7]
-	}
-	return h
 }

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"math/rand/v2"
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
 )
-
-func randFloat() float64 { return rand.Float64() }
 
 // restore reads what this node last wrote to the status branch, so that
 // transition times and the drift log survive a restart.

@@ -131,11 +131,11 @@ func writeNode(b *strings.Builder, r *Report, p *reconciler.NodePlan, l limits) 
 				which = " (the base head)"
 			}
 			quote(b, fmt.Sprintf("⚠ The node refuses revision %s%s since %s (%s): %s",
-				codeSpan(shortRevision(rr.Revision)), which, humanTime(rr.Since), mdText(rr.Reason), mdText(rr.Message)))
+				codeSpan(reconciler.ShortHash(rr.Revision)), which, reconciler.HumanTime(rr.Since), mdText(rr.Reason), mdText(rr.Message)))
 		}
 		if sp := ns.Source; sp != nil {
 			quote(b, fmt.Sprintf("⚠ The node cannot follow its spec branch since %s (%s): %s",
-				humanTime(sp.Since), mdText(sp.Reason), mdText(sp.Message)))
+				reconciler.HumanTime(sp.Since), mdText(sp.Reason), mdText(sp.Message)))
 		}
 	}
 	if p.PruneGuard != "" {
@@ -180,10 +180,10 @@ func revisionState(ns *reconciler.NodeStatus, base string) string {
 	case ns.AppliedRevision == "":
 		return "has applied no revision yet"
 	case ns.AppliedRevision == base:
-		return fmt.Sprintf("enforces %s, the base head", codeSpan(shortRevision(ns.AppliedRevision)))
+		return fmt.Sprintf("enforces %s, the base head", codeSpan(reconciler.ShortHash(ns.AppliedRevision)))
 	}
 	return fmt.Sprintf("enforces %s, **not the base head** %s: it is behind or follows another branch, so merging may change more there than this plan shows",
-		codeSpan(shortRevision(ns.AppliedRevision)), codeSpan(shortRevision(base)))
+		codeSpan(reconciler.ShortHash(ns.AppliedRevision)), codeSpan(reconciler.ShortHash(base)))
 }
 
 func actionText(a reconciler.Action) string {

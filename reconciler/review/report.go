@@ -35,7 +35,7 @@ type Revision struct {
 func (r *Revision) Valid() bool { return !r.Diagnostics.HasErrors() }
 
 // Short is the abbreviated hash, as git shows it.
-func (r *Revision) Short() string { return shortRevision(r.Hash) }
+func (r *Revision) Short() string { return reconciler.ShortHash(r.Hash) }
 
 // Subject is the first line of the commit message.
 func (r *Revision) Subject() string {
@@ -160,7 +160,7 @@ func driftText(d *reconciler.DriftEvent) string {
 	for _, fd := range d.Diff {
 		paths = append(paths, fd.Path)
 	}
-	return fmt.Sprintf("last drift %s: %s — %s", humanTime(d.Time), strings.Join(paths, ", "), d.Outcome())
+	return fmt.Sprintf("last drift %s: %s — %s", reconciler.HumanTime(d.Time), strings.Join(paths, ", "), d.Outcome())
 }
 
 // Not-recorded texts of the live-status column.
@@ -169,17 +169,6 @@ const (
 	notOnNodeText     = "not on the node yet"
 	notRecordedObject = "not in the node's status"
 )
-
-// shortRevision abbreviates a commit hash to seven characters.
-func shortRevision(rev string) string {
-	if len(rev) > 7 {
-		return rev[:7]
-	}
-	return rev
-}
-
-// humanTime renders t for people; "—" when unknown.
-func humanTime(t time.Time) string { return reconciler.HumanTime(t) }
 
 // oneLine folds any run of whitespace, newlines included, into one space.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

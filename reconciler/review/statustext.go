@@ -36,7 +36,7 @@ func StatusText(w io.Writer, nodes []*reconciler.NodeStatus) error {
 func nodeText(w io.Writer, ns *reconciler.NodeStatus) error {
 	applied := "no revision applied yet"
 	if ns.AppliedRevision != "" {
-		applied = "applied " + shortRevision(ns.AppliedRevision)
+		applied = "applied " + reconciler.ShortHash(ns.AppliedRevision)
 	}
 	follows := ns.Branch
 	if ns.Path != "" && ns.Path != "." {
@@ -45,13 +45,13 @@ func nodeText(w io.Writer, ns *reconciler.NodeStatus) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s  (branch %s)  %s\n", ns.Node, applied, cmp.Or(follows, "?"), countsText(ns))
 	if rr := ns.Refused; rr != nil {
-		fmt.Fprintf(&b, "  refused %s (%s) since %s: %s\n", shortRevision(rr.Revision), rr.Reason, humanTime(rr.Since), oneLine(rr.Message))
+		fmt.Fprintf(&b, "  refused %s (%s) since %s: %s\n", reconciler.ShortHash(rr.Revision), rr.Reason, reconciler.HumanTime(rr.Since), oneLine(rr.Message))
 		for _, d := range rr.Diagnostics {
 			fmt.Fprintf(&b, "    %s\n", oneLine(d.String()))
 		}
 	}
 	if sp := ns.Source; sp != nil {
-		fmt.Fprintf(&b, "  source problem (%s) since %s: %s\n", sp.Reason, humanTime(sp.Since), oneLine(sp.Message))
+		fmt.Fprintf(&b, "  source problem (%s) since %s: %s\n", sp.Reason, reconciler.HumanTime(sp.Since), oneLine(sp.Message))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
@@ -67,7 +67,7 @@ func nodeText(w io.Writer, ns *reconciler.NodeStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tNAME\tPHASE\tREVISION\tMESSAGE")
 	for _, o := range objects {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(o.Kind), cell(o.Name), cell(string(o.Phase)), cmp.Or(shortRevision(o.Revision), "-"), cmp.Or(cell(o.Message), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(o.Kind), cell(o.Name), cell(string(o.Phase)), cmp.Or(reconciler.ShortHash(o.Revision), "-"), cmp.Or(cell(o.Message), "-"))
 	}
 	return tw.Flush()
 }

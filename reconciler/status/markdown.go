@@ -26,7 +26,7 @@ func renderMarkdown(ns *reconciler.NodeStatus, set *spec.Set) []byte {
 
 	if r := ns.Refused; r != nil {
 		fmt.Fprintf(&b, "> **Refused revision `%s`** (%s) since %s: %s\n",
-			codeText(shortRevision(r.Revision)), mdText(r.Reason), reconciler.HumanTime(r.Since), mdText(r.Message))
+			codeText(reconciler.ShortHash(r.Revision)), mdText(r.Reason), reconciler.HumanTime(r.Since), mdText(r.Message))
 		if len(r.Diagnostics) > 0 {
 			b.WriteString(">\n")
 			for _, d := range r.Diagnostics {
@@ -75,7 +75,7 @@ func summaryLine(ns *reconciler.NodeStatus) string {
 	if ns.AppliedRevision == "" {
 		b.WriteString("enforces no revision yet")
 	} else {
-		fmt.Fprintf(&b, "enforces `%s`", codeText(shortRevision(ns.AppliedRevision)))
+		fmt.Fprintf(&b, "enforces `%s`", codeText(reconciler.ShortHash(ns.AppliedRevision)))
 	}
 	b.WriteString(" — " + countsText(ns.Counts(), true))
 	return b.String()

@@ -3,6 +3,7 @@ package status
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -163,7 +164,7 @@ func (g *graph) render() string {
 	for _, s := range phaseStyles {
 		fmt.Fprintf(&b, "  classDef %s %s\n", s.class, s.style)
 	}
-	ids := slices.Sorted(mapKeys(g.nodes))
+	ids := slices.Sorted(maps.Keys(g.nodes))
 	byClass := map[string][]string{}
 	for _, id := range ids {
 		n := g.nodes[id]
@@ -173,7 +174,7 @@ func (g *graph) render() string {
 			byClass[n.class] = append(byClass[n.class], id)
 		}
 	}
-	edges := slices.SortedFunc(mapKeys(g.edges), func(a, b graphEdge) int {
+	edges := slices.SortedFunc(maps.Keys(g.edges), func(a, b graphEdge) int {
 		return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to), cmp.Compare(a.arrow, b.arrow), cmp.Compare(a.label, b.label))
 	})
 	for _, e := range edges {
@@ -196,16 +197,6 @@ func (g *graph) render() string {
 }
 
 var shapeClose = map[string]string{"[": "]", "([": "])", "{{": "}}", "[/": "/]"}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
 
 // mermaidID builds a node id from a prefix and name parts. Every byte other
 // than an ASCII letter or digit, '_' included, is written as _XX (hex), and

@@ -51,14 +51,14 @@ func CommitMessage(prev, cur *reconciler.NodeStatus) string {
 	}
 	newRefusal := cur.Refused != nil && (prev == nil || prev.Refused == nil || prev.Refused.Revision != cur.Refused.Revision)
 	if newRefusal {
-		parts = append(parts, "refused "+shortRevision(cur.Refused.Revision))
+		parts = append(parts, "refused "+reconciler.ShortHash(cur.Refused.Revision))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("all %d ready", counts[reconciler.PhaseReady]))
 	}
 	rev := "none"
 	if cur.AppliedRevision != "" {
-		rev = shortRevision(cur.AppliedRevision)
+		rev = reconciler.ShortHash(cur.AppliedRevision)
 	}
 	subject := fmt.Sprintf("status(%s): %s @ %s", cur.Node, strings.Join(parts, ", "), rev)
 
@@ -76,7 +76,7 @@ func CommitMessage(prev, cur *reconciler.NodeStatus) string {
 	}
 	if newRefusal {
 		r := cur.Refused
-		body = append(body, oneLine(fmt.Sprintf("refused %s (%s): %s", shortRevision(r.Revision), r.Reason, r.Message)))
+		body = append(body, oneLine(fmt.Sprintf("refused %s (%s): %s", reconciler.ShortHash(r.Revision), r.Reason, r.Message)))
 	}
 	if len(body) == 0 {
 		return subject

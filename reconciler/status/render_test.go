@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestRenderContents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(mapKeys(files)); !cmp.Equal(got, slices.Sorted(slices.Values(Paths("edge-1")))) {
+	if got := slices.Sorted(maps.Keys(files)); !cmp.Equal(got, slices.Sorted(slices.Values(Paths("edge-1")))) {
 		t.Fatalf("Render wrote %v, want the node's three paths", got)
 	}
 	tests := []struct {

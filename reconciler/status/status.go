@@ -170,11 +170,3 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
-
-// shortRevision abbreviates a commit hash to seven characters.
-func shortRevision(rev string) string {
-	if len(rev) > 7 {
-		return rev[:7]
-	}
-	return rev
-}

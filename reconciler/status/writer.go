@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
@@ -314,12 +315,9 @@ func (w *Writer) Read(ctx context.Context, node string) (Files, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.cache.ensure(); err != nil {
-		return nil, err
-	}
-	head, err := w.fetch(ctx)
+	head, err := w.fetchForRead(ctx, fmt.Sprintf("read %s from %s", node, w.opts.URL))
 	if err != nil {
-		return nil, fmt.Errorf("status: read %s from %s: %w", node, w.opts.URL, w.unreachable(ctx, err))
+		return nil, err
 	}
 	files, err := readFiles(w.cache.storer(), head, Paths(node))
 	if err != nil {
@@ -334,20 +332,67 @@ func (w *Writer) Read(ctx context.Context, node string) (Files, error) {
 func (w *Writer) Nodes(ctx context.Context) ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.cache.ensure(); err != nil {
+	head, err := w.fetchForRead(ctx, "list nodes on "+w.opts.URL)
+	if err != nil || head.IsZero() {
 		return nil, err
 	}
-	head, err := w.fetch(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("status: list nodes on %s: %w", w.opts.URL, w.unreachable(ctx, err))
-	}
-	if head.IsZero() {
-		return nil, nil
-	}
-	tree, err := headTree(w.cache.storer(), head)
+	nodes, err := nodesAt(w.cache.storer(), head)
 	if err != nil {
 		w.cache.reset(w.log, err)
 		return nil, fmt.Errorf("status: list nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// ReadAll returns the files of every node that has a status on the remote
+// status branch, from one fetch: what Nodes and Read for each node would
+// return, without a fetch per node.
+func (w *Writer) ReadAll(ctx context.Context) (map[string]Files, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	head, err := w.fetchForRead(ctx, "read all nodes from "+w.opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Files{}
+	if head.IsZero() {
+		return out, nil
+	}
+	nodes, err := nodesAt(w.cache.storer(), head)
+	if err != nil {
+		w.cache.reset(w.log, err)
+		return nil, fmt.Errorf("status: read all nodes: %w", err)
+	}
+	for _, n := range nodes {
+		files, err := readFiles(w.cache.storer(), head, Paths(n))
+		if err != nil {
+			w.cache.reset(w.log, err)
+			return nil, fmt.Errorf("status: read %s: %w", n, err)
+		}
+		out[n] = files
+	}
+	return out, nil
+}
+
+// fetchForRead brings the cache up to date for a read and returns the
+// branch head (zero when the branch does not exist); w.mu is held. what
+// says what the read was, for the error.
+func (w *Writer) fetchForRead(ctx context.Context, what string) (plumbing.Hash, error) {
+	if err := w.cache.ensure(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	head, err := w.fetch(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("status: %s: %w", what, w.unreachable(ctx, err))
+	}
+	return head, nil
+}
+
+// nodesAt lists, sorted, the nodes with a status/<node>.yaml in commit head.
+func nodesAt(s storer.EncodedObjectStorer, head plumbing.Hash) ([]string, error) {
+	tree, err := headTree(s, head)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := tree.Tree("status")
 	if err != nil {
