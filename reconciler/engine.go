@@ -39,8 +39,11 @@ type Options struct {
 	Node string
 	// Providers reconcile the kinds; a kind without a provider stays Pending.
 	Providers []Provider
-	// Workers is how many objects are reconciled at once (default 4).
+	// Workers is how many reconcile passes run at once (default 4).
 	Workers int
+	// BatchSize is the most objects one pass takes from the queue (default
+	// 1000); their changes reach a BatchApplier provider in one call.
+	BatchSize int
 	// Resync is the jittered delay after which an object that converged is
 	// observed again (default 30s); 0 keeps the default.
 	Resync time.Duration
@@ -124,6 +127,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 4
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = 30 * time.Second
@@ -220,12 +226,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for {
-				ref, ok := e.q.Get()
+				refs, ok := e.q.GetBatch(e.opts.BatchSize)
 				if !ok {
 					return
 				}
-				e.process(work, ref)
-				e.q.Done(ref)
+				e.processBatch(work, refs)
+				for _, ref := range refs {
+					e.q.Done(ref)
+				}
 				if e.opts.Hooks.QueueDepth != nil {
 					e.opts.Hooks.QueueDepth(e.q.Len())
 				}

@@ -61,6 +61,13 @@ func Decide(ref Ref, desired *spec.Object, obs Observation) Change {
 	case !obs.Exists:
 		ch.Action, ch.Reason = ActionCreate, "absent from the live system"
 		ch.Diff = diffSpecs(nil, desired.Spec, true)
+	case !obs.Owned && obs.Adoptable:
+		ch.Diff = diffSpecs(obs.Live, desired.Spec, true)
+		ch.Action = ActionUpdate
+		ch.Reason = "adopting the live object of that name, which wirekeeper did not create"
+		if n := len(ch.Diff); n > 0 {
+			ch.Reason += fmt.Sprintf("; %d field%s differ%s", n, plural(n), verbS(n))
+		}
 	default:
 		ch.Diff = diffSpecs(obs.Live, desired.Spec, true)
 		if len(ch.Diff) > 0 {

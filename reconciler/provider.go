@@ -53,6 +53,21 @@ type Observation struct {
 	// still not working (a link down, a collector behind); the engine
 	// reports the object as Degraded with this message.
 	Degraded string
+	// Adoptable reports that the live object lacks the ownership marker
+	// but is the one the spec means (same name, same place) and may be
+	// taken over: the engine applies an update, which writes the marker,
+	// and records the adoption in the drift report. Ignored when Owned.
+	Adoptable bool
+	// Pending, when non-empty, says why the object cannot be brought about
+	// yet: something outside the spec is missing (a mirror's output port,
+	// the bridge it sits on). The engine reports the object Pending with
+	// this message, changes nothing, and waits for the provider's watcher
+	// to enqueue it.
+	Pending string
+	// Unmanaged lists live objects found under this one that are neither
+	// in the spec nor owned (foreign mirrors on a manager), left untouched
+	// and shown in the status.
+	Unmanaged []string
 }
 
 // Provider is one kind of live system. The engine owns the decisions
@@ -83,4 +98,19 @@ type Watcher interface {
 	// live state may have changed. enqueue never blocks; the engine's queue
 	// collapses repeated keys.
 	Watch(ctx context.Context, enqueue func(Ref)) error
+}
+
+// Apply is one change of a batch.
+type Apply struct {
+	Req    Request
+	Change Change
+}
+
+// BatchApplier is implemented by providers that carry out many changes in
+// one round trip (one OVSDB transaction per manager). The engine hands it
+// every change of one reconcile pass for the provider. ApplyBatch returns
+// one error per item, in order (nil where the change took effect); a
+// failure of one item must not fail the others.
+type BatchApplier interface {
+	ApplyBatch(ctx context.Context, items []Apply) []error
 }

@@ -131,6 +131,29 @@ func (q *queue) Get() (key Ref, ok bool) {
 	return key, true
 }
 
+// GetBatch blocks like Get, then also takes every other ready key, up to max
+// keys in all. Each key must be released with Done.
+func (q *queue) GetBatch(max int) ([]Ref, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.order) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.order) == 0 {
+		return nil, false
+	}
+	n := min(max, len(q.order))
+	keys := make([]Ref, n)
+	copy(keys, q.order[:n])
+	clear(q.order[:n])
+	q.order = q.order[n:]
+	for _, k := range keys {
+		q.state[k] = keyHeld
+	}
+	q.held += n
+	return keys, true
+}
+
 // Done releases key; if it was added meanwhile it becomes ready again.
 func (q *queue) Done(key Ref) {
 	q.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,32 +22,111 @@ type work struct {
 	provider Provider
 }
 
-// process reconciles one key and schedules its next visit.
-func (e *Engine) process(ctx context.Context, ref Ref) {
+// step is one object's reconcile within a pass: prepared (observed and
+// decided), then, when a change is to be applied, applied with the other
+// changes of the pass for the same provider, then confirmed.
+type step struct {
+	w      work
+	req    Request
+	ch     Change
+	policy spec.Policy
+	// apply is set when the change is to be carried out; otherwise result
+	// and after are final.
+	apply  bool
+	result string
+	after  time.Duration
+}
+
+// processBatch reconciles the keys of one pass and schedules their next
+// visits. Changes for a provider that is a BatchApplier go to it in one
+// call, so that it can make one round trip (one OVSDB transaction per
+// manager) for the whole pass.
+func (e *Engine) processBatch(ctx context.Context, refs []Ref) {
 	start := e.opts.Now()
-	result, after := e.reconcile(ctx, ref)
-	if e.opts.Hooks.Reconciled != nil {
-		e.opts.Hooks.Reconciled(ref.Kind, result, e.opts.Now().Sub(start))
+	steps := make([]*step, len(refs))
+	for i, ref := range refs {
+		steps[i] = e.prepare(ctx, ref)
 	}
-	switch {
-	case result == "error":
-		e.q.AddAfter(ref, e.backoff.Next(ref))
-	case after > 0:
-		e.backoff.Forget(ref)
-		e.q.AddAfter(ref, Jitter(after, 0.1))
-	default:
-		e.backoff.Forget(ref)
+	e.applyAll(ctx, steps)
+	took := e.opts.Now().Sub(start)
+	for _, s := range steps {
+		ref := s.req.Ref
+		if e.opts.Hooks.Reconciled != nil {
+			e.opts.Hooks.Reconciled(ref.Kind, s.result, took)
+		}
+		switch {
+		case s.result == "error":
+			e.q.AddAfter(ref, e.backoff.Next(ref))
+		case s.after > 0:
+			e.backoff.Forget(ref)
+			e.q.AddAfter(ref, Jitter(s.after, 0.1))
+		default:
+			e.backoff.Forget(ref)
+		}
 	}
 }
 
-// reconcile runs observe -> plan -> apply -> confirm for ref. It returns a
-// result for metrics ("ok", "error", "pending", "skipped") and when to
-// look again (0: only when something enqueues the key).
-func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration) {
+// applyAll carries out the steps that have a change, grouped by provider,
+// and confirms each.
+func (e *Engine) applyAll(ctx context.Context, steps []*step) {
+	var order []Provider
+	groups := map[Provider][]*step{}
+	for _, s := range steps {
+		if !s.apply {
+			continue
+		}
+		p := s.w.provider
+		if _, seen := groups[p]; !seen {
+			order = append(order, p)
+		}
+		groups[p] = append(groups[p], s)
+	}
+	for _, p := range order {
+		group := groups[p]
+		errs := make([]error, len(group))
+		if bp, ok := p.(BatchApplier); ok {
+			items := make([]Apply, len(group))
+			for i, s := range group {
+				items[i] = Apply{Req: s.req, Change: s.ch}
+			}
+			got := bp.ApplyBatch(ctx, items)
+			if len(got) != len(items) {
+				err := fmt.Errorf("provider %s returned %d results for %d changes", p.Name(), len(got), len(items))
+				for i := range errs {
+					errs[i] = err
+				}
+			} else {
+				copy(errs, got)
+			}
+		} else {
+			for i, s := range group {
+				errs[i] = p.Apply(ctx, s.req, s.ch)
+			}
+		}
+		for i, s := range group {
+			s.result, s.after = e.confirm(ctx, s, errs[i])
+		}
+	}
+}
+
+// prepare runs observe -> plan for ref and decides what to do: a step
+// with apply set, or a final result for metrics ("ok", "error", "pending",
+// "skipped") and when to look again (0: only when something enqueues it).
+func (e *Engine) prepare(ctx context.Context, ref Ref) *step {
+	s := &step{req: Request{Ref: ref}}
 	w, ok := e.load(ref)
 	if !ok {
-		return "skipped", 0
+		s.result = "skipped"
+		return s
 	}
+	s.w = w
+	s.req = Request{Ref: ref, Desired: w.desired, Last: w.last, Set: w.set, Revision: w.rev.Hash}
+	s.result, s.after = e.plan(ctx, s)
+	return s
+}
+
+func (e *Engine) plan(ctx context.Context, s *step) (string, time.Duration) {
+	w, ref := s.w, s.req.Ref
 	if w.provider == nil {
 		e.setPhase(w, PhasePending, "NoProvider", fmt.Sprintf("no provider for kind %s is built into this wirekeeper", ref.Kind), nil)
 		return "pending", 0
@@ -59,18 +139,21 @@ func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration)
 		e.setPhase(w, PhasePending, "Waiting", waiting, nil)
 		return "pending", e.opts.BackoffBase * 5
 	}
-	req := Request{Ref: ref, Desired: w.desired, Last: w.last, Set: w.set, Revision: w.rev.Hash}
-	obs, err := w.provider.Observe(ctx, req)
+	obs, err := w.provider.Observe(ctx, s.req)
 	if err != nil {
 		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("cannot observe: %v", err), err)
 		return "error", 0
 	}
-	ch := Decide(ref, w.desired, obs)
-	policy := spec.PolicyEnforce
-	if o := w.object(); o != nil {
-		policy = o.Policy()
+	if w.desired != nil && obs.Pending != "" {
+		e.setUnmanaged(w, obs.Unmanaged)
+		e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
+		return "pending", e.opts.Resync
 	}
-
+	ch := Decide(ref, w.desired, obs)
+	s.policy = spec.PolicyEnforce
+	if o := w.object(); o != nil {
+		s.policy = o.Policy()
+	}
 	if ch.Action == ActionNoop {
 		if w.desired == nil {
 			e.forget(w)
@@ -79,20 +162,33 @@ func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration)
 		e.converged(w, obs, false)
 		return "ok", e.opts.Resync
 	}
-	if w.desired != nil && obs.Exists && !obs.Owned {
+	adopting := w.desired != nil && obs.Exists && !obs.Owned && obs.Adoptable
+	if w.desired != nil && obs.Exists && !obs.Owned && !adopting {
 		e.setPhase(w, PhaseDegraded, "UnmanagedObjectInTheWay", fmt.Sprintf(
 			"a live %s named %q exists that wirekeeper did not create; it is left alone: remove it, or rename the object in the spec", ref.Kind, ref.Name), nil)
 		return "pending", e.opts.Resync
 	}
-	if w.desired != nil {
-		e.noteDrift(w, ch, obs, policy)
+	if adopting {
+		e.noteAdoption(w, ch, s.policy)
+	} else if w.desired != nil {
+		e.noteDrift(w, ch, obs, s.policy)
 	}
-	if policy == spec.PolicyObserve {
-		e.setPhase(w, PhaseDrifted, "ObservePolicy", describe(ch)+"; policy observe: reported, not changed", nil)
+	if s.policy == spec.PolicyObserve {
+		msg := describe(ch) + "; policy observe: reported, not changed"
+		if adopting {
+			msg = fmt.Sprintf("a live %s of that name exists that wirekeeper did not create; policy observe: not adopted", ref.Kind)
+		}
+		e.setPhase(w, PhaseDrifted, "ObservePolicy", msg, nil)
 		return "ok", e.opts.Resync
 	}
+	s.ch, s.apply = ch, true
+	return "", 0
+}
 
-	err = w.provider.Apply(ctx, req, ch)
+// confirm records the outcome of an apply and checks with the live system
+// that it took effect.
+func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.Duration) {
+	w, ref, ch := s.w, s.req.Ref, s.ch
 	if e.opts.Hooks.Applied != nil {
 		e.opts.Hooks.Applied(ref.Kind, ch.Action, err)
 	}
@@ -103,10 +199,15 @@ func (e *Engine) reconcile(ctx context.Context, ref Ref) (string, time.Duration)
 	e.log.Info("applied", "object", ref.String(), "action", string(ch.Action), "reason", ch.Reason, "revision", w.rev.Short())
 
 	// Confirm: the apply counts only when the live system says so.
-	obs, err = w.provider.Observe(ctx, req)
+	obs, err := w.provider.Observe(ctx, s.req)
 	if err != nil {
 		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("applied, but cannot confirm: %v", err), err)
 		return "error", 0
+	}
+	if w.desired != nil && obs.Pending != "" {
+		e.setUnmanaged(w, obs.Unmanaged)
+		e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
+		return "pending", e.opts.Resync
 	}
 	confirm := Decide(ref, w.desired, obs)
 	if confirm.Action != ActionNoop {
@@ -224,6 +325,44 @@ func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Polic
 	e.notify()
 }
 
+// noteAdoption records, once, that a live object wirekeeper did not create
+// is being taken over (or, under policy observe, would be).
+func (e *Engine) noteAdoption(w work, ch Change, policy spec.Policy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := w.st
+	diff := []FieldDiff{{Path: "owner", From: "wirekeeper", To: nil}}
+	for _, d := range ch.Diff {
+		diff = append(diff, FieldDiff{Path: d.Path, From: d.To, To: d.From})
+	}
+	if st.openDrift != nil && st.openDrift.Adopted && reflect.DeepEqual(st.openDrift.Diff, diff) {
+		return
+	}
+	ev := &DriftEvent{Time: e.opts.Now().UTC(), Kind: w.ref.Kind, Name: w.ref.Name, Revision: w.rev.Hash,
+		Diff: diff, Policy: string(policy), Adopted: true}
+	e.drift = append([]*DriftEvent{ev}, e.drift...)
+	if len(e.drift) > MaxDriftEvents {
+		e.drift = e.drift[:MaxDriftEvents]
+	}
+	st.openDrift = ev
+	st.status.LastDrift = ev
+	e.log.Warn("adopting", "object", w.ref.String(), "fields", len(ch.Diff), "policy", string(policy))
+	e.notify()
+}
+
+// setUnmanaged keeps the list of foreign live objects under an object.
+func (e *Engine) setUnmanaged(w work, unmanaged []string) {
+	e.mu.Lock()
+	changed := !slices.Equal(w.st.status.Unmanaged, unmanaged)
+	if changed {
+		w.st.status.Unmanaged = slices.Clone(unmanaged)
+	}
+	e.mu.Unlock()
+	if changed {
+		e.notify()
+	}
+}
+
 // converged records that the live object equals the spec; repaired says
 // the engine just applied a change to get there.
 func (e *Engine) converged(w work, obs Observation, repaired bool) {
@@ -242,6 +381,7 @@ func (e *Engine) converged(w work, obs Observation, repaired bool) {
 		}
 	}
 	e.mu.Unlock()
+	e.setUnmanaged(w, obs.Unmanaged)
 	if obs.Degraded != "" {
 		e.setPhase(w, PhaseDegraded, "Degraded", obs.Degraded, nil)
 		return

@@ -56,6 +56,9 @@ type ObjectStatus struct {
 	Conditions []Condition `json:"conditions,omitempty" yaml:"conditions,omitempty"`
 	// LastDrift is the most recent drift seen on the object, if any.
 	LastDrift *DriftEvent `json:"lastDrift,omitempty" yaml:"lastDrift,omitempty"`
+	// Unmanaged lists live objects under this one that are neither in git
+	// nor owned (foreign mirrors on a manager); wirekeeper leaves them alone.
+	Unmanaged []string `json:"unmanaged,omitempty" yaml:"unmanaged,omitempty"`
 }
 
 // Ref returns the object's ref.
@@ -79,6 +82,10 @@ type DriftEvent struct {
 	RepairedAt *time.Time `json:"repairedAt,omitempty" yaml:"repairedAt,omitempty"`
 	// Policy is the object's policy when the drift was seen (enforce|observe).
 	Policy string `json:"policy" yaml:"policy"`
+	// Adopted marks the take-over of a live object wirekeeper did not
+	// create (same name, same place); Diff then lists the fields the
+	// adoption changed, and an entry "owner".
+	Adopted bool `json:"adopted,omitempty" yaml:"adopted,omitempty"`
 }
 
 // RefusedRevision is a spec revision the node did not apply, and why.
@@ -153,6 +160,10 @@ func HumanTime(t time.Time) string {
 // under policy observe, or not yet repaired.
 func (d *DriftEvent) Outcome() string {
 	switch {
+	case d.Adopted && d.Repaired && d.RepairedAt != nil:
+		return "adopted at " + HumanTime(*d.RepairedAt)
+	case d.Adopted && d.Policy == string(spec.PolicyObserve):
+		return "not adopted (policy observe)"
 	case d.Repaired && d.RepairedAt != nil:
 		return "repaired at " + HumanTime(*d.RepairedAt)
 	case d.Repaired:

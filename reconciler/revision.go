@@ -226,6 +226,7 @@ func (e *Engine) Status() *NodeStatus {
 
 func copyStatus(s ObjectStatus) ObjectStatus {
 	s.Conditions = slices.Clone(s.Conditions)
+	s.Unmanaged = slices.Clone(s.Unmanaged)
 	if s.LastDrift != nil {
 		d := copyDrift(*s.LastDrift)
 		s.LastDrift = &d

@@ -29,6 +29,8 @@ type Provider struct {
 	// ignore makes Apply succeed without changing anything, for objects
 	// whose apply "does not take".
 	ignore  map[reconciler.Ref]bool
+	pending map[reconciler.Ref]string
+	foreign map[reconciler.Ref][]string
 	delay   time.Duration
 	order   []reconciler.Ref
 	watch   chan reconciler.Ref
@@ -38,6 +40,8 @@ type Provider struct {
 type entry struct {
 	spec  any
 	owned bool
+	// adoptable marks an unowned object the engine may take over.
+	adoptable bool
 }
 
 // New returns a provider named name that reconciles kinds (all spec kinds
@@ -55,6 +59,8 @@ func New(name string, kinds ...string) *Provider {
 		failObs: map[reconciler.Ref]error{},
 		failApp: map[reconciler.Ref]error{},
 		ignore:  map[reconciler.Ref]bool{},
+		pending: map[reconciler.Ref]string{},
+		foreign: map[reconciler.Ref][]string{},
 		watch:   make(chan reconciler.Ref, 1024),
 		applied: make(chan reconciler.Ref, 4096),
 	}
@@ -76,13 +82,14 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 	}
 	e := p.live[req.Ref]
 	if e == nil {
-		return reconciler.Observation{}, nil
+		return reconciler.Observation{Pending: p.pending[req.Ref], Unmanaged: p.foreign[req.Ref]}, nil
 	}
 	live := clone(e.spec)
 	if req.Desired != nil {
 		copyPolicy(live, req.Desired.Spec)
 	}
-	return reconciler.Observation{Exists: true, Owned: e.owned, Live: live}, nil
+	return reconciler.Observation{Exists: true, Owned: e.owned, Adoptable: e.adoptable && !e.owned, Live: live,
+		Pending: p.pending[req.Ref], Unmanaged: p.foreign[req.Ref]}, nil
 }
 
 // Apply implements reconciler.Provider.
@@ -152,6 +159,29 @@ func (p *Provider) Put(ref reconciler.Ref, s any, owned bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live[ref] = &entry{spec: clone(s), owned: owned}
+}
+
+// PutAdoptable sets a live object that wirekeeper did not create but may
+// adopt (an unowned object of the same name in the same place).
+func (p *Provider) PutAdoptable(ref reconciler.Ref, s any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.live[ref] = &entry{spec: clone(s), adoptable: true}
+}
+
+// SetPending makes Observe of ref report it cannot be brought about yet,
+// with msg ("" clears it).
+func (p *Provider) SetPending(ref reconciler.Ref, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending[ref] = msg
+}
+
+// SetUnmanaged makes Observe of ref list foreign live objects under it.
+func (p *Provider) SetUnmanaged(ref reconciler.Ref, names ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.foreign[ref] = names
 }
 
 // Mutate changes a live object in place through f (drift); it reports

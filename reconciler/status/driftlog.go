@@ -28,6 +28,7 @@ type driftLine struct {
 	Repaired   bool       `json:"repaired"`
 	RepairedAt string     `json:"repairedAt,omitempty"`
 	Policy     string     `json:"policy"`
+	Adopted    bool       `json:"adopted,omitempty"`
 }
 
 type diffLine struct {
@@ -72,7 +73,7 @@ func renderDrift(ns *reconciler.NodeStatus) ([]byte, error) {
 	b.WriteString(driftBlockStart + "\n")
 	for _, e := range ns.Drift {
 		line := driftLine{Time: formatTime(e.Time), Kind: e.Kind, Name: e.Name, Revision: e.Revision,
-			Diff: make([]diffLine, 0, len(e.Diff)), Repaired: e.Repaired, Policy: e.Policy}
+			Diff: make([]diffLine, 0, len(e.Diff)), Repaired: e.Repaired, Policy: e.Policy, Adopted: e.Adopted}
 		if e.RepairedAt != nil {
 			line.RepairedAt = formatTime(*e.RepairedAt)
 		}
@@ -143,7 +144,7 @@ func parseDriftLine(line string) (reconciler.DriftEvent, error) {
 	if dl.Kind == "" || dl.Name == "" {
 		return reconciler.DriftEvent{}, fmt.Errorf("invalid drift event: kind and name are required")
 	}
-	e := reconciler.DriftEvent{Kind: dl.Kind, Name: dl.Name, Revision: dl.Revision, Repaired: dl.Repaired, Policy: dl.Policy}
+	e := reconciler.DriftEvent{Kind: dl.Kind, Name: dl.Name, Revision: dl.Revision, Repaired: dl.Repaired, Policy: dl.Policy, Adopted: dl.Adopted}
 	var err error
 	if e.Time, err = parseTime(dl.Time); err != nil {
 		return e, fmt.Errorf("invalid drift event: time: %w", err)

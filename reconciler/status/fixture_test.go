@@ -99,6 +99,11 @@ func testStatus() *reconciler.NodeStatus {
 		},
 		Repaired: true, RepairedAt: atp("2024-05-01T09:00:05Z"), Policy: "enforce",
 	}
+	adoptDrift := reconciler.DriftEvent{
+		Time: at("2024-05-01T06:00:00Z"), Kind: "Mirror", Name: "legacy-span", Revision: "3f2a9c1e5d",
+		Diff:     []reconciler.FieldDiff{{Path: "owner", From: "wirekeeper", To: nil}},
+		Repaired: true, RepairedAt: atp("2024-05-01T06:00:00.004Z"), Policy: "enforce", Adopted: true,
+	}
 	return &reconciler.NodeStatus{
 		Node: "edge-1", Branch: "main", Path: "hosts/", AppliedRevision: "3f2a9c1e5d",
 		Refused: &reconciler.RefusedRevision{
@@ -116,8 +121,10 @@ func testStatus() *reconciler.NodeStatus {
 				Conditions: []reconciler.Condition{
 					{Type: "Ready", Status: "True", Reason: "InSync", LastTransitionTime: at("2024-05-01T07:00:00Z")},
 					{Type: "Synced", Status: "True", Reason: "Applied", LastTransitionTime: at("2024-05-01T07:00:01Z")},
-				}},
+				},
+				Unmanaged: []string{"Mirror br-int/span-by-hand", "Mirror br-int/odd | name"}},
 			{Kind: "Bridge", Name: "edge-br-int", Phase: reconciler.PhaseReady, Revision: "3f2a9c1e5d"},
+			{Kind: "Mirror", Name: "legacy-span", Phase: reconciler.PhaseReady, LastDrift: &adoptDrift},
 			{Kind: "Mirror", Name: "tap-all", Phase: reconciler.PhaseDrifted, Revision: "3f2a9c1e5d",
 				Message: "2 fields differ | policy observe\nnot repaired",
 				Conditions: []reconciler.Condition{
@@ -127,6 +134,6 @@ func testStatus() *reconciler.NodeStatus {
 			{Kind: "Mirror", Name: "vlan-mirror", Phase: reconciler.PhaseFailed, Message: "ovsdb: <timeout> & retry"},
 			{Kind: "ContainerPort", Name: "web-eth1", Phase: reconciler.PhaseSuspended, LastDrift: &cpDrift},
 		},
-		Drift: []reconciler.DriftEvent{tapDrift, cpDrift},
+		Drift: []reconciler.DriftEvent{tapDrift, cpDrift, adoptDrift},
 	}
 }

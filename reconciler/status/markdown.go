@@ -62,6 +62,16 @@ func renderMarkdown(ns *reconciler.NodeStatus, set *spec.Set) []byte {
 		}
 		b.WriteString("\n")
 	}
+	var unmanaged []string
+	for _, o := range ns.Objects {
+		for _, u := range o.Unmanaged {
+			unmanaged = append(unmanaged, fmt.Sprintf("- %s on %s/%s\n", mdText(u), mdText(o.Kind), mdText(o.Name)))
+		}
+	}
+	if len(unmanaged) > 0 {
+		b.WriteString("## Unmanaged (not in git, not owned: left alone)\n\n")
+		b.WriteString(strings.Join(unmanaged, "") + "\n")
+	}
 
 	b.WriteString("## Topology\n\n")
 	b.WriteString(renderMermaid(ns, set))

@@ -61,6 +61,7 @@ type objectDoc struct {
 	Message    string         `yaml:"message,omitempty"`
 	Conditions []conditionDoc `yaml:"conditions,omitempty"`
 	LastDrift  *lastDriftDoc  `yaml:"lastDrift,omitempty"`
+	Unmanaged  []string       `yaml:"unmanaged,omitempty"`
 }
 
 type conditionDoc struct {
@@ -78,6 +79,7 @@ type lastDriftDoc struct {
 	Repaired   bool      `yaml:"repaired"`
 	RepairedAt string    `yaml:"repairedAt,omitempty"`
 	Policy     string    `yaml:"policy"`
+	Adopted    bool      `yaml:"adopted,omitempty"`
 }
 
 type diffDoc struct {
@@ -115,7 +117,7 @@ func renderYAML(ns *reconciler.NodeStatus) ([]byte, error) {
 		Suspended: counts[reconciler.PhaseSuspended],
 	}
 	for _, o := range ns.Objects {
-		od := objectDoc{Kind: o.Kind, Name: o.Name, Phase: string(o.Phase), Revision: o.Revision, Message: o.Message}
+		od := objectDoc{Kind: o.Kind, Name: o.Name, Phase: string(o.Phase), Revision: o.Revision, Message: o.Message, Unmanaged: o.Unmanaged}
 		for _, c := range o.Conditions {
 			od.Conditions = append(od.Conditions, conditionDoc{
 				Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
@@ -123,7 +125,7 @@ func renderYAML(ns *reconciler.NodeStatus) ([]byte, error) {
 			})
 		}
 		if d := o.LastDrift; d != nil {
-			ld := &lastDriftDoc{Time: formatTime(d.Time), Revision: d.Revision, Repaired: d.Repaired, Policy: d.Policy, Diff: []diffDoc{}}
+			ld := &lastDriftDoc{Time: formatTime(d.Time), Revision: d.Revision, Repaired: d.Repaired, Policy: d.Policy, Adopted: d.Adopted, Diff: []diffDoc{}}
 			if d.RepairedAt != nil {
 				ld.RepairedAt = formatTime(*d.RepairedAt)
 			}
@@ -190,7 +192,7 @@ func parseYAML(node string, data []byte) (*reconciler.NodeStatus, error) {
 		if od.Kind == "" || od.Name == "" {
 			return nil, fail(field, errors.New("kind and name are required"))
 		}
-		o := reconciler.ObjectStatus{Kind: od.Kind, Name: od.Name, Phase: reconciler.Phase(od.Phase), Revision: od.Revision, Message: od.Message}
+		o := reconciler.ObjectStatus{Kind: od.Kind, Name: od.Name, Phase: reconciler.Phase(od.Phase), Revision: od.Revision, Message: od.Message, Unmanaged: od.Unmanaged}
 		for j, cd := range od.Conditions {
 			c := reconciler.Condition{Type: cd.Type, Status: cd.Status, Reason: cd.Reason, Message: cd.Message}
 			if c.LastTransitionTime, err = parseTime(cd.LastTransitionTime); err != nil {
@@ -199,7 +201,7 @@ func parseYAML(node string, data []byte) (*reconciler.NodeStatus, error) {
 			o.Conditions = append(o.Conditions, c)
 		}
 		if ld := od.LastDrift; ld != nil {
-			d := &reconciler.DriftEvent{Kind: od.Kind, Name: od.Name, Revision: ld.Revision, Repaired: ld.Repaired, Policy: ld.Policy}
+			d := &reconciler.DriftEvent{Kind: od.Kind, Name: od.Name, Revision: ld.Revision, Repaired: ld.Repaired, Policy: ld.Policy, Adopted: ld.Adopted}
 			if d.Time, err = parseTime(ld.Time); err != nil {
 				return nil, fail(field+".lastDrift.time", err)
 			}
