@@ -32,8 +32,9 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench PushToApplied -benchtime 100x ./reconciler/daemon/ && \
 		go test -run "^$$" -bench ConcurrentWriters50 -benchtime 3x ./reconciler/status/'
 
-generate: ## regenerate schemas/ from the spec types
+generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
 	go run ./internal/schemagen/cmd/schemagen -out schemas
+	go generate ./providers/ovsdb/vswitch
 
 lint: ## gofmt and go vet
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
