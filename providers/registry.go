@@ -3,6 +3,7 @@ package providers
 import (
 	"log/slog"
 
+	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -25,7 +26,11 @@ type Factory struct {
 
 // registry is the ordered list of the providers built into wirekeeper. Each
 // provider's issue adds its one line here.
-var registry = []Factory{}
+var registry = []Factory{
+	{Name: "ovsdb", Kinds: ovsdb.Kinds, New: func(c Config) (reconciler.Provider, error) {
+		return ovsdb.New(ovsdb.Options{Node: c.Node, Logger: c.Logger}), nil
+	}},
+}
 
 // All returns the providers built into this wirekeeper, in registry order.
 // A kind no provider claims is reported Pending by the engine.

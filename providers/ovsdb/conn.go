@@ -1,0 +1,237 @@
+package ovsdb
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ovn-org/libovsdb/cache"
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/model"
+
+	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// conn is the connection to one OVSManager: a libovsdb client with a
+// monitor of the tables in vswitch.Tables, kept up by its own loop. A new
+// client (and a new view) is made at every reconnect, so that what the
+// view holds always comes from one monitor; the events of the new monitor
+// re-enqueue every object, which is the full resync after a reconnect.
+type conn struct {
+	name string
+	spec spec.OVSManagerSpec
+	log  *slog.Logger
+	// events is called with every row event, after the view has it.
+	events func(c *conn, table string, old, row model.Model)
+
+	mu      sync.Mutex
+	client  client.Client
+	view    *view
+	lastErr error
+	// up is closed once the first connection is made (or replaced by a
+	// new channel while disconnected), for Apply of an OVSManager to wait on.
+	up     chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// errNotConnected wraps the reason a manager cannot be used right now.
+var errNotConnected = errors.New("not connected")
+
+func newConn(name string, sp spec.OVSManagerSpec, log *slog.Logger, events func(*conn, string, model.Model, model.Model)) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{name: name, spec: sp, log: log.With("manager", name, "address", sp.Address), events: events,
+		up: make(chan struct{}), cancel: cancel, done: make(chan struct{}), lastErr: errors.New("connecting")}
+	go c.run(ctx)
+	return c
+}
+
+// current returns the connected client and its view, or an error saying
+// why the manager cannot be reached.
+func (c *conn) current() (client.Client, *view, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil || !c.client.Connected() {
+		return nil, nil, fmt.Errorf("ovsdb: manager %s (%s) %w: %v", c.name, c.spec.Address, errNotConnected, c.lastErr)
+	}
+	return c.client, c.view, nil
+}
+
+// waitUp waits until the manager is connected or ctx ends.
+func (c *conn) waitUp(ctx context.Context) error {
+	c.mu.Lock()
+	up := c.up
+	c.mu.Unlock()
+	select {
+	case <-up:
+		_, _, err := c.current()
+		return err
+	case <-ctx.Done():
+		_, _, err := c.current()
+		if err == nil {
+			return nil
+		}
+		return err
+	}
+}
+
+func (c *conn) close() {
+	c.cancel()
+	<-c.done
+}
+
+// run connects, monitors, waits for the connection to drop, and starts
+// again with a jittered backoff (100 ms doubling to 10 s) until closed.
+func (c *conn) run(ctx context.Context) {
+	defer close(c.done)
+	delay := 100 * time.Millisecond
+	for {
+		cl, v, err := c.connect(ctx)
+		if err == nil {
+			delay = 100 * time.Millisecond
+			c.mu.Lock()
+			c.client, c.view, c.lastErr = cl, v, nil
+			select {
+			case <-c.up:
+			default:
+				close(c.up)
+			}
+			c.mu.Unlock()
+			c.log.Info("ovsdb connected")
+			c.events(c, "", nil, nil) // a full resync of the manager's objects
+			select {
+			case <-ctx.Done():
+				cl.Close()
+				return
+			case <-cl.DisconnectNotify():
+			}
+			err = errors.New("connection lost")
+			c.log.Warn("ovsdb connection lost; reconnecting")
+			c.mu.Lock()
+			c.up = make(chan struct{})
+			c.mu.Unlock()
+			cl.Close()
+		}
+		c.mu.Lock()
+		c.lastErr = err
+		c.mu.Unlock()
+		// The view's rows are gone with the client: wake the engine for
+		// every object of the manager (they report the error until the
+		// next monitor refills a view).
+		c.events(c, "", nil, nil)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(reconciler.Jitter(delay, 0.2)):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// connect makes one client with a fresh view and monitors the tables.
+func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
+	dbModel, err := vswitch.ClientModel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ovsdb: model: %w", err)
+	}
+	if c.spec.Database != "" && c.spec.Database != dbModel.Name() {
+		return nil, nil, fmt.Errorf("ovsdb: manager %s: database %q is not supported, only %q", c.name, c.spec.Database, dbModel.Name())
+	}
+	discard := logr.Discard()
+	opts := []client.Option{client.WithEndpoint(c.spec.Address), client.WithLogger(&discard)}
+	if c.spec.TLS != nil {
+		cfg, err := tlsConfig(c.spec.TLS)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ovsdb: manager %s: %w", c.name, err)
+		}
+		opts = append(opts, client.WithTLSConfig(cfg))
+	}
+	cl, err := client.NewOVSDBClient(dbModel, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ovsdb: manager %s: %w", c.name, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.Connect(cctx); err != nil {
+		return nil, nil, fmt.Errorf("cannot connect to %s: %w", c.spec.Address, err)
+	}
+	v := newView()
+	cl.Cache().AddEventHandler(&cache.EventHandlerFuncs{
+		AddFunc: func(table string, row model.Model) {
+			v.apply(table, nil, row)
+			c.events(c, table, nil, row)
+		},
+		UpdateFunc: func(table string, old, row model.Model) {
+			v.apply(table, old, row)
+			c.events(c, table, old, row)
+		},
+		DeleteFunc: func(table string, row model.Model) {
+			v.apply(table, row, nil)
+			c.events(c, table, row, nil)
+		},
+	})
+	if _, err := cl.MonitorAll(cctx); err != nil {
+		cl.Close()
+		return nil, nil, fmt.Errorf("cannot monitor %s: %w", c.spec.Address, err)
+	}
+	return cl, v, nil
+}
+
+// sameSettings reports whether sp connects the same way as the conn.
+func (c *conn) sameSettings(sp spec.OVSManagerSpec) bool {
+	a, b := c.spec, sp
+	a.Policy, b.Policy = "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+// tlsConfig builds the client side of an ssl: connection from the spec's
+// certificate files (read at each connect, so renewed files are used). The
+// server's certificate must chain to caFile; as in Open vSwitch's own SSL
+// (ovs-pki certificates name no host), its host name is not checked.
+func tlsConfig(t *spec.TLS) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CAFile == "" {
+		return nil, errors.New("tls: caFile is required to verify the server")
+	}
+	pem, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.CAFile)
+	}
+	cfg.InsecureSkipVerify = true // replaced by the chain check below, without the host name
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("tls: the server sent no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
+		if err != nil {
+			return fmt.Errorf("tls: server certificate: %w", err)
+		}
+		return nil
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

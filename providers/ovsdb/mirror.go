@@ -1,0 +1,267 @@
+package ovsdb
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
+
+	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// mirrorSpec returns the Mirror spec a request is about: the desired one,
+// else the one of the revision before (a prune), else nil.
+func mirrorSpec(req reconciler.Request) *spec.MirrorSpec {
+	for _, o := range []*spec.Object{req.Desired, req.Last} {
+		if o != nil {
+			if sp, ok := o.Spec.(*spec.MirrorSpec); ok {
+				return sp
+			}
+		}
+	}
+	return nil
+}
+
+// findMirror returns the live mirror ref means: the one carrying this
+// node's marker for it, else one named like the spec on the spec's bridge
+// (to adopt, or to report in the way). Callers hold v.mu.
+func (p *Provider) findMirror(v *view, ref reconciler.Ref, sp *spec.MirrorSpec) *vswitch.Mirror {
+	if m := p.markedRow(v.marked, v.mirrors, ref); m != nil {
+		return m
+	}
+	if sp == nil {
+		return nil
+	}
+	br := v.byName[sp.Bridge]
+	if br == nil {
+		return nil
+	}
+	var found *vswitch.Mirror
+	for id := range v.mirrorsNamed[sp.MirrorName] {
+		if br.mirrorSet[id] && (found == nil || id < found.UUID) { // several: the same one every time
+			found = v.mirrors[id]
+		}
+	}
+	return found
+}
+
+// markedRow returns the row of rows that carries this node's marker for ref.
+func (p *Provider) markedRow(marked map[string]map[string]bool, rows map[string]*vswitch.Mirror, ref reconciler.Ref) *vswitch.Mirror {
+	var found *vswitch.Mirror
+	for id := range marked[ref.Kind+"/"+ref.Name] {
+		if m := rows[id]; m != nil && p.owns(m.ExternalIDs) && (found == nil || id < found.UUID) {
+			found = m
+		}
+	}
+	return found
+}
+
+func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation, error) {
+	sp := mirrorSpec(req)
+	_, v, err := p.viewFor(req, managerOfMirror(sp))
+	if err != nil || v == nil {
+		return reconciler.Observation{}, err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	m := p.findMirror(v, req.Ref, sp)
+	var obs reconciler.Observation
+	if req.Desired != nil {
+		obs.Pending = mirrorPrerequisites(v, sp)
+	}
+	if m == nil {
+		return obs, nil
+	}
+	obs.Exists = true
+	obs.Owned = p.owns(m.ExternalIDs) && m.ExternalIDs[keyName] == req.Ref.Name && m.ExternalIDs[keyKind] == "Mirror"
+	obs.Adoptable = !obs.Owned && m.ExternalIDs[keyOwner] == ""
+	live, missing := liveMirror(v, m, sp)
+	if req.Desired != nil {
+		live.Policy = sp.Policy
+	}
+	obs.Live = live
+	if len(missing) > 0 {
+		obs.Degraded = "selected ports missing: " + strings.Join(missing, ", ") + "; mirroring the others, and adding them back when they appear"
+	}
+	return obs, nil
+}
+
+func managerOfMirror(sp *spec.MirrorSpec) string {
+	if sp == nil {
+		return ""
+	}
+	return sp.Manager
+}
+
+// mirrorPrerequisites says what must appear before the mirror can be made:
+// its bridge and its output port. Callers hold v.mu.
+func mirrorPrerequisites(v *view, sp *spec.MirrorSpec) string {
+	br := v.byName[sp.Bridge]
+	if br == nil {
+		return fmt.Sprintf("bridge %s not found on manager %s; waiting for it", sp.Bridge, sp.Manager)
+	}
+	if sp.Output != nil && sp.Output.Port != "" {
+		if _, ok := v.portOnBridge(br, sp.Output.Port); !ok {
+			return fmt.Sprintf("output port %s not found on bridge %s; waiting for it", sp.Output.Port, sp.Bridge)
+		}
+	}
+	return ""
+}
+
+// liveMirror renders row m in the spec's form, with lists in the spec's
+// order. A selected port the spec names that is absent from the bridge is
+// shown as the spec has it and returned in missing: it cannot be selected
+// until it exists, which is a degradation, not a difference to repair.
+func liveMirror(v *view, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSpec, []string) {
+	live := &spec.MirrorSpec{MirrorName: m.Name, SelectAll: m.SelectAll}
+	var br *bridgeRow
+	if b := v.bridgeOfMirror(m.UUID); b != nil {
+		br, live.Bridge = b, b.Name
+	}
+	if sp != nil {
+		live.Manager = sp.Manager
+	}
+	var missing []string
+	ports := func(uuids []string, want []string, dir string) []string {
+		names := make([]string, 0, len(uuids))
+		for _, id := range uuids {
+			if n := v.portName(id); n != "" {
+				names = append(names, n)
+			}
+		}
+		for _, w := range want {
+			if slices.Contains(names, w) {
+				continue
+			}
+			if br == nil || !hasPort(v, br, w) {
+				names = append(names, w)
+				missing = append(missing, w+" ("+dir+")")
+			}
+		}
+		return inOrder(names, want)
+	}
+	var want *spec.MirrorSpec
+	if sp != nil {
+		want = sp
+	} else {
+		want = &spec.MirrorSpec{}
+	}
+	live.SelectSrcPorts = ports(m.SelectSrcPort, want.SelectSrcPorts, "src")
+	live.SelectDstPorts = ports(m.SelectDstPort, want.SelectDstPorts, "dst")
+	live.SelectVLANs = inOrder(slices.Clone(m.SelectVLAN), want.SelectVLANs)
+	switch {
+	case m.OutputPort != nil:
+		live.Output = &spec.MirrorOutput{Port: v.portName(*m.OutputPort)}
+	case m.OutputVLAN != nil:
+		vlan := *m.OutputVLAN
+		live.Output = &spec.MirrorOutput{VLAN: &vlan}
+	}
+	return live, missing
+}
+
+func hasPort(v *view, br *bridgeRow, name string) bool {
+	_, ok := v.portOnBridge(br, name)
+	return ok
+}
+
+// inOrder sorts got so that the elements of want come first, in want's
+// order, then the others in ascending order; nil when got is empty.
+func inOrder[T string | int](got, want []T) []T {
+	if len(got) == 0 {
+		return nil
+	}
+	pos := make(map[T]int, len(want))
+	for i, w := range want {
+		pos[w] = i
+	}
+	sort.SliceStable(got, func(i, j int) bool {
+		pi, iok := pos[got[i]]
+		pj, jok := pos[got[j]]
+		switch {
+		case iok && jok:
+			return pi < pj
+		case iok != jok:
+			return iok
+		}
+		return got[i] < got[j]
+	})
+	return got
+}
+
+// mirrorOps adds to t the operations that bring about one Mirror change.
+// Callers hold v.mu.
+func (p *Provider) mirrorOps(t *txn, v *view, it reconciler.Apply) error {
+	ref := it.Req.Ref
+	if it.Change.Action == reconciler.ActionDelete {
+		m := p.markedRow(v.marked, v.mirrors, ref)
+		if m == nil {
+			return nil // already gone
+		}
+		if br := v.bridgeOfMirror(m.UUID); br != nil {
+			if err := t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationDelete, m.UUID); err != nil {
+				return err
+			}
+		}
+		return t.add(t.client.Where(&vswitch.Mirror{UUID: m.UUID}).Delete())
+	}
+	sp := it.Req.Desired.Spec.(*spec.MirrorSpec)
+	br := v.byName[sp.Bridge]
+	if br == nil {
+		return fmt.Errorf("bridge %s not found on manager %s", sp.Bridge, sp.Manager)
+	}
+	row := vswitch.Mirror{Name: sp.MirrorName, SelectAll: sp.SelectAll, SelectVLAN: slices.Clone(sp.SelectVLANs)}
+	row.SelectSrcPort = presentPorts(v, br, sp.SelectSrcPorts)
+	row.SelectDstPort = presentPorts(v, br, sp.SelectDstPorts)
+	if sp.Output != nil && sp.Output.Port != "" {
+		id, ok := v.portOnBridge(br, sp.Output.Port)
+		if !ok {
+			return fmt.Errorf("output port %s not found on bridge %s", sp.Output.Port, sp.Bridge)
+		}
+		row.OutputPort = &id
+	} else if sp.Output != nil && sp.Output.VLAN != nil {
+		vlan := *sp.Output.VLAN
+		row.OutputVLAN = &vlan
+	}
+	markers := p.markers(ref)
+	existing := p.findMirror(v, ref, sp)
+	if existing == nil {
+		row.UUID = t.namedUUID("mirror")
+		row.ExternalIDs = markers
+		if err := t.add(t.client.Create(&row)); err != nil {
+			return err
+		}
+		return t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
+	}
+	row.UUID = existing.UUID
+	if err := t.add(t.client.Where(&vswitch.Mirror{UUID: row.UUID}).Update(&row, &row.Name, &row.SelectAll,
+		&row.SelectSrcPort, &row.SelectDstPort, &row.SelectVLAN, &row.OutputPort, &row.OutputVLAN)); err != nil {
+		return err
+	}
+	if err := t.setExternalIDs(&vswitch.Mirror{UUID: row.UUID}, markers); err != nil {
+		return err
+	}
+	if cur := v.bridgeOfMirror(row.UUID); cur != br {
+		if cur != nil {
+			if err := t.mutateBridge(cur.UUID, "mirrors", libovsdb.MutateOperationDelete, row.UUID); err != nil {
+				return err
+			}
+		}
+		return t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
+	}
+	return nil
+}
+
+// presentPorts returns the UUIDs of the named ports that are on br.
+func presentPorts(v *view, br *bridgeRow, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if id, ok := v.portOnBridge(br, n); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
