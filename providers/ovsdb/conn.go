@@ -180,11 +180,37 @@ func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
 			c.events(c, table, row, nil)
 		},
 	})
-	if _, err := cl.MonitorAll(cctx); err != nil {
+	if _, err := cl.Monitor(cctx, monitorRequest(cl)); err != nil {
 		cl.Close()
 		return nil, nil, fmt.Errorf("cannot monitor %s: %w", c.spec.Address, err)
 	}
+	// The monitor's cache holds the initial rows when MonitorAll returns,
+	// but its events reach the view a moment later; observing before then
+	// would miss rows (and create duplicates of them).
+	for !v.caughtUp(cl.Cache()) {
+		select {
+		case <-cctx.Done():
+			cl.Close()
+			return nil, nil, fmt.Errorf("monitor of %s: the initial rows did not arrive: %w", c.spec.Address, cctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 	return cl, v, nil
+}
+
+// monitorRequest asks for the columns the provider reads, not whole rows:
+// ovs-vswitchd rewrites the statistics and status columns every few
+// seconds, and those updates would wake every mirror for nothing; and a
+// monitor of 10,000 ports costs less to fill with fewer columns.
+func monitorRequest(cl client.Client) *client.Monitor {
+	root, br, port, mirror := &vswitch.OpenvSwitch{}, &vswitch.Bridge{}, &vswitch.Port{}, &vswitch.Mirror{}
+	return cl.NewMonitor(
+		client.WithTable(root, &root.Bridges),
+		client.WithTable(br, &br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.Mirrors, &br.Ports),
+		client.WithTable(port, &port.Name, &port.ExternalIDs, &port.Interfaces, &port.Tag),
+		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.SelectAll, &mirror.SelectSrcPort,
+			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN),
+	)
 }
 
 // sameSettings reports whether sp connects the same way as the conn.

@@ -50,6 +50,7 @@ type Provider struct {
 	index *specIndex
 	// enqueue is the engine's queue while Watch runs.
 	enqueue func(reconciler.Ref)
+	stats   stats
 }
 
 // Kinds are the spec kinds this provider reconciles.

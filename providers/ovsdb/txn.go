@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ovn-org/libovsdb/client"
@@ -23,6 +24,16 @@ type txn struct {
 	client client.Client
 	ops    []libovsdb.Operation
 	named  int
+	// bridgeMutations collects the mutations of Bridge set columns, sent
+	// as one operation per bridge, column and mutator: a pass adding 1,000
+	// mirrors to a bridge mutates its row once, not 1,000 times.
+	bridgeMutations map[bridgeMutation][]string
+	mutationOrder   []bridgeMutation
+}
+
+type bridgeMutation struct {
+	bridge, column string
+	op             libovsdb.Mutator
 }
 
 func (t *txn) add(ops []libovsdb.Operation, err error) error {
@@ -31,6 +42,28 @@ func (t *txn) add(ops []libovsdb.Operation, err error) error {
 	}
 	t.ops = append(t.ops, ops...)
 	return nil
+}
+
+// snapshot and restore undo the bridge mutations of an object whose
+// operations could not all be built.
+func (t *txn) snapshot() map[bridgeMutation]int {
+	out := make(map[bridgeMutation]int, len(t.bridgeMutations))
+	for k, v := range t.bridgeMutations {
+		out[k] = len(v)
+	}
+	return out
+}
+
+func (t *txn) restore(saved map[bridgeMutation]int) {
+	for k, v := range t.bridgeMutations {
+		n, ok := saved[k]
+		if !ok {
+			delete(t.bridgeMutations, k)
+			t.mutationOrder = slices.DeleteFunc(t.mutationOrder, func(m bridgeMutation) bool { return m == k })
+			continue
+		}
+		t.bridgeMutations[k] = v[:n]
+	}
 }
 
 // namedUUID returns a fresh name for a row inserted by this transaction.
@@ -42,18 +75,45 @@ func (t *txn) namedUUID(prefix string) string {
 // mutateBridge inserts values into, or deletes them from, a set column of
 // a bridge ("mirrors" or "ports"). A mutation, not a write of the column:
 // what other clients put there is never touched.
+// The mutation is sent by flush, with the others of the same bridge.
 func (t *txn) mutateBridge(uuid, column string, op libovsdb.Mutator, values ...string) error {
-	b := &vswitch.Bridge{UUID: uuid}
-	var field any
-	switch column {
-	case "mirrors":
-		field = &b.Mirrors
-	case "ports":
-		field = &b.Ports
-	default:
+	if column != "mirrors" && column != "ports" {
 		return fmt.Errorf("ovsdb: no bridge column %s", column)
 	}
-	return t.add(t.client.Where(b).Mutate(b, model.Mutation{Field: field, Mutator: op, Value: values}))
+	if t.bridgeMutations == nil {
+		t.bridgeMutations = map[bridgeMutation][]string{}
+	}
+	k := bridgeMutation{uuid, column, op}
+	if _, ok := t.bridgeMutations[k]; !ok {
+		t.mutationOrder = append(t.mutationOrder, k)
+	}
+	t.bridgeMutations[k] = append(t.bridgeMutations[k], values...)
+	return nil
+}
+
+// flush appends the collected bridge mutations, deletions first.
+func (t *txn) flush() error {
+	slices.SortStableFunc(t.mutationOrder, func(a, b bridgeMutation) int {
+		if a.op == b.op {
+			return 0
+		}
+		if a.op == libovsdb.MutateOperationDelete {
+			return -1
+		}
+		return 1
+	})
+	for _, k := range t.mutationOrder {
+		b := &vswitch.Bridge{UUID: k.bridge}
+		field := any(&b.Mirrors)
+		if k.column == "ports" {
+			field = &b.Ports
+		}
+		if err := t.add(t.client.Where(b).Mutate(b, model.Mutation{Field: field, Mutator: k.op, Value: t.bridgeMutations[k]})); err != nil {
+			return err
+		}
+	}
+	t.bridgeMutations, t.mutationOrder = nil, nil
+	return nil
 }
 
 // setExternalIDs sets keys of the external_ids of row (a *vswitch.Mirror
@@ -216,6 +276,7 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 	v.mu.RLock()
 	for _, i := range batch {
 		from := len(t.ops)
+		saved := t.snapshot()
 		var berr error
 		switch items[i].Req.Ref.Kind {
 		case "Bridge":
@@ -226,11 +287,20 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 		if berr != nil {
 			errs[i] = berr
 			t.ops = t.ops[:from]
+			t.restore(saved)
 			continue
 		}
 		spans = append(spans, span{i, from, len(t.ops)})
 	}
 	v.mu.RUnlock()
+	// The shared bridge mutations belong to no single object: their failure
+	// is narrowed down like a failed commit.
+	if err := t.flush(); err != nil {
+		for _, s := range spans {
+			errs[s.item] = err
+		}
+		return nil, nil, false, nil
+	}
 	if len(t.ops) == 0 {
 		for _, s := range spans {
 			done = append(done, s.item)
@@ -240,7 +310,10 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	results, err := cl.Transact(tctx, t.ops...)
+	p.stats.transactions.Add(1)
+	p.stats.operations.Add(uint64(len(t.ops)))
 	if err != nil {
+		p.stats.failed.Add(1)
 		return nil, nil, false, fmt.Errorf("ovsdb: transaction on manager %s: %w", c.name, err)
 	}
 	_, cerr := libovsdb.CheckOperationResults(results, t.ops)
@@ -250,6 +323,7 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 		}
 		return done, nil, false, nil
 	}
+	p.stats.failed.Add(1)
 	failed := -1
 	for k, r := range results {
 		if k < len(t.ops) && r.Error != "" {
@@ -277,6 +351,20 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 	return nil, retry, failed < 0, nil
 }
 
+// Stats counts the provider's OVSDB transactions since it was made.
+type Stats struct {
+	// Transactions sent, Operations in them, and Failed transactions
+	// (refused by the server, or not answered).
+	Transactions, Operations, Failed uint64
+}
+
+type stats struct{ transactions, operations, failed atomic.Uint64 }
+
+// Stats returns the transaction counters, for metrics and benchmarks.
+func (p *Provider) Stats() Stats {
+	return Stats{Transactions: p.stats.transactions.Load(), Operations: p.stats.operations.Load(), Failed: p.stats.failed.Load()}
+}
+
 func describeResult(r libovsdb.OperationResult) string {
 	if r.Details != "" {
 		return r.Error + ": " + r.Details
@@ -286,21 +374,21 @@ func describeResult(r libovsdb.OperationResult) string {
 
 // settle waits until the monitor shows what items[done] asked for, or
 // SettleTimeout passes (the engine's confirm then reports the difference).
+// Items are checked in order and a settled one is not checked again, so a
+// large transaction costs one observe per item, not one per item per event.
 func (p *Provider) settle(ctx context.Context, c *conn, items []reconciler.Apply, done []int) {
-	if len(done) == 0 {
-		return
-	}
 	deadline := time.NewTimer(p.opts.SettleTimeout)
 	defer deadline.Stop()
-	left := slices.Clone(done)
-	for {
+	for len(done) > 0 {
 		_, v, err := c.current()
 		if err != nil {
 			return
 		}
 		wake := v.changed()
-		left = slices.DeleteFunc(left, func(i int) bool { return p.settled(ctx, items[i]) })
-		if len(left) == 0 {
+		for len(done) > 0 && p.settled(ctx, items[done[0]]) {
+			done = done[1:]
+		}
+		if len(done) == 0 {
 			return
 		}
 		select {

@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"sync"
 
+	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/model"
 
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
@@ -182,6 +183,23 @@ func unindex(m map[string]map[string]bool, key, uuid string) {
 			delete(m, key)
 		}
 	}
+}
+
+// caughtUp reports whether the view holds as many rows of each table it
+// keeps as the monitor's cache does.
+func (v *view) caughtUp(c *cache.TableCache) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	root := 0
+	if v.root != "" {
+		root = 1
+	}
+	for table, n := range map[string]int{"Open_vSwitch": root, "Bridge": len(v.bridges), "Mirror": len(v.mirrors), "Port": len(v.ports)} {
+		if rc := c.Table(table); rc != nil && rc.Len() != n {
+			return false
+		}
+	}
+	return true
 }
 
 // bridgeOf returns the bridge listing the mirror or port with that UUID.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -80,13 +81,26 @@ func (s *subject) checkUpdate(ctx context.Context) error {
 	return nil
 }
 
+// DriftVisibleWithin bounds how long after Case.Drift a provider may take to
+// see it: one that watches its system (an OVSDB monitor) learns of a
+// foreign change asynchronously, a moment after the foreign client is done.
+var DriftVisibleWithin = 5 * time.Second
+
 func (s *subject) checkDriftRepaired(ctx context.Context) error {
 	req := s.updateReq()
-	obs, err := s.p.Observe(ctx, req)
-	if err != nil {
-		return fmt.Errorf("observe after drift: %w", err)
+	deadline := time.Now().Add(DriftVisibleWithin)
+	var ch reconciler.Change
+	for {
+		obs, err := s.p.Observe(ctx, req)
+		if err != nil {
+			return fmt.Errorf("observe after drift: %w", err)
+		}
+		ch = reconciler.Decide(s.ref, req.Desired, obs)
+		if ch.Action != reconciler.ActionNoop || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	ch := reconciler.Decide(s.ref, req.Desired, obs)
 	if ch.Action == reconciler.ActionNoop {
 		return fmt.Errorf("after drift: plan is %s; the provider does not see the drift", describe(ch))
 	}

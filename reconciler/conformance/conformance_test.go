@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -222,3 +223,7 @@ func TestRemoveLeftoversDeletesWhatAFailedCaseLeft(t *testing.T) {
 	}
 	s.removeLeftovers(t) // nothing left: no error, nothing logged
 }
+
+// The fakes see drift at once; the wait for a slow watcher would only slow
+// the test of a provider that never sees it.
+func init() { DriftVisibleWithin = 100 * time.Millisecond }

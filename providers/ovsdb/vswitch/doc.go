@@ -9,8 +9,9 @@ import "github.com/ovn-org/libovsdb/model"
 
 //go:generate go run github.com/ovn-org/libovsdb/cmd/modelgen -extended -p vswitch -o . vswitch.ovsschema
 
-// Tables lists the tables wirekeeper monitors and writes; the client model
-// and the monitor are restricted to these.
+// Tables lists the tables wirekeeper's client model holds: those the
+// provider monitors (not Interface yet) and writes (Interface too, with a
+// bridge's internal port).
 var Tables = []string{"Open_vSwitch", "Bridge", "Port", "Interface", "Mirror"}
 
 // ClientModel is the client database model of the tables in Tables: a
