@@ -4,7 +4,13 @@ package examples
 
 import "embed"
 
-// FS holds every example spec file, at the paths they have under examples/.
+// FS holds the example spec repository (every spec file but demo/'s), at
+// the paths they have under examples/.
 //
-//go:embed *.yaml */*.yaml
+//go:embed *.yaml ams-hv01/*.yaml ams-hv02/*.yaml collectors/*.yaml topology/*.yaml
 var FS embed.FS
+
+// Demo holds the spec repository of `wirekeeper demo`, under demo/.
+//
+//go:embed demo/*.yaml
+var Demo embed.FS

@@ -34,7 +34,7 @@ func commands() []command {
 		{"plan", "show what merging a spec branch would do on each node, as a PR comment or JSON", runPlan},
 		{"status", "print the status the daemons pushed to the status branch", runStatus},
 		{"validate", "check spec files and report every problem with its file:line:col", runValidate},
-		{"demo", "run the engine on the embedded example repository, against a simulated live system", runDemo},
+		{"demo", "the whole loop on the embedded demo repository and an in-process OVSDB server (--ovsdb ADDRESS for a real one)", runDemo},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "wirekeeper", version)
 			return exitOK

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -135,16 +137,45 @@ func TestValidateDefaultPathIsCurrentDir(t *testing.T) {
 	}
 }
 
-func TestDemoReconcilesEmbeddedExamples(t *testing.T) {
+func TestDemoRunsTheWholeLoop(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"demo"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
 	}
-	for _, want := range []string{"valid objects", "OVSManager       2", "Mirror           4",
-		"The 8 objects of ams-hv01 after the first pass", "policy observe: reported, not changed", "Mirror/br-int-to-ids spec.selectAll changed from true to false; repaired",
-		"--- status/ams-hv01.md ---", "```mermaid"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, stdout.String())
+	checkDemoOutput(t, stdout.String())
+}
+
+// TestDemoAgainstRealOVSDB runs the demo on the harness's ovsdb-server and
+// checks it leaves nothing behind.
+func TestDemoAgainstRealOVSDB(t *testing.T) {
+	db := testenv.OVSDB(t)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"demo", "--ovsdb", db}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	checkDemoOutput(t, stdout.String())
+	if !strings.Contains(stdout.String(), "bridge br-demo deleted from "+db) {
+		t.Errorf("the demo did not clean up:\n%s", stdout.String())
+	}
+}
+
+func checkDemoOutput(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{
+		"Mirror     ids-all   Ready", "Mirror     web-span  Ready", "mirrors on br-demo now: ids-all, web-span",
+		"Bridge demo-br existed: adopted", "ids-all deleted; recreated ", "back to vm1, vm2 ",
+		"web-span selects vm1, vm2, vm3", "status(demo-hv): all 4 ready @ ", "repaired @ ",
+		"--- status/demo-hv.md ---", "4 ready, 0 failed", "```mermaid",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestDemoRefusesArguments(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"demo", "extra"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
 }

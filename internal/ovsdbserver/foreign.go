@@ -118,3 +118,45 @@ func uniqueUUID(ctx context.Context, c client.Client, table, name string) (ovsdb
 	}
 	return u, nil
 }
+
+// DeleteBridge removes the bridge named bridge from Open_vSwitch.bridges and
+// deletes it, as `ovs-vsctl del-br` does; its ports, interfaces and
+// mirrors, referenced by nothing else, go with it (the server garbage-
+// collects them). A missing bridge is not an error.
+func DeleteBridge(ctx context.Context, address, bridge string) error {
+	c, err := connect(ctx, address)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	results, err := transact(ctx, c, []ovsdb.Operation{{
+		Op: ovsdb.OperationSelect, Table: vswitch.BridgeTable, Columns: []string{"_uuid", "ports"},
+		Where: []ovsdb.Condition{ovsdb.NewCondition("name", ovsdb.ConditionEqual, bridge)},
+	}})
+	if err != nil {
+		return fmt.Errorf("ovsdbserver: delete bridge %s: %w", bridge, err)
+	}
+	if len(results[0].Rows) == 0 {
+		return nil
+	}
+	row := results[0].Rows[0]
+	id, ok := row["_uuid"].(ovsdb.UUID)
+	if !ok {
+		return fmt.Errorf("ovsdbserver: delete bridge %s: _uuid is %T", bridge, row["_uuid"])
+	}
+	ref, err := ovsdb.NewOvsSet([]ovsdb.UUID{id})
+	if err != nil {
+		return err
+	}
+	ops := []ovsdb.Operation{{
+		Op: ovsdb.OperationMutate, Table: vswitch.OpenvSwitchTable, Where: anyRow,
+		Mutations: []ovsdb.Mutation{*ovsdb.NewMutation("bridges", ovsdb.MutateOperationDelete, ref)},
+	}, {
+		Op: ovsdb.OperationDelete, Table: vswitch.BridgeTable,
+		Where: []ovsdb.Condition{ovsdb.NewCondition("_uuid", ovsdb.ConditionEqual, id)},
+	}}
+	if _, err := transact(ctx, c, ops); err != nil {
+		return fmt.Errorf("ovsdbserver: delete bridge %s: %w", bridge, err)
+	}
+	return nil
+}

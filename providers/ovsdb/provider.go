@@ -188,7 +188,8 @@ func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) erro
 	for {
 		select {
 		case <-ctx.Done():
-			p.Close()
+			// The connections stay up for the applies the engine finishes
+			// after ctx ends; the provider's owner closes it afterwards.
 			return nil
 		case <-t.C:
 			for _, r := range p.currentIndex().all {
