@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/wirekeeper
 
 # Packages with goroutines of their own, tested with the race detector too.
-RACE_PKGS := ./spec/... ./internal/testenv/... ./reconciler/... ./providers/... ./cmd/...
+RACE_PKGS := ./spec/... ./internal/testenv/... ./internal/ovsdbserver/... ./reconciler/... ./providers/... ./cmd/...
 
 .PHONY: all build test test-unit test-integration bench generate lint demo clean
 

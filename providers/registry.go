@@ -48,3 +48,13 @@ func Build(cfg Config) ([]reconciler.Provider, error) {
 	}
 	return out, nil
 }
+
+// Close releases what the providers hold (connections to their servers),
+// once the engine has stopped using them.
+func Close(provs []reconciler.Provider) {
+	for _, p := range provs {
+		if c, ok := p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+}

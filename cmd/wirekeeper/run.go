@@ -43,6 +43,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot build the providers", "err", err)
 		return exitFail
 	}
+	defer providers.Close(provs)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	hup := make(chan os.Signal, 1)
