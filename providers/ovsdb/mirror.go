@@ -30,7 +30,7 @@ func mirrorSpec(req reconciler.Request) *spec.MirrorSpec {
 // node's marker for it, else one named like the spec on the spec's bridge
 // (to adopt, or to report in the way). Callers hold v.mu.
 func (p *Provider) findMirror(v *view, ref reconciler.Ref, sp *spec.MirrorSpec) *vswitch.Mirror {
-	if m := p.markedRow(v.marked, v.mirrors, ref); m != nil {
+	if m := p.markedRow(v, ref); m != nil {
 		return m
 	}
 	if sp == nil {
@@ -49,11 +49,15 @@ func (p *Provider) findMirror(v *view, ref reconciler.Ref, sp *spec.MirrorSpec) 
 	return found
 }
 
-// markedRow returns the row of rows that carries this node's marker for ref.
-func (p *Provider) markedRow(marked map[string]map[string]bool, rows map[string]*vswitch.Mirror, ref reconciler.Ref) *vswitch.Mirror {
+// markedRow returns the mirror on a bridge that carries this node's marker
+// for ref. A Mirror row no bridge lists is as good as gone: OVSDB deletes
+// it with the transaction that removed its last reference, and the view may
+// only not have had that row's delete event yet. Callers hold v.mu.
+func (p *Provider) markedRow(v *view, ref reconciler.Ref) *vswitch.Mirror {
 	var found *vswitch.Mirror
-	for id := range marked[ref.Kind+"/"+ref.Name] {
-		if m := rows[id]; m != nil && p.owns(m.ExternalIDs) && (found == nil || id < found.UUID) {
+	for id := range v.marked[ref.Kind+"/"+ref.Name] {
+		m := v.mirrors[id]
+		if m != nil && p.owns(m.ExternalIDs) && v.mirrorBridge[id] != "" && (found == nil || id < found.UUID) {
 			found = m
 		}
 	}
@@ -197,7 +201,7 @@ func inOrder[T string | int](got, want []T) []T {
 func (p *Provider) mirrorOps(t *txn, v *view, it reconciler.Apply) error {
 	ref := it.Req.Ref
 	if it.Change.Action == reconciler.ActionDelete {
-		m := p.markedRow(v.marked, v.mirrors, ref)
+		m := p.markedRow(v, ref)
 		if m == nil {
 			return nil // already gone
 		}
