@@ -29,7 +29,14 @@ type Options struct {
 	// scripts/test-servers/ovs.sh does; bridges then need
 	// datapath_type=netdev (AddBridge sets it).
 	Vswitchd bool
+	// TLS, when set, also makes ovsdb-server listen for ssl: on loopback
+	// (OVS.SSL) with this key and certificate, requiring client
+	// certificates signed by the CA.
+	TLS *TLSFiles
 }
+
+// TLSFiles are PEM files of ovsdb-server's SSL remote.
+type TLSFiles struct{ Key, Cert, CA string }
 
 // OVS is one Open vSwitch "host": an ovsdb-server and, with
 // Options.Vswitchd, an ovs-vswitchd. Its methods are meant for the test's own
@@ -47,9 +54,13 @@ type OVS struct {
 	// ports and the switch ends of AddHost's veths are devices there. It is
 	// "" when no vswitchd was started.
 	Netns string
+	// SSL is "ssl:127.0.0.1:PORT" with Options.TLS, else "".
+	SSL string
 
 	shared   bool
 	port     int
+	sslPort  int
+	tls      *TLSFiles
 	env      []string
 	dbPID    int
 	vsPID    int
@@ -80,6 +91,7 @@ func Start(t testing.TB, opts Options) *OVS {
 	o := &OVS{
 		Dir: dir,
 		DB:  "unix:" + filepath.Join(dir, "db.sock"),
+		tls: opts.TLS,
 		env: []string{"OVS_RUNDIR=" + dir, "OVS_DBDIR=" + dir, "OVS_LOGDIR=" + dir, "OVS_SYSCONFDIR=" + dir},
 	}
 	t.Cleanup(func() { o.cleanup(t) })
@@ -232,6 +244,12 @@ func (o *OVS) startDBOnFreePort() error {
 			return err
 		}
 		o.TCP = fmt.Sprintf("tcp:127.0.0.1:%d", o.port)
+		if o.tls != nil {
+			if o.sslPort, err = freePort(); err != nil {
+				return err
+			}
+			o.SSL = fmt.Sprintf("ssl:127.0.0.1:%d", o.sslPort)
+		}
 		if err = o.startDB(); !errors.Is(err, errListen) {
 			return err
 		}
@@ -250,10 +268,15 @@ func (o *OVS) startDB() error {
 	if fi, err := os.Stat(logFile); err == nil {
 		offset = fi.Size()
 	}
-	_, err := command(o.env, "ovsdb-server", o.path("conf.db"),
-		"--remote=punix:"+o.path("db.sock"), fmt.Sprintf("--remote=ptcp:%d:127.0.0.1", o.port),
-		"--pidfile="+o.path("ovsdb-server.pid"), "--unixctl="+o.path("ovsdb-server.ctl"),
-		"--log-file="+logFile, "-vconsole:off", "--detach", "--no-chdir")
+	args := []string{o.path("conf.db"),
+		"--remote=punix:" + o.path("db.sock"), fmt.Sprintf("--remote=ptcp:%d:127.0.0.1", o.port),
+		"--pidfile=" + o.path("ovsdb-server.pid"), "--unixctl=" + o.path("ovsdb-server.ctl"),
+		"--log-file=" + logFile, "-vconsole:off", "--detach", "--no-chdir"}
+	if o.tls != nil {
+		args = append(args, fmt.Sprintf("--remote=pssl:%d:127.0.0.1", o.sslPort),
+			"--private-key="+o.tls.Key, "--certificate="+o.tls.Cert, "--ca-cert="+o.tls.CA)
+	}
+	_, err := command(o.env, "ovsdb-server", args...)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,10 @@ type conn struct {
 	lastErr error
 	// up is closed once the first connection is made (or replaced by a
 	// new channel while disconnected), for Apply of an OVSManager to wait on.
-	up     chan struct{}
+	up chan struct{}
+	// tried is closed once the first connection attempt has ended, however
+	// it ended, so that a manager that cannot be reached fails at once.
+	tried  chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -51,7 +54,7 @@ var errNotConnected = errors.New("not connected")
 func newConn(name string, sp spec.OVSManagerSpec, log *slog.Logger, events func(*conn, string, model.Model, model.Model)) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{name: name, spec: sp, log: log.With("manager", name, "address", sp.Address), events: events,
-		up: make(chan struct{}), cancel: cancel, done: make(chan struct{}), lastErr: errors.New("connecting")}
+		up: make(chan struct{}), tried: make(chan struct{}), cancel: cancel, done: make(chan struct{}), lastErr: errors.New("connecting")}
 	go c.run(ctx)
 	return c
 }
@@ -67,13 +70,17 @@ func (c *conn) current() (client.Client, *view, error) {
 	return c.client, c.view, nil
 }
 
-// waitUp waits until the manager is connected or ctx ends.
+// waitUp waits until the manager is connected, its first connection
+// attempt failed, or ctx ends.
 func (c *conn) waitUp(ctx context.Context) error {
 	c.mu.Lock()
 	up := c.up
 	c.mu.Unlock()
 	select {
 	case <-up:
+		_, _, err := c.current()
+		return err
+	case <-c.tried:
 		_, _, err := c.current()
 		return err
 	case <-ctx.Done():
@@ -95,8 +102,14 @@ func (c *conn) close() {
 func (c *conn) run(ctx context.Context) {
 	defer close(c.done)
 	delay := 100 * time.Millisecond
+	var tried sync.Once
 	for {
 		cl, v, err := c.connect(ctx)
+		if err != nil {
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
+		}
 		if err == nil {
 			delay = 100 * time.Millisecond
 			c.mu.Lock()
@@ -107,6 +120,7 @@ func (c *conn) run(ctx context.Context) {
 				close(c.up)
 			}
 			c.mu.Unlock()
+			tried.Do(func() { close(c.tried) })
 			c.log.Info("ovsdb connected")
 			c.events(c, "", nil, nil) // a full resync of the manager's objects
 			select {
@@ -125,6 +139,7 @@ func (c *conn) run(ctx context.Context) {
 		c.mu.Lock()
 		c.lastErr = err
 		c.mu.Unlock()
+		tried.Do(func() { close(c.tried) })
 		// The view's rows are gone with the client: wake the engine for
 		// every object of the manager (they report the error until the
 		// next monitor refills a view).
