@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/providers/memory"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -195,9 +196,32 @@ func TestRunWiringWithWebhookAndMetrics(t *testing.T) {
 
 // TestRunBinarySIGHUPAndSIGTERM runs the real binary: SIGHUP makes it fetch
 // at once, SIGTERM makes it push its last status and exit 0.
+// binSpecs is a manager on the harness's ovsdb-server and a mirror on
+// bridge br with output port out.
+func binSpecs(db, br, out string) string {
+	return fmt.Sprintf(`apiVersion: wirekeeper.io/v1alpha1
+kind: OVSManager
+metadata: {name: ovs1}
+spec: {node: hv1, address: %q}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Mirror
+metadata: {name: tap}
+spec: {manager: ovs1, bridge: %s, selectAll: true, output: {port: %s}}
+`, db, br, out)
+}
+
+// TestRunBinarySIGHUPAndSIGTERM runs the built binary against the harness's
+// git daemon and ovsdb-server: the mirror is applied, a push followed by
+// SIGHUP moves it, SIGTERM stops the daemon cleanly.
 func TestRunBinarySIGHUPAndSIGTERM(t *testing.T) {
+	o := ovstest.Shared(t)
+	br := ovstest.UniquePortName(t, "wkr")
+	o.AddBridge(t, br)
+	t.Cleanup(func() { ovstest.Vsctl(t, o.DB, "--if-exists", "del-br", br) })
+	o.AddPorts(t, br, []string{br + "a", br + "b"})
 	remote, work := newSpecRepo(t)
-	pushSpecs(t, work, runSpecs, "add specs")
+	pushSpecs(t, work, binSpecs(o.DB, br, br+"a"), "add specs")
 	bin := filepath.Join(t.TempDir(), "wirekeeper")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -210,17 +234,27 @@ func TestRunBinarySIGHUPAndSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	// No provider is built in yet: the objects are reported Pending.
-	waitUntil(t, "the first status", func() bool {
+	outputPort := func() string {
+		id := strings.TrimSpace(ovstest.Vsctl(t, o.DB, "--if-exists", "get", "Mirror", "tap", "output_port"))
+		if id == "" || id == "[]" {
+			return ""
+		}
+		return strings.Trim(strings.TrimSpace(ovstest.Vsctl(t, o.DB, "get", "Port", id, "name")), `"`)
+	}
+	waitUntil(t, "the first status, all Ready", func() bool {
 		ns := readStatus(t, remote, "hv1")
-		return ns != nil && len(ns.Objects) == 2 && ns.Objects[0].Phase == reconciler.PhasePending
+		return ns != nil && len(ns.Objects) == 2 && ns.Counts()[reconciler.PhaseReady] == 2
 	})
-	second := pushSpecs(t, work, strings.Replace(runSpecs, "tap0", "tap1", 1), "move the mirror")
+	if got := outputPort(); got != br+"a" {
+		t.Fatalf("mirror tap outputs to %q, want %sa", got, br)
+	}
+	second := pushSpecs(t, work, binSpecs(o.DB, br, br+"b"), "move the mirror")
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitUntil(t, "the SIGHUP-triggered revision in the status", func() bool {
 		ns := readStatus(t, remote, "hv1")
 		return ns != nil && ns.AppliedRevision == second
 	})
+	waitUntil(t, "the mirror moved", func() bool { return outputPort() == br+"b" })
 	cmd.Process.Signal(syscall.SIGTERM)
 	errc := make(chan error, 1)
 	go func() { errc <- cmd.Wait() }()
