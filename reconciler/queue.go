@@ -115,20 +115,11 @@ func (q *queue) promote() {
 // Done with it. ok is false once the queue is shut down and drained of
 // ready keys.
 func (q *queue) Get() (key Ref, ok bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for len(q.order) == 0 && !q.closed {
-		q.cond.Wait()
-	}
-	if len(q.order) == 0 {
+	keys, ok := q.GetBatch(1)
+	if !ok {
 		return Ref{}, false
 	}
-	key = q.order[0]
-	q.order[0] = Ref{}
-	q.order = q.order[1:]
-	q.state[key] = keyHeld
-	q.held++
-	return key, true
+	return keys[0], true
 }
 
 // GetBatch blocks like Get, then also takes every other ready key, up to max

@@ -145,9 +145,7 @@ func (e *Engine) plan(ctx context.Context, s *step) (string, time.Duration) {
 		return "error", 0
 	}
 	if w.desired != nil && obs.Pending != "" {
-		e.setUnmanaged(w, obs.Unmanaged)
-		e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
-		return "pending", e.opts.Resync
+		return e.waitForLive(w, obs)
 	}
 	ch := Decide(ref, w.desired, obs)
 	s.policy = spec.PolicyEnforce
@@ -205,9 +203,7 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 		return "error", 0
 	}
 	if w.desired != nil && obs.Pending != "" {
-		e.setUnmanaged(w, obs.Unmanaged)
-		e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
-		return "pending", e.opts.Resync
+		return e.waitForLive(w, obs)
 	}
 	confirm := Decide(ref, w.desired, obs)
 	if confirm.Action != ActionNoop {
@@ -220,6 +216,14 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 	}
 	e.converged(w, obs, true)
 	return "ok", e.opts.Resync
+}
+
+// waitForLive reports an object whose live prerequisite is missing as
+// Pending, until the provider's watch enqueues it (or the resync).
+func (e *Engine) waitForLive(w work, obs Observation) (string, time.Duration) {
+	e.setUnmanaged(w, obs.Unmanaged)
+	e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
+	return "pending", e.opts.Resync
 }
 
 // object is the spec object the work is about: desired, or last for a prune.
@@ -307,14 +311,7 @@ func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Polic
 	if st.openDrift != nil && reflect.DeepEqual(st.openDrift.Diff, diff) {
 		return // the same drift, still there
 	}
-	ev := &DriftEvent{Time: e.opts.Now().UTC(), Kind: w.ref.Kind, Name: w.ref.Name, Revision: w.rev.Hash,
-		Diff: diff, Policy: string(policy)}
-	e.drift = append([]*DriftEvent{ev}, e.drift...)
-	if len(e.drift) > MaxDriftEvents {
-		e.drift = e.drift[:MaxDriftEvents]
-	}
-	st.openDrift = ev
-	st.status.LastDrift = ev
+	e.recordDrift(w, &DriftEvent{Diff: diff, Policy: string(policy)})
 	if policy == spec.PolicyObserve {
 		st.synced = nil // reported once, until the object is seen in sync again
 	}
@@ -323,6 +320,18 @@ func (e *Engine) noteDrift(w work, ch Change, obs Observation, policy spec.Polic
 		e.opts.Hooks.Drifted(w.ref.Kind, false)
 	}
 	e.notify()
+}
+
+// recordDrift stamps ev as seen now on w's object, puts it first in the
+// bounded drift log and makes it the object's open drift. Callers hold e.mu.
+func (e *Engine) recordDrift(w work, ev *DriftEvent) {
+	ev.Time, ev.Kind, ev.Name, ev.Revision = e.opts.Now().UTC(), w.ref.Kind, w.ref.Name, w.rev.Hash
+	e.drift = append([]*DriftEvent{ev}, e.drift...)
+	if len(e.drift) > MaxDriftEvents {
+		e.drift = e.drift[:MaxDriftEvents]
+	}
+	w.st.openDrift = ev
+	w.st.status.LastDrift = ev
 }
 
 // noteAdoption records, once, that a live object wirekeeper did not create
@@ -338,14 +347,7 @@ func (e *Engine) noteAdoption(w work, ch Change, policy spec.Policy) {
 	if st.openDrift != nil && st.openDrift.Adopted && reflect.DeepEqual(st.openDrift.Diff, diff) {
 		return
 	}
-	ev := &DriftEvent{Time: e.opts.Now().UTC(), Kind: w.ref.Kind, Name: w.ref.Name, Revision: w.rev.Hash,
-		Diff: diff, Policy: string(policy), Adopted: true}
-	e.drift = append([]*DriftEvent{ev}, e.drift...)
-	if len(e.drift) > MaxDriftEvents {
-		e.drift = e.drift[:MaxDriftEvents]
-	}
-	st.openDrift = ev
-	st.status.LastDrift = ev
+	e.recordDrift(w, &DriftEvent{Diff: diff, Policy: string(policy), Adopted: true})
 	e.log.Warn("adopting", "object", w.ref.String(), "fields", len(ch.Diff), "policy", string(policy))
 	e.notify()
 }

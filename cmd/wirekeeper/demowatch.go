@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovsdbserver"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 )
 
@@ -36,17 +36,9 @@ type stamped struct {
 }
 
 func watchMirrors(ctx context.Context, address string) (*liveMirrors, error) {
-	dbModel, err := vswitch.ClientModel()
+	cl, err := ovsdbserver.Connect(ctx, address)
 	if err != nil {
 		return nil, err
-	}
-	discard := logr.Discard()
-	cl, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(address), client.WithLogger(&discard))
-	if err != nil {
-		return nil, err
-	}
-	if err := cl.Connect(ctx); err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %w", address, err)
 	}
 	w := &liveMirrors{cl: cl, changed: make(chan struct{}), history: map[string][]stamped{}}
 	// Each event is recorded from its own row: the cache may already hold a

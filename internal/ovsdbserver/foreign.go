@@ -20,7 +20,7 @@ import (
 // does (there ovsdb-server's garbage collection deletes the row). It fails
 // unless exactly one Mirror has that name and the bridge exists.
 func DeleteMirror(ctx context.Context, address, bridge, mirrorName string) error {
-	c, err := connect(ctx, address)
+	c, err := Connect(ctx, address)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func DeleteMirror(ctx context.Context, address, bridge, mirrorName string) error
 // `ovs-vsctl set Mirror NAME select_src_port=@p1,@p2` does. It fails unless
 // exactly one Mirror has that name and every port exists.
 func SetMirrorSelectSrc(ctx context.Context, address, mirrorName string, ports ...string) error {
-	c, err := connect(ctx, address)
+	c, err := Connect(ctx, address)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func uniqueUUID(ctx context.Context, c client.Client, table, name string) (ovsdb
 // mirrors, referenced by nothing else, go with it (the server garbage-
 // collects them). A missing bridge is not an error.
 func DeleteBridge(ctx context.Context, address, bridge string) error {
-	c, err := connect(ctx, address)
+	c, err := Connect(ctx, address)
 	if err != nil {
 		return err
 	}

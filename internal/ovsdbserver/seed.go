@@ -60,7 +60,7 @@ func SeedBridge(ctx context.Context, address string, b BridgeSeed) error {
 	if b.Name == "" {
 		return errors.New("ovsdbserver: seed: bridge name is empty")
 	}
-	c, err := connect(ctx, address)
+	c, err := Connect(ctx, address)
 	if err != nil {
 		return err
 	}
@@ -127,9 +127,10 @@ var anyRow = []ovsdb.Condition{
 	ovsdb.NewCondition("_uuid", ovsdb.ConditionNotEqual, ovsdb.UUID{GoUUID: "00000000-0000-0000-0000-000000000000"}),
 }
 
-// connect returns a libovsdb client of the tables in vswitch.Tables connected
-// to address, without a monitor and with its logging discarded.
-func connect(ctx context.Context, address string) (client.Client, error) {
+// Connect returns a libovsdb client of the tables in vswitch.Tables connected
+// to address, without a monitor and with its logging discarded. The caller
+// closes it.
+func Connect(ctx context.Context, address string) (client.Client, error) {
 	dbModel, err := vswitch.ClientModel()
 	if err != nil {
 		return nil, fmt.Errorf("ovsdbserver: client model: %w", err)

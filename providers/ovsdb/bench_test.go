@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/cache"
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovsdbserver"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -36,16 +35,8 @@ type mirrorEvents struct {
 
 func watchMirror(b testing.TB, db, name string) *mirrorEvents {
 	b.Helper()
-	dbModel, err := vswitch.ClientModel()
+	cl, err := ovsdbserver.Connect(context.Background(), db)
 	if err != nil {
-		b.Fatal(err)
-	}
-	discard := logr.Discard()
-	cl, err := client.NewOVSDBClient(dbModel, client.WithEndpoint(db), client.WithLogger(&discard))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cl.Connect(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)

@@ -11,19 +11,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-// bridgeSpec returns the Bridge spec a request is about (desired, else the
-// revision before's), or nil.
-func bridgeSpec(req reconciler.Request) *spec.BridgeSpec {
-	for _, o := range []*spec.Object{req.Desired, req.Last} {
-		if o != nil {
-			if sp, ok := o.Spec.(*spec.BridgeSpec); ok {
-				return sp
-			}
-		}
-	}
-	return nil
-}
-
 // findBridge returns the live bridge ref means: the one carrying this
 // node's marker for it, else the one with the spec's name. Callers hold v.mu.
 func (p *Provider) findBridge(v *view, ref reconciler.Ref, sp *spec.BridgeSpec) *bridgeRow {
@@ -40,12 +27,8 @@ func (p *Provider) findBridge(v *view, ref reconciler.Ref, sp *spec.BridgeSpec) 
 }
 
 func (p *Provider) observeBridge(req reconciler.Request) (reconciler.Observation, error) {
-	sp := bridgeSpec(req)
-	manager := ""
-	if sp != nil {
-		manager = sp.Manager
-	}
-	_, v, err := p.viewFor(req, manager)
+	sp := specOf[spec.BridgeSpec](req)
+	v, err := p.viewFor(req)
 	if err != nil || v == nil {
 		return reconciler.Observation{}, err
 	}

@@ -78,18 +78,11 @@ func (c *conn) waitUp(ctx context.Context) error {
 	c.mu.Unlock()
 	select {
 	case <-up:
-		_, _, err := c.current()
-		return err
 	case <-c.tried:
-		_, _, err := c.current()
-		return err
 	case <-ctx.Done():
-		_, _, err := c.current()
-		if err == nil {
-			return nil
-		}
-		return err
 	}
+	_, _, err := c.current()
+	return err
 }
 
 func (c *conn) close() {

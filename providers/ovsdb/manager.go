@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ovn-org/libovsdb/model"
@@ -79,31 +80,71 @@ func (p *Provider) foreignMirrors(v *view, manager string) []string {
 	return out
 }
 
-// viewFor returns the connection and view of the manager a Bridge or
-// Mirror request is on. For a prune whose manager left the spec, or that
-// no connected manager holds, it returns a nil view: the object is gone
-// as far as this node can tell.
-func (p *Provider) viewFor(req reconciler.Request, manager string) (*conn, *view, error) {
-	if manager == "" {
-		for _, c := range p.connsSnapshot() {
-			if _, v, err := c.current(); err == nil && p.holds(v, req.Ref) {
-				return c, v, nil
+// specOf returns the spec of type T a request is about: the desired one,
+// else the one of the revision before (a prune), else nil.
+func specOf[T any](req reconciler.Request) *T {
+	for _, o := range []*spec.Object{req.Desired, req.Last} {
+		if o != nil {
+			if sp, ok := o.Spec.(*T); ok {
+				return sp
 			}
 		}
-		return nil, nil, nil
+	}
+	return nil
+}
+
+// managerName is the OVSManager a Bridge or Mirror request names, "" when
+// the request carries no spec.
+func managerName(req reconciler.Request) string {
+	if sp := specOf[spec.BridgeSpec](req); sp != nil {
+		return sp.Manager
+	}
+	if sp := specOf[spec.MirrorSpec](req); sp != nil {
+		return sp.Manager
+	}
+	return ""
+}
+
+// holder finds the connected manager holding a row that carries this
+// node's marker for ref, and its view; "" and nil when none does.
+func (p *Provider) holder(ref reconciler.Ref) (string, *view) {
+	p.mu.Lock()
+	conns := maps.Clone(p.conns)
+	p.mu.Unlock()
+	for name, c := range conns {
+		_, v, err := c.current()
+		if err != nil {
+			continue
+		}
+		v.mu.RLock()
+		held := p.markedRow(v, ref) != nil || p.findBridge(v, ref, nil) != nil
+		v.mu.RUnlock()
+		if held {
+			return name, v
+		}
+	}
+	return "", nil
+}
+
+// viewFor returns the view of the manager a Bridge or Mirror request is
+// on. For a prune whose manager left the spec, or that no connected
+// manager holds, it returns a nil view: the object is gone as far as this
+// node can tell.
+func (p *Provider) viewFor(req reconciler.Request) (*view, error) {
+	manager := managerName(req)
+	if manager == "" {
+		_, v := p.holder(req.Ref)
+		return v, nil
 	}
 	c, err := p.conn(manager)
 	if err != nil {
 		if req.Desired == nil {
-			return nil, nil, nil
+			return nil, nil
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	_, v, err := c.current()
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, v, nil
+	return v, err
 }
 
 // bridgesMutation inserts into or deletes from Open_vSwitch.bridges.

@@ -13,19 +13,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-// mirrorSpec returns the Mirror spec a request is about: the desired one,
-// else the one of the revision before (a prune), else nil.
-func mirrorSpec(req reconciler.Request) *spec.MirrorSpec {
-	for _, o := range []*spec.Object{req.Desired, req.Last} {
-		if o != nil {
-			if sp, ok := o.Spec.(*spec.MirrorSpec); ok {
-				return sp
-			}
-		}
-	}
-	return nil
-}
-
 // findMirror returns the live mirror ref means: the one carrying this
 // node's marker for it, else one named like the spec on the spec's bridge
 // (to adopt, or to report in the way). Callers hold v.mu.
@@ -65,8 +52,8 @@ func (p *Provider) markedRow(v *view, ref reconciler.Ref) *vswitch.Mirror {
 }
 
 func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation, error) {
-	sp := mirrorSpec(req)
-	_, v, err := p.viewFor(req, managerOfMirror(sp))
+	sp := specOf[spec.MirrorSpec](req)
+	v, err := p.viewFor(req)
 	if err != nil || v == nil {
 		return reconciler.Observation{}, err
 	}
@@ -92,13 +79,6 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 		obs.Degraded = "selected ports missing: " + strings.Join(missing, ", ") + "; mirroring the others, and adding them back when they appear"
 	}
 	return obs, nil
-}
-
-func managerOfMirror(sp *spec.MirrorSpec) string {
-	if sp == nil {
-		return ""
-	}
-	return sp.Manager
 }
 
 // mirrorPrerequisites says what must appear before the mirror can be made:

@@ -8,6 +8,7 @@
 package ovsdb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -157,19 +158,9 @@ func (p *Provider) Owned(_ context.Context, set *spec.Set) ([]reconciler.Ref, er
 		if a.Kind != b.Kind {
 			return spec.KindRank(a.Kind) - spec.KindRank(b.Kind)
 		}
-		return compareStrings(a.Name, b.Name)
+		return cmp.Compare(a.Name, b.Name)
 	})
 	return slices.Compact(out), nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Watch implements reconciler.Watcher: monitor events enqueue the objects

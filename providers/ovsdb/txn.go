@@ -2,7 +2,6 @@ package ovsdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -24,6 +23,10 @@ type txn struct {
 	client client.Client
 	ops    []libovsdb.Operation
 	named  int
+	// staged holds the bridge mutations of the object being built; keep
+	// moves them to bridgeMutations once all its operations are built,
+	// drop forgets them when one failed.
+	staged []stagedMutation
 	// bridgeMutations collects the mutations of Bridge set columns, sent
 	// as one operation per bridge, column and mutator: a pass adding 1,000
 	// mirrors to a bridge mutates its row once, not 1,000 times.
@@ -36,6 +39,11 @@ type bridgeMutation struct {
 	op             libovsdb.Mutator
 }
 
+type stagedMutation struct {
+	key    bridgeMutation
+	values []string
+}
+
 func (t *txn) add(ops []libovsdb.Operation, err error) error {
 	if err != nil {
 		return fmt.Errorf("ovsdb: building the operation: %w", err)
@@ -44,26 +52,24 @@ func (t *txn) add(ops []libovsdb.Operation, err error) error {
 	return nil
 }
 
-// snapshot and restore undo the bridge mutations of an object whose
-// operations could not all be built.
-func (t *txn) snapshot() map[bridgeMutation]int {
-	out := make(map[bridgeMutation]int, len(t.bridgeMutations))
-	for k, v := range t.bridgeMutations {
-		out[k] = len(v)
+// keep adds the staged bridge mutations of the object just built to the
+// transaction's; drop forgets them, with the object's operations from.
+func (t *txn) keep() {
+	if t.bridgeMutations == nil {
+		t.bridgeMutations = map[bridgeMutation][]string{}
 	}
-	return out
+	for _, m := range t.staged {
+		if _, ok := t.bridgeMutations[m.key]; !ok {
+			t.mutationOrder = append(t.mutationOrder, m.key)
+		}
+		t.bridgeMutations[m.key] = append(t.bridgeMutations[m.key], m.values...)
+	}
+	t.staged = t.staged[:0]
 }
 
-func (t *txn) restore(saved map[bridgeMutation]int) {
-	for k, v := range t.bridgeMutations {
-		n, ok := saved[k]
-		if !ok {
-			delete(t.bridgeMutations, k)
-			t.mutationOrder = slices.DeleteFunc(t.mutationOrder, func(m bridgeMutation) bool { return m == k })
-			continue
-		}
-		t.bridgeMutations[k] = v[:n]
-	}
+func (t *txn) drop(from int) {
+	t.ops = t.ops[:from]
+	t.staged = t.staged[:0]
 }
 
 // namedUUID returns a fresh name for a row inserted by this transaction.
@@ -74,34 +80,19 @@ func (t *txn) namedUUID(prefix string) string {
 
 // mutateBridge inserts values into, or deletes them from, a set column of
 // a bridge ("mirrors" or "ports"). A mutation, not a write of the column:
-// what other clients put there is never touched.
-// The mutation is sent by flush, with the others of the same bridge.
+// what other clients put there is never touched. It is staged for the
+// object being built, and sent by flush with the others of the same bridge.
 func (t *txn) mutateBridge(uuid, column string, op libovsdb.Mutator, values ...string) error {
 	if column != "mirrors" && column != "ports" {
 		return fmt.Errorf("ovsdb: no bridge column %s", column)
 	}
-	if t.bridgeMutations == nil {
-		t.bridgeMutations = map[bridgeMutation][]string{}
-	}
-	k := bridgeMutation{uuid, column, op}
-	if _, ok := t.bridgeMutations[k]; !ok {
-		t.mutationOrder = append(t.mutationOrder, k)
-	}
-	t.bridgeMutations[k] = append(t.bridgeMutations[k], values...)
+	t.staged = append(t.staged, stagedMutation{bridgeMutation{uuid, column, op}, values})
 	return nil
 }
 
-// flush appends the collected bridge mutations, deletions first.
+// flush appends the collected bridge mutations, one operation per bridge,
+// column and mutator, in the order they were first asked for.
 func (t *txn) flush() error {
-	slices.SortStableFunc(t.mutationOrder, func(a, b bridgeMutation) int {
-		if a.op == b.op {
-			return 0
-		}
-		if a.op == libovsdb.MutateOperationDelete {
-			return -1
-		}
-		return 1
-	})
 	for _, k := range t.mutationOrder {
 		b := &vswitch.Bridge{UUID: k.bridge}
 		field := any(&b.Mirrors)
@@ -124,8 +115,6 @@ func (t *txn) setExternalIDs(row model.Model, ids map[string]string) error {
 	case *vswitch.Mirror:
 		field = &r.ExternalIDs
 	case *vswitch.Bridge:
-		field = &r.ExternalIDs
-	case *vswitch.OpenvSwitch:
 		field = &r.ExternalIDs
 	default:
 		return fmt.Errorf("ovsdb: external_ids of %T", row)
@@ -176,50 +165,14 @@ func (p *Provider) ApplyBatch(ctx context.Context, items []reconciler.Apply) []e
 
 // managerOf returns the OVSManager a Bridge or Mirror request is on.
 func (p *Provider) managerOf(req reconciler.Request) (string, error) {
-	switch req.Ref.Kind {
-	case "Bridge":
-		if sp := bridgeSpec(req); sp != nil {
-			return sp.Manager, nil
-		}
-	case "Mirror":
-		if sp := mirrorSpec(req); sp != nil {
-			return sp.Manager, nil
-		}
-	default:
-		return "", fmt.Errorf("ovsdb: kind %s is not reconciled by this provider", req.Ref.Kind)
+	if name := managerName(req); name != "" {
+		return name, nil
 	}
 	// A prune the engine knows no spec for: find the manager holding it.
-	for name, c := range p.connsSnapshot() {
-		if _, v, err := c.current(); err == nil && p.holds(v, req.Ref) {
-			return name, nil
-		}
+	if name, _ := p.holder(req.Ref); name != "" {
+		return name, nil
 	}
 	return "", fmt.Errorf("ovsdb: %s is on no connected manager", req.Ref)
-}
-
-// holds reports whether v has a row carrying this node's marker for ref.
-func (p *Provider) holds(v *view, ref reconciler.Ref) bool {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for id := range v.marked[ref.Kind+"/"+ref.Name] {
-		if m := v.mirrors[id]; m != nil && p.owns(m.ExternalIDs) {
-			return true
-		}
-		if b := v.bridges[id]; b != nil && p.owns(b.ExternalIDs) {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *Provider) connsSnapshot() map[string]*conn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make(map[string]*conn, len(p.conns))
-	for k, v := range p.conns {
-		out[k] = v
-	}
-	return out
 }
 
 // transact applies items[idxs] on manager mgr, setting errs.
@@ -276,7 +229,6 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 	v.mu.RLock()
 	for _, i := range batch {
 		from := len(t.ops)
-		saved := t.snapshot()
 		var berr error
 		switch items[i].Req.Ref.Kind {
 		case "Bridge":
@@ -286,10 +238,10 @@ func (p *Provider) transactOnce(ctx context.Context, c *conn, items []reconciler
 		}
 		if berr != nil {
 			errs[i] = berr
-			t.ops = t.ops[:from]
-			t.restore(saved)
+			t.drop(from)
 			continue
 		}
+		t.keep()
 		spans = append(spans, span{i, from, len(t.ops)})
 	}
 	v.mu.RUnlock()
@@ -449,11 +401,5 @@ func (p *Provider) applyManager(ctx context.Context, it reconciler.Apply) error 
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.opts.ConnectTimeout)
 	defer cancel()
-	if err := c.waitUp(wctx); err != nil {
-		if errors.Is(err, errNotConnected) {
-			return err
-		}
-		return fmt.Errorf("ovsdb: manager %s: %w", name, err)
-	}
-	return nil
+	return c.waitUp(wctx) // says which manager and why, when it fails
 }

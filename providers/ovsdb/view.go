@@ -202,7 +202,7 @@ func (v *view) caughtUp(c *cache.TableCache) bool {
 	return true
 }
 
-// bridgeOf returns the bridge listing the mirror or port with that UUID.
+// bridgeOfMirror returns the bridge listing the mirror with that UUID.
 // Callers hold v.mu.
 func (v *view) bridgeOfMirror(uuid string) *bridgeRow { return v.bridges[v.mirrorBridge[uuid]] }
 
