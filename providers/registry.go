@@ -1,8 +1,10 @@
 package providers
 
 import (
+	"fmt"
 	"log/slog"
 
+	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -13,6 +15,12 @@ import (
 type Config struct {
 	Node   string
 	Logger *slog.Logger
+	// OVSNetns is the network namespace ovs-vswitchd runs in; DockerHost
+	// the Docker engine (both empty for the defaults).
+	OVSNetns, DockerHost string
+	// built are the providers built before this one, by name, for the
+	// providers that work through another (container ports through OVSDB).
+	built map[string]reconciler.Provider
 }
 
 // Factory builds one provider.
@@ -30,6 +38,14 @@ var registry = []Factory{
 	{Name: "ovsdb", Kinds: ovsdb.Kinds, New: func(c Config) (reconciler.Provider, error) {
 		return ovsdb.New(ovsdb.Options{Node: c.Node, Logger: c.Logger}), nil
 	}},
+	{Name: "container", Kinds: container.Kinds, New: func(c Config) (reconciler.Provider, error) {
+		ovs, ok := c.built["ovsdb"].(*ovsdb.Provider)
+		if !ok {
+			return nil, fmt.Errorf("providers: the container provider needs the ovsdb provider built first")
+		}
+		return container.New(container.Options{Node: c.Node, Logger: c.Logger, OVS: ovs,
+			OVSNetns: c.OVSNetns, DockerHost: c.DockerHost}), nil
+	}},
 }
 
 // All returns the providers built into this wirekeeper, in registry order.
@@ -39,11 +55,13 @@ func All() []Factory { return append([]Factory(nil), registry...) }
 // Build builds every registered provider for cfg.
 func Build(cfg Config) ([]reconciler.Provider, error) {
 	var out []reconciler.Provider
+	cfg.built = map[string]reconciler.Provider{}
 	for _, f := range registry {
 		p, err := f.New(cfg)
 		if err != nil {
 			return nil, err
 		}
+		cfg.built[f.Name] = p
 		out = append(out, p)
 	}
 	return out, nil

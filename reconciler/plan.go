@@ -62,14 +62,14 @@ func Decide(ref Ref, desired *spec.Object, obs Observation) Change {
 		ch.Action, ch.Reason = ActionCreate, "absent from the live system"
 		ch.Diff = diffSpecs(nil, desired.Spec, true)
 	case !obs.Owned && obs.Adoptable:
-		ch.Diff = diffSpecs(obs.Live, desired.Spec, true)
+		ch.Diff = liveDiff(obs, desired)
 		ch.Action = ActionUpdate
 		ch.Reason = "adopting the live object of that name, which wirekeeper did not create"
 		if n := len(ch.Diff); n > 0 {
 			ch.Reason += fmt.Sprintf("; %d field%s differ%s", n, plural(n), verbS(n))
 		}
 	default:
-		ch.Diff = diffSpecs(obs.Live, desired.Spec, true)
+		ch.Diff = liveDiff(obs, desired)
 		if len(ch.Diff) > 0 {
 			ch.Action = ActionUpdate
 			ch.Reason = fmt.Sprintf("%d field%s differ%s", len(ch.Diff), plural(len(ch.Diff)), verbS(len(ch.Diff)))
@@ -78,6 +78,18 @@ func Decide(ref Ref, desired *spec.Object, obs Observation) Change {
 		}
 	}
 	return ch
+}
+
+// liveDiff is the difference from the live object to the desired one:
+// its spec fields, then the provider's extra differences.
+func liveDiff(obs Observation, desired *spec.Object) []FieldDiff {
+	diff := diffSpecs(obs.Live, desired.Spec, true)
+	if len(obs.Extra) == 0 {
+		return diff
+	}
+	diff = append(diff, obs.Extra...)
+	slices.SortStableFunc(diff, func(a, b FieldDiff) int { return strings.Compare(a.Path, b.Path) })
+	return diff
 }
 
 func plural(n int) string {

@@ -64,6 +64,18 @@ type Observation struct {
 	// this message, changes nothing, and waits for the provider's watcher
 	// to enqueue it.
 	Pending string
+	// Extra lists differences the spec type cannot hold: live properties
+	// the spec implies without naming them (a container port's link that
+	// is down: Path "link.container.up", From false, To true). From is the
+	// live value, To the one the spec implies. The engine treats them like
+	// the field differences of Live: an update under policy enforce, a
+	// report under observe, an entry in the drift report.
+	Extra []FieldDiff
+	// Stale, with Pending, says that the live object belongs to a
+	// prerequisite that went away (the port of a container that stopped):
+	// the engine deletes it (policy enforce) and reports the object
+	// Pending until the prerequisite is back.
+	Stale bool
 	// Unmanaged lists live objects found under this one that are neither
 	// in the spec nor owned (foreign mirrors on a manager), left untouched
 	// and shown in the status.

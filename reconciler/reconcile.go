@@ -144,14 +144,21 @@ func (e *Engine) plan(ctx context.Context, s *step) (string, time.Duration) {
 		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("cannot observe: %v", err), err)
 		return "error", 0
 	}
-	if w.desired != nil && obs.Pending != "" {
-		return e.waitForLive(w, obs)
-	}
-	ch := Decide(ref, w.desired, obs)
 	s.policy = spec.PolicyEnforce
 	if o := w.object(); o != nil {
 		s.policy = o.Policy()
 	}
+	if w.desired != nil && obs.Pending != "" {
+		if obs.Stale && obs.Exists && obs.Owned && s.policy == spec.PolicyEnforce {
+			// The live object outlived what it was made for: remove it now,
+			// and wait (in confirm) for the prerequisite to come back.
+			s.ch = Change{Ref: ref, Action: ActionDelete, Reason: obs.Pending + "; removing what is left of it"}
+			s.apply = true
+			return "", 0
+		}
+		return e.waitForLive(w, obs)
+	}
+	ch := Decide(ref, w.desired, obs)
 	if ch.Action == ActionNoop {
 		if w.desired == nil {
 			e.forget(w)

@@ -45,6 +45,12 @@ type runConfig struct {
 	LogFormat        string // text or json
 	LogLevel         string // debug, info, warn or error
 	Workers          int    // objects reconciled at once, at least 1
+	// OVSNetns is the network namespace ovs-vswitchd runs in (container
+	// ports put their veth host ends there); empty for the daemon's own.
+	OVSNetns string
+	// DockerHost is the Docker engine of container ports; empty for
+	// DOCKER_HOST, else the default socket.
+	DockerHost string
 	// Config is the config file the settings were read from, if any.
 	Config string
 }
@@ -378,6 +384,10 @@ var runOptions = []runOption{
 			return nil
 		}},
 	{name: "workers", arg: "N", def: "4", set: setWorkers, help: "objects reconciled at once, at least 1"},
+	{name: "ovs-netns", arg: "NETNS", defText: "the daemon's own", help: "network namespace ovs-vswitchd runs in, where container ports' veth host ends go (a name under /run/netns, or a path)",
+		set: func(c *runConfig, v string) error { c.OVSNetns = v; return nil }},
+	{name: "docker-host", arg: "URL", defText: "DOCKER_HOST, else unix:///var/run/docker.sock", help: "the Docker engine whose containers get ContainerPorts",
+		set: func(c *runConfig, v string) error { c.DockerHost = v; return nil }},
 	{name: "config", arg: "FILE", help: "YAML file of settings; its keys are the flags in camelCase (for example statusBranch: ops/status)"},
 }
 

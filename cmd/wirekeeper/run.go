@@ -38,7 +38,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := cfg.newLogger(stderr)
-	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log})
+	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log, OVSNetns: cfg.OVSNetns, DockerHost: cfg.DockerHost})
 	if err != nil {
 		log.Error("cannot build the providers", "err", err)
 		return exitFail

@@ -211,11 +211,12 @@ func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
 // seconds, and those updates would wake every mirror for nothing; and a
 // monitor of 10,000 ports costs less to fill with fewer columns.
 func monitorRequest(cl client.Client) *client.Monitor {
-	root, br, port, mirror := &vswitch.OpenvSwitch{}, &vswitch.Bridge{}, &vswitch.Port{}, &vswitch.Mirror{}
+	root, br, port, mirror, iface := &vswitch.OpenvSwitch{}, &vswitch.Bridge{}, &vswitch.Port{}, &vswitch.Mirror{}, &vswitch.Interface{}
 	return cl.NewMonitor(
 		client.WithTable(root, &root.Bridges),
 		client.WithTable(br, &br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.Mirrors, &br.Ports),
 		client.WithTable(port, &port.Name, &port.ExternalIDs, &port.Interfaces, &port.Tag),
+		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error),
 		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.SelectAll, &mirror.SelectSrcPort,
 			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN),
 	)

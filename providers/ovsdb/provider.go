@@ -51,7 +51,9 @@ type Provider struct {
 	index *specIndex
 	// enqueue is the engine's queue while Watch runs.
 	enqueue func(reconciler.Ref)
-	stats   stats
+	// portEvents are the OnPortEvent subscribers.
+	portEvents []func(manager string, ids map[string]string)
+	stats      stats
 }
 
 // Kinds are the spec kinds this provider reconciles.
@@ -218,6 +220,7 @@ func (p *Provider) conn(name string) (*conn, error) {
 
 // onEvent maps one row event of manager c to the objects it touches.
 func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
+	p.portEvent(c, table, old, row)
 	p.mu.Lock()
 	enqueue := p.enqueue
 	p.mu.Unlock()

@@ -44,6 +44,12 @@ type view struct {
 	portByName   map[string]string
 	// portBridge maps a port UUID to the UUID of the bridge listing it.
 	portBridge map[string]string
+	ifaces     map[string]*vswitch.Interface
+	// ifacePort maps an interface UUID to the UUID of the port listing it.
+	ifacePort map[string]string
+	// containerIfaces maps "container_id/container_iface" of ovs-docker's
+	// external_ids to the UUIDs of the interfaces carrying them.
+	containerIfaces map[string]map[string]bool
 	// updated is closed and replaced at every change, to wake waiters.
 	updated chan struct{}
 }
@@ -57,16 +63,19 @@ type bridgeRow struct {
 
 func newView() *view {
 	return &view{
-		bridges:      map[string]*bridgeRow{},
-		byName:       map[string]*bridgeRow{},
-		mirrors:      map[string]*vswitch.Mirror{},
-		mirrorsNamed: map[string]map[string]bool{},
-		marked:       map[string]map[string]bool{},
-		mirrorBridge: map[string]string{},
-		ports:        map[string]*vswitch.Port{},
-		portByName:   map[string]string{},
-		portBridge:   map[string]string{},
-		updated:      make(chan struct{}),
+		bridges:         map[string]*bridgeRow{},
+		byName:          map[string]*bridgeRow{},
+		mirrors:         map[string]*vswitch.Mirror{},
+		mirrorsNamed:    map[string]map[string]bool{},
+		marked:          map[string]map[string]bool{},
+		mirrorBridge:    map[string]string{},
+		ports:           map[string]*vswitch.Port{},
+		portByName:      map[string]string{},
+		portBridge:      map[string]string{},
+		ifaces:          map[string]*vswitch.Interface{},
+		ifacePort:       map[string]string{},
+		containerIfaces: map[string]map[string]bool{},
+		updated:         make(chan struct{}),
 	}
 }
 
@@ -111,10 +120,27 @@ func (v *view) apply(table string, old, row model.Model) {
 			if v.portByName[o.Name] == o.UUID {
 				delete(v.portByName, o.Name)
 			}
+			for _, i := range o.Interfaces {
+				if v.ifacePort[i] == o.UUID {
+					delete(v.ifacePort, i)
+				}
+			}
 		}
 		if r, ok := row.(*vswitch.Port); ok && r != nil {
 			v.ports[r.UUID] = r.DeepCopy()
 			v.portByName[r.Name] = r.UUID
+			for _, i := range r.Interfaces {
+				v.ifacePort[i] = r.UUID
+			}
+		}
+	case "Interface":
+		if o, ok := old.(*vswitch.Interface); ok && o != nil {
+			delete(v.ifaces, o.UUID)
+			unindex(v.containerIfaces, containerKey(o.ExternalIDs), o.UUID)
+		}
+		if r, ok := row.(*vswitch.Interface); ok && r != nil {
+			v.ifaces[r.UUID] = r.DeepCopy()
+			index(v.containerIfaces, containerKey(r.ExternalIDs), r.UUID)
 		}
 	}
 	close(v.updated)
@@ -158,6 +184,15 @@ func (v *view) dropBridge(uuid string) {
 	unindex(v.marked, markerKey(b.ExternalIDs), uuid)
 }
 
+// containerKey is "container_id/container_iface" of ovs-docker's
+// external_ids, "" without them.
+func containerKey(ids map[string]string) string {
+	if ids["container_id"] == "" || ids["container_iface"] == "" {
+		return ""
+	}
+	return ids["container_id"] + "/" + ids["container_iface"]
+}
+
 // markerKey is "Kind/name" from wirekeeper's markers, "" without them.
 func markerKey(ids map[string]string) string {
 	if ids[keyKind] == "" || ids[keyName] == "" {
@@ -194,7 +229,8 @@ func (v *view) caughtUp(c *cache.TableCache) bool {
 	if v.root != "" {
 		root = 1
 	}
-	for table, n := range map[string]int{"Open_vSwitch": root, "Bridge": len(v.bridges), "Mirror": len(v.mirrors), "Port": len(v.ports)} {
+	for table, n := range map[string]int{"Open_vSwitch": root, "Bridge": len(v.bridges), "Mirror": len(v.mirrors),
+		"Port": len(v.ports), "Interface": len(v.ifaces)} {
 		if rc := c.Table(table); rc != nil && rc.Len() != n {
 			return false
 		}
