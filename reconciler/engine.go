@@ -230,6 +230,14 @@ func (e *Engine) Run(ctx context.Context) error {
 				if !ok {
 					return
 				}
+				if ctx.Err() != nil {
+					// Stopping: a key re-added while the last pass ran
+					// is not started; the next run resyncs it.
+					for _, ref := range refs {
+						e.q.Done(ref)
+					}
+					return
+				}
 				e.processBatch(work, refs)
 				for _, ref := range refs {
 					e.q.Done(ref)

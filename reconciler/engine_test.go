@@ -409,3 +409,32 @@ func TestEngineRestoreKeepsTransitionTimesAndDriftLog(t *testing.T) {
 		t.Errorf("drift log = %+v", st.Drift)
 	}
 }
+
+// TestEngineObjectBackWhileItsPruneRuns puts an object back into the spec
+// while its delete is in flight: when the delete ends, the object is not
+// forgotten but created again.
+func TestEngineObjectBackWhileItsPruneRuns(t *testing.T) {
+	h := start(t, nil, nil)
+	if err := h.setRevision("r1", "", docs(nil, "m1")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPhases("OVSManager/ovs1=Ready", "Mirror/m1=Ready")
+	h.p.SetApplyDelay(200 * time.Millisecond)
+	n := len(h.p.Begun())
+	if err := h.setRevision("r2", "wirekeeper: allow-prune", docs(nil)); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the delete started", func() bool { return len(h.p.Begun()) > n })
+	if err := h.setRevision("r3", "", docs(nil, "m1")); err != nil {
+		t.Fatal(err)
+	}
+	h.p.SetApplyDelay(0)
+	h.waitFor("the delete, then a create", func() bool {
+		got := h.p.Applies(ref("Mirror", "m1"))
+		return len(got) >= 3 && got[1] == reconciler.ActionDelete && got[len(got)-1] == reconciler.ActionCreate
+	})
+	h.waitPhases("OVSManager/ovs1=Ready", "Mirror/m1=Ready")
+	if h.p.Live(ref("Mirror", "m1")) == nil {
+		t.Error("m1 is back in the spec but not live")
+	}
+}

@@ -403,6 +403,13 @@ func (e *Engine) converged(w work, obs Observation, repaired bool) {
 // forget drops a pruned object once it is gone from the live system.
 func (e *Engine) forget(w work) {
 	e.mu.Lock()
+	if w.st.desired != nil {
+		// A revision set while the delete ran wants the object again: it
+		// is not forgotten but reconciled anew.
+		e.mu.Unlock()
+		e.q.Add(w.ref)
+		return
+	}
 	w.st.pruning = false
 	delete(e.prune, w.ref)
 	had := e.objects[w.ref] == w.st

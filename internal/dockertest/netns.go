@@ -168,3 +168,22 @@ func parseDefaultGateway(out string) (string, error) {
 	}
 	return "", nil
 }
+
+// IP runs `ip args...` in the running container's network namespace from
+// the host (nsenter), failing t when it fails: for tests that change the
+// container's links, addresses or routes behind a reconciler's back.
+func (e *Engine) IP(t testing.TB, name string, args ...string) {
+	t.Helper()
+	need(t, true, "nsenter", "ip")
+	pid := e.PID(t, name)
+	if pid == 0 {
+		t.Fatalf("dockertest: container %s is not running: it has no network namespace", name)
+	}
+	ip, err := lookBin("ip")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if _, err := run(nil, nil, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", ip}, args...)...); err != nil {
+		t.Fatalf("dockertest: ip %s in the network namespace of %s: %v", strings.Join(args, " "), name, err)
+	}
+}

@@ -38,8 +38,8 @@ var Steps = []string{stepVeth, stepPort, stepHostUp, stepNetns, stepRename, step
 var errCrash = errors.New("crashed (test)")
 
 func (p *Provider) step(name string) error {
-	if p.hook != nil {
-		return p.hook(name)
+	if hook := p.hook.Load(); hook != nil {
+		return (*hook)(name)
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if err := p.step(stepVeth); err != nil {
 		return err
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, Alias: a}, PeerName: peer}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
 	if err := p.ns.host.LinkAdd(veth); err != nil {
 		return wrapPerm("create veth pair "+host+"/"+peer, err)
 	}
@@ -170,8 +170,11 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if err != nil {
 		return wrapPerm("read "+peer, err)
 	}
-	if err := p.ns.host.LinkSetAlias(peerLink, a); err != nil {
-		return wrapPerm("set the alias of "+peer, err)
+	// The kernel takes no alias with a new link: set it on both ends.
+	for _, l := range []netlink.Link{hostLink, peerLink} {
+		if err := p.ns.host.LinkSetAlias(l, a); err != nil {
+			return wrapPerm("set the alias of "+l.Attrs().Name, err)
+		}
 	}
 
 	if err := p.step(stepPort); err != nil {

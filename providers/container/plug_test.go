@@ -29,23 +29,23 @@ func TestPlugPingAndVLANs(t *testing.T) {
 	}
 	r := newRig(t, env)
 	r.apply(
-		portDoc("pa", env.bridge, a, "eth1", "addresses: [10.61.0.1/24], gateway: 10.61.0.254, mtu: 1400, macAddress: '02:00:00:61:00:01', vlan: 10"),
-		portDoc("pb", env.bridge, b, "eth1", "addresses: [10.61.0.2/24, 'fd61::2/64'], vlan: 10"),
-		portDoc("pc", env.bridge, c, "eth1", "addresses: [10.61.0.3/24], vlan: 20"),
+		env.portDoc("pa", env.bridge, a, "eth1", "addresses: [10.61.0.1/24], gateway: 10.61.0.254, mtu: 1400, macAddress: '02:00:00:61:00:01', vlan: 10"),
+		env.portDoc("pb", env.bridge, b, "eth1", "addresses: [10.61.0.2/24, 'fd61::2/64'], vlan: 10"),
+		env.portDoc("pc", env.bridge, c, "eth1", "addresses: [10.61.0.3/24], vlan: 20"),
 	)
 	for _, n := range []string{"pa", "pb", "pc"} {
 		r.waitPhase(n, reconciler.PhaseReady)
 	}
 
 	// The port: ovs-docker's names and external_ids, wirekeeper's markers.
-	name := container.PortName(node, a, "eth1")
+	name := container.PortName(env.node, a, "eth1")
 	host := container.HostEnd(name)
 	if got := env.ports(t); !slices.Contains(got, host) || len(got) != 3 {
 		t.Fatalf("ports of %s = %v, want 3 including %s", env.bridge, got, host)
 	}
 	for key, want := range map[string]string{
 		"container_id": a, "container_iface": "eth1",
-		"wirekeeper.io/owner": node, "wirekeeper.io/kind": "ContainerPort", "wirekeeper.io/name": "pa",
+		"wirekeeper.io/owner": env.node, "wirekeeper.io/kind": "ContainerPort", "wirekeeper.io/name": "pa",
 	} {
 		if got := strings.Trim(env.column(t, "Interface", host, "external_ids:"+key), `"`); got != want {
 			t.Errorf("Interface %s external_ids:%s = %q, want %q", host, key, got, want)

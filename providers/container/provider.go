@@ -82,7 +82,7 @@ type Provider struct {
 	// hook, when set (tests), is called before each step of a plug; an
 	// error fails the step. errCrash stops the plug there without undoing
 	// anything, as a killed daemon would.
-	hook func(step string) error
+	hook atomic.Pointer[func(step string) error]
 }
 
 // New returns a provider for opts.Node. It connects to dockerd and opens

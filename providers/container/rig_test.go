@@ -19,11 +19,13 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-const node = "hv1"
 
 // env is one test's servers: the harness's OVS host with a bridge of the
 // test's own, and a Docker engine.
 type env struct {
+	// node is the test's own node name: tests running in parallel share
+	// the OVS host, and a daemon owns (and prunes) what its node marked.
+	node   string
 	ovs    *ovstest.OVS
 	docker *dockertest.Engine
 	bridge string
@@ -31,7 +33,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{ovs: ovstest.Shared(t), docker: dockertest.Shared(t), bridge: ovstest.UniquePortName(t, "cb")}
+	e := &env{node: ovstest.UniquePortName(t, "hv"), ovs: ovstest.Shared(t), docker: dockertest.Shared(t), bridge: ovstest.UniquePortName(t, "cb")}
 	e.ovs.AddBridge(t, e.bridge)
 	t.Cleanup(func() { ovstest.Vsctl(t, e.ovs.DB, "--if-exists", "del-br", e.bridge) })
 	return e
@@ -41,6 +43,7 @@ func newEnv(t testing.TB) *env {
 // daemon does.
 type rig struct {
 	t      testing.TB
+	root   testing.TB // the test whose end stops the rig
 	env    *env
 	ovs    *ovsdb.Provider
 	p      *container.Provider
@@ -53,7 +56,7 @@ type rig struct {
 
 func newRig(t testing.TB, env *env) *rig {
 	t.Helper()
-	r := &rig{t: t, env: env}
+	r := &rig{t: t, root: t, env: env}
 	r.start()
 	return r
 }
@@ -62,9 +65,9 @@ func newRig(t testing.TB, env *env) *rig {
 func (r *rig) start() {
 	t := r.t
 	log := testLogger(t)
-	r.ovs = ovsdb.New(ovsdb.Options{Node: node, Logger: log})
-	r.p = container.New(container.Options{Node: node, Logger: log, OVS: r.ovs, OVSNetns: r.env.ovs.Netns, DockerHost: r.env.docker.Host})
-	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.ovs, r.p}, Workers: 4,
+	r.ovs = ovsdb.New(ovsdb.Options{Node: r.env.node, Logger: log})
+	r.p = container.New(container.Options{Node: r.env.node, Logger: log, OVS: r.ovs, OVSNetns: r.env.ovs.Netns, DockerHost: r.env.docker.Host})
+	e, err := reconciler.New(reconciler.Options{Node: r.env.node, Providers: []reconciler.Provider{r.ovs, r.p}, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +75,14 @@ func (r *rig) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.e, r.cancel, r.done = e, cancel, make(chan struct{})
 	go func() { e.Run(ctx); close(r.done) }()
-	t.Cleanup(r.stop)
+	r.root.Cleanup(r.stop)
+}
+
+// use makes the rig report to t (a subtest) until the returned func runs.
+func (r *rig) use(t testing.TB) func() {
+	parent := r.t
+	r.t = t
+	return func() { r.t = parent }
 }
 
 // stop ends the engine and closes the providers (idempotent).
@@ -101,8 +111,17 @@ func (r *rig) apply(docs ...string) {
 	r.t.Helper()
 	r.rev++
 	r.docs = docs
-	all := append([]string{managerDoc("m1", r.env.ovs.DB)}, docs...)
+	all := append([]string{r.env.managerDoc("m1")}, docs...)
 	if err := r.e.SetRevision(context.Background(), reconciler.Revision{Hash: fmt.Sprintf("rev%04d", r.rev), Message: "wirekeeper: allow-prune"}, loadSet(r.t, all...)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// setRevision enforces set as it is (tests that bypass validation).
+func (r *rig) setRevision(set *spec.Set) {
+	r.t.Helper()
+	r.rev++
+	if err := r.e.SetRevision(context.Background(), reconciler.Revision{Hash: fmt.Sprintf("rev%04d", r.rev), Message: "wirekeeper: allow-prune"}, set); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -116,18 +135,18 @@ func loadSet(t testing.TB, docs ...string) *spec.Set {
 	return set
 }
 
-func managerDoc(name, address string) string {
-	return fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: %s}\nspec: {node: %s, address: %q}", name, node, address)
+func (e *env) managerDoc(name string) string {
+	return fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: %s}\nspec: {node: %s, address: %q}", name, e.node, e.ovs.DB)
 }
 
 // portDoc is a ContainerPort on node; body is the rest of its spec in flow
 // style, e.g. "addresses: [10.0.0.1/24], vlan: 10".
-func portDoc(name, bridge, ctr, iface, body string) string {
+func (e *env) portDoc(name, bridge, ctr, iface, body string) string {
 	if body != "" {
 		body = ", " + body
 	}
 	return fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: ContainerPort\nmetadata: {name: %s}\nspec: {node: %s, bridge: %s, container: %s, interface: %s%s}",
-		name, node, bridge, ctr, iface, body)
+		name, e.node, bridge, ctr, iface, body)
 }
 
 func (r *rig) phase(name string) (reconciler.Phase, string) {
@@ -197,8 +216,8 @@ func (e *env) column(t testing.TB, table, row, col string) string {
 	return strings.TrimSpace(ovstest.Vsctl(t, e.ovs.DB, "--if-exists", "get", table, row, col))
 }
 
-// hostLinks lists the veth host ends (names ending in _l) in vswitchd's
-// namespace.
+// hostLinks lists the veth links in vswitchd's namespace (shared by
+// the tests running in parallel: filter by the names of your own ports).
 func (e *env) hostLinks(t testing.TB) []string {
 	t.Helper()
 	out, err := exec.Command("ip", "-n", e.ovs.Netns, "-o", "link", "show", "type", "veth").CombinedOutput()
@@ -217,7 +236,7 @@ func (e *env) hostLinks(t testing.TB) []string {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 type testWriter struct{ t testing.TB }

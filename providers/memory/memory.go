@@ -32,6 +32,7 @@ type Provider struct {
 	pending map[reconciler.Ref]string
 	foreign map[reconciler.Ref][]string
 	delay   time.Duration
+	begun   []reconciler.Ref
 	order   []reconciler.Ref
 	watch   chan reconciler.Ref
 	applied chan reconciler.Ref
@@ -94,8 +95,12 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 
 // Apply implements reconciler.Provider.
 func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconciler.Change) error {
-	if p.delay > 0 {
-		time.Sleep(p.delay)
+	p.mu.Lock()
+	p.begun = append(p.begun, req.Ref)
+	delay := p.delay
+	p.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -256,6 +261,14 @@ func (p *Provider) Applies(ref reconciler.Ref) []reconciler.Action {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]reconciler.Action(nil), p.applies[ref]...)
+}
+
+// Begun returns every ref whose apply started, in order (an apply sleeps
+// SetApplyDelay after it starts).
+func (p *Provider) Begun() []reconciler.Ref {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]reconciler.Ref(nil), p.begun...)
 }
 
 // Order returns every applied ref in order, successful or not.
