@@ -19,7 +19,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-
 // env is one test's servers: the harness's OVS host with a bridge of the
 // test's own, and a Docker engine.
 type env struct {
