@@ -382,9 +382,6 @@ func BenchmarkDriftRepair(b *testing.B) {
 		for {
 			select {
 			case u := <-updates:
-				if os.Getenv("WK_BENCH_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "+%v new=%v %v\n", time.Since(before), u.NewAddr, u.LinkAddress.String())
-				}
 				if u.NewAddr && u.LinkIndex == link.Attrs().Index && u.LinkAddress.String() == addr.IPNet.String() {
 					break wait
 				}
