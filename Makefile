@@ -32,7 +32,9 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench PushToApplied -benchtime 100x ./reconciler/daemon/ && \
 		go test -run "^$$" -bench ConcurrentWriters50 -benchtime 3x ./reconciler/status/ && \
 		go test -run "^$$" -bench DriftRepair -benchtime 200x ./providers/ovsdb/ && \
-		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/'
+		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \
+		go test -run "^$$" -bench "Plug100|StartToConfigured" -benchtime 1x -timeout 30m ./providers/container/ && \
+		go test -run "^$$" -bench DriftRepair -benchtime 50x ./providers/container/'
 
 generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
 	go run ./internal/schemagen/cmd/schemagen -out schemas

@@ -271,7 +271,10 @@ func BenchmarkPlug100(b *testing.B) {
 // only after observing the live port configured): start-to-ready. As the
 // docker CLI's start takes a good part of that, it also reports the time
 // from the CLI's return until Ready (wirekeeper's share, after-start) and
-// the CLI's own time. p50 and p99 in ms; target p50 <= 100 ms. Between
+// the CLI's own time, and the time from the State.StartedAt that dockerd
+// records (the moment containerd reported the container's process
+// running) until Ready: started-at-to-ready, the closest to "container
+// start -> port configured". p50 and p99 in ms; target p50 <= 100 ms. Between
 // starts (not timed) the port is checked with ip in the container, the
 // container is stopped, and the port's removal awaited. Run with
 //
@@ -294,7 +297,7 @@ func BenchmarkStartToConfigured(b *testing.B) {
 	}
 	stop()
 
-	var total, after, cli []time.Duration
+	var total, after, cli, fromStarted []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		for range trials {
@@ -303,6 +306,11 @@ func BenchmarkStartToConfigured(b *testing.B) {
 			t1 := time.Now()
 			t2 := waitReady(b, r, []string{"ps"}, 20*time.Second)
 			total, after, cli = append(total, t2.Sub(t0)), append(after, t2.Sub(t1)), append(cli, t1.Sub(t0))
+			startedAt, err := time.Parse(time.RFC3339Nano, env.docker.Inspect(b, name, "{{.State.StartedAt}}"))
+			if err != nil {
+				b.Fatalf("State.StartedAt of %s: %v", name, err)
+			}
+			fromStarted = append(fromStarted, t2.Round(0).Sub(startedAt))
 			checkLink(b, env, name, cidr, gw)
 			stop()
 		}
@@ -312,6 +320,8 @@ func BenchmarkStartToConfigured(b *testing.B) {
 	b.ReportMetric(percentile(total, 0.99), "start-to-ready-p99-ms")
 	b.ReportMetric(percentile(after, 0.5), "after-start-p50-ms")
 	b.ReportMetric(percentile(after, 0.99), "after-start-p99-ms")
+	b.ReportMetric(percentile(fromStarted, 0.5), "started-at-to-ready-p50-ms")
+	b.ReportMetric(percentile(fromStarted, 0.99), "started-at-to-ready-p99-ms")
 	b.ReportMetric(percentile(cli, 0.5), "docker-start-cli-p50-ms")
 	b.ReportMetric(percentile(cli, 0.99), "docker-start-cli-p99-ms")
 }
@@ -321,9 +331,13 @@ func BenchmarkStartToConfigured(b *testing.B) {
 // from the deletion's return until the address is back, as an address
 // subscription in the container's namespace sees its RTM_NEWADDR. Between
 // trials (not timed) the drift must show in the drift report as repaired
-// and the engine settle. Reported: p50, p99 and mean in ms; target p50 <=
-// 50 ms. The peers do not repair at all (ovs-docker, the OVS Port
-// Manager) or poll every 5 s (OVSMirrorWatch-style). Run with
+// and the engine settle. Reported: repair-p50, -p99 and -mean in ms;
+// target p50 <= 50 ms. The kernel takes about 1 ms to return from the
+// deletion after it has told the subscribers, so wirekeeper often repairs
+// before AddrDel returns: from-call-p50 and -p99 measure from just before
+// the call, the figure that does not flatter it. The peers do not repair
+// at all (ovs-docker, the OVS Port Manager) or poll every 5 s
+// (OVSMirrorWatch-style). Run with
 //
 //	go test -run '^$' -bench DriftRepair -benchtime 50x ./providers/container/
 func BenchmarkDriftRepair(b *testing.B) {

@@ -87,3 +87,23 @@ func TestDockerdRestart(t *testing.T) {
 	r.waitPhase("pr", reconciler.PhasePending, "not running")
 	r.waitFor("port removed after the stop", func() bool { return len(env.ports(t)) == 0 })
 }
+
+// TestRemovedWhileDown removes a port from the spec while the daemon is
+// stopped: the first revision of the restarted daemon prunes it (the
+// provider waits for its OVSDB connection to list what it owns).
+func TestRemovedWhileDown(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	a := ctrName(t, "w")
+	env.docker.Run(t, a)
+	r := newRig(t, env)
+	r.apply(env.portDoc("pw", env.bridge, a, "eth1", "addresses: [10.72.0.1/24]"))
+	r.waitPhase("pw", reconciler.PhaseReady)
+	r.stop()
+	r.start()
+	r.apply() // the first revision the new daemon sees no longer has the port
+	r.waitFor("port and veth pruned", func() bool {
+		_, ok := env.docker.Link(t, a, "eth1")
+		return !ok && len(env.ports(t)) == 0
+	})
+}

@@ -57,7 +57,7 @@ func (p *Provider) ours(ref reconciler.Ref, ids map[string]string) bool {
 // port, both veth ends and the container end's configuration.
 func (p *Provider) look(ctx context.Context, req reconciler.Request) (*live, error) {
 	sp := req.Desired.Spec.(*spec.ContainerPortSpec)
-	ps, err := p.opts.OVS.Ports(req.Set, sp.Manager)
+	ps, err := p.opts.OVS.Ports(ctx, req.Set, sp.Manager)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +110,18 @@ func (p *Provider) look(ctx context.Context, req reconciler.Request) (*live, err
 	link, err := linkByName(l.ns.h, sp.Interface)
 	if err != nil {
 		return nil, wrapPerm("read link "+sp.Interface+" of container "+c.Name, err)
+	}
+	if link != nil && l.host == nil && link.Type() == "veth" {
+		// The port row is gone (ovs-vsctl del-port) and with it the host
+		// end's name, which for an adopted ovs-docker port is not the
+		// derived one: find the host end as the container end's peer.
+		if h, err := p.ns.host.LinkByIndex(link.Attrs().ParentIndex); err == nil && h.Type() == "veth" &&
+			strings.HasSuffix(h.Attrs().Name, "_l") && h.Attrs().ParentIndex == link.Attrs().Index {
+			l.host, l.hostEnd = h, h.Attrs().Name
+			if aliasObject(p.opts.Node, h.Attrs().Alias) == req.Ref.Name {
+				l.owned = true
+			}
+		}
 	}
 	if link != nil {
 		if l.peered(link) {
@@ -208,11 +220,9 @@ func linkByName(h *netlink.Handle, name string) (netlink.Link, error) {
 	return l, err
 }
 
-// intact reports whether the veth pair and its port are all there, so
-// that a repair can fix settings in place instead of plugging anew.
-func (l *live) intact() bool {
-	return l.host != nil && l.link != nil && (l.row == nil || l.row.Bridge == l.sp.Bridge)
-}
+// intact reports whether the veth pair is there, so that a repair can fix
+// the rest in place (the OVS port included) instead of plugging anew.
+func (l *live) intact() bool { return l.host != nil && l.link != nil }
 
 // Observe implements reconciler.Provider.
 func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconciler.Observation, error) {
@@ -221,7 +231,7 @@ func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconci
 	}
 	p.useSet(req.Set)
 	if req.Desired == nil {
-		left, err := p.leftovers(req)
+		left, err := p.leftovers(ctx, req)
 		if err != nil {
 			return reconciler.Observation{}, err
 		}
@@ -339,7 +349,7 @@ func (l leftovers) any() bool {
 
 // leftovers finds what is left of req.Ref on the node's managers (the one
 // its spec names, or all) and on the host side.
-func (p *Provider) leftovers(req reconciler.Request) (leftovers, error) {
+func (p *Provider) leftovers(ctx context.Context, req reconciler.Request) (leftovers, error) {
 	out := leftovers{rows: map[*ovsdb.Ports][]ovsdb.PortRow{}}
 	var managers []string
 	for _, o := range []*spec.Object{req.Desired, req.Last} {
@@ -355,7 +365,7 @@ func (p *Provider) leftovers(req reconciler.Request) (leftovers, error) {
 		managers = slices.Sorted(maps.Keys(idx.managers))
 	}
 	for _, m := range managers {
-		ps, err := p.opts.OVS.Ports(req.Set, m)
+		ps, err := p.opts.OVS.Ports(ctx, req.Set, m)
 		if err != nil {
 			return out, err
 		}

@@ -21,7 +21,6 @@ const (
 	stepVeth    = "veth"
 	stepPort    = "ovs-port"
 	stepHostUp  = "host-up"
-	stepNetns   = "netns"
 	stepRename  = "rename"
 	stepUp      = "up"
 	stepMTU     = "mtu"
@@ -31,7 +30,7 @@ const (
 )
 
 // Steps lists the plug steps in order.
-var Steps = []string{stepVeth, stepPort, stepHostUp, stepNetns, stepRename, stepUp, stepMTU, stepAddress, stepMAC, stepRoute}
+var Steps = []string{stepVeth, stepPort, stepHostUp, stepRename, stepUp, stepMTU, stepAddress, stepMAC, stepRoute}
 
 // errCrash, returned by a test hook, stops a plug where it is without
 // undoing anything, as a daemon killed at that point would.
@@ -121,9 +120,9 @@ func (p *Provider) clear(ctx context.Context, l *live) error {
 	return nil
 }
 
-// plug makes the port in ovs-docker's order: veth pair, OVS port, host end
-// up, container end moved into the namespace and renamed, up, then MTU,
-// addresses, MAC and default route. When a step fails, the steps before
+// plug makes the port in ovs-docker's order: veth pair (its container end
+// made inside the container's namespace), OVS port, host end up, container
+// end renamed, up, then MTU, addresses, MAC and default route. When a step fails, the steps before
 // it are undone: the veth pair deleted (with both ends) and the OVS port
 // removed.
 func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err error) {
@@ -153,9 +152,13 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if err := p.step(stepVeth); err != nil {
 		return err
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
+	// The container end is made inside the container's namespace rather
+	// than moved there afterwards (ovs-docker's way): moving a link
+	// between namespaces costs the kernel about 16 ms, creating it there
+	// well under 1 ms, with the same result.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer, PeerNamespace: netlink.NsFd(int(l.ns.ns))}
 	if err := p.ns.host.LinkAdd(veth); err != nil {
-		return wrapPerm("create veth pair "+host+"/"+peer, err)
+		return wrapPerm("create veth pair "+host+"/"+peer+" into container "+c.Name, err)
 	}
 	undo = append(undo, func() {
 		if l, err := linkByName(p.ns.host, host); err == nil && l != nil {
@@ -166,15 +169,16 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if err != nil {
 		return wrapPerm("read "+host, err)
 	}
-	peerLink, err := p.ns.host.LinkByName(peer)
+	peerLink, err := l.ns.h.LinkByName(peer)
 	if err != nil {
-		return wrapPerm("read "+peer, err)
+		return wrapPerm("read "+peer+" in container "+c.Name, err)
 	}
 	// The kernel takes no alias with a new link: set it on both ends.
-	for _, l := range []netlink.Link{hostLink, peerLink} {
-		if err := p.ns.host.LinkSetAlias(l, a); err != nil {
-			return wrapPerm("set the alias of "+l.Attrs().Name, err)
-		}
+	if err := p.ns.host.LinkSetAlias(hostLink, a); err != nil {
+		return wrapPerm("set the alias of "+host, err)
+	}
+	if err := l.ns.h.LinkSetAlias(peerLink, a); err != nil {
+		return wrapPerm("set the alias of "+peer+" in container "+c.Name, err)
 	}
 
 	if err := p.step(stepPort); err != nil {
@@ -197,19 +201,10 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 		return wrapPerm("set "+host+" up", err)
 	}
 
-	if err := p.step(stepNetns); err != nil {
-		return err
-	}
-	if err := p.ns.host.LinkSetNsFd(peerLink, int(l.ns.ns)); err != nil {
-		return wrapPerm("move "+peer+" into container "+c.Name, err)
-	}
 	if err := p.step(stepRename); err != nil {
 		return err
 	}
-	link, err := l.ns.h.LinkByName(peer)
-	if err != nil {
-		return wrapPerm("read "+peer+" in container "+c.Name, err)
-	}
+	link := peerLink
 	if err := l.ns.h.LinkSetName(link, sp.Interface); err != nil {
 		if errors.Is(err, syscall.EEXIST) {
 			return fmt.Errorf("container %s already has an interface %s that wirekeeper did not plug; remove it or choose another spec.interface", c.Name, sp.Interface)
@@ -364,6 +359,13 @@ func macEqual(hw net.HardwareAddr, s string) bool {
 func (p *Provider) repair(ctx context.Context, ref reconciler.Ref, l *live) error {
 	sp := l.sp
 	ids := p.ids(ref, sp)
+	if l.row != nil && l.row.Bridge != sp.Bridge {
+		// On another bridge, or on none: the port moves.
+		if err := l.ps.Delete(ctx, *l.row); err != nil {
+			return err
+		}
+		l.row = nil
+	}
 	switch {
 	case l.row == nil:
 		if err := l.ps.Add(ctx, ovsdb.PortRow{Bridge: sp.Bridge, Name: l.hostEnd, Tag: sp.VLAN, ExternalIDs: ids}); err != nil {
@@ -413,7 +415,7 @@ func hasAll(have, want map[string]string) bool {
 // unplug removes what is left of a port: its OVS ports and its veth pair.
 // Only what carries this node's marker is touched.
 func (p *Provider) unplug(ctx context.Context, req reconciler.Request) error {
-	left, err := p.leftovers(req)
+	left, err := p.leftovers(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ var Kinds = []string{Kind}
 // OVS is what the provider needs of the OVSDB provider: the ports of a
 // manager, and word of their changes. *ovsdb.Provider implements it.
 type OVS interface {
-	Ports(set *spec.Set, manager string) (*ovsdb.Ports, error)
+	Ports(ctx context.Context, set *spec.Set, manager string) (*ovsdb.Ports, error)
 	OnPortEvent(f func(manager string, ids map[string]string))
 }
 
@@ -176,14 +176,14 @@ func (p *Provider) currentIndex() *specIndex {
 // Owned implements reconciler.Provider: the ports on this node's managers
 // whose interface carries this node's marker, and the veth pairs whose
 // alias does (a plug interrupted before its OVS port was made).
-func (p *Provider) Owned(_ context.Context, set *spec.Set) ([]reconciler.Ref, error) {
+func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, error) {
 	if err := p.start(); err != nil {
 		return nil, err
 	}
 	p.useSet(set)
 	var out []reconciler.Ref
 	for _, m := range slices.Sorted(maps.Keys(p.currentIndex().managers)) {
-		ps, err := p.opts.OVS.Ports(set, m)
+		ps, err := p.opts.OVS.Ports(ctx, set, m)
 		if err != nil {
 			return nil, err // pruning on a partial list could remove too little or too much
 		}

@@ -195,7 +195,8 @@ func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
 	// The monitor's cache holds the initial rows when MonitorAll returns,
 	// but its events reach the view a moment later; observing before then
 	// would miss rows (and create duplicates of them).
-	for !v.caughtUp(cl.Cache()) {
+	initial := initialRows(cl.Cache())
+	for !v.caughtUp(cl.Cache(), initial) {
 		select {
 		case <-cctx.Done():
 			cl.Close()

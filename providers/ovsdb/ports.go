@@ -58,15 +58,16 @@ type Ports struct {
 }
 
 // Ports returns the port access of manager, one of node's OVSManagers in
-// set. It fails when the manager is not in set for this node or is not
-// connected.
-func (p *Provider) Ports(set *spec.Set, manager string) (*Ports, error) {
+// set. A manager not connected yet is connected, and its first attempt
+// waited for (within ctx). It fails when the manager is not in set for
+// this node or is not connected.
+func (p *Provider) Ports(ctx context.Context, set *spec.Set, manager string) (*Ports, error) {
 	p.useSet(set)
 	c, err := p.conn(manager)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := c.current(); err != nil {
+	if err := c.waitUp(ctx); err != nil {
 		return nil, err
 	}
 	return &Ports{p: p, c: c, manager: manager}, nil

@@ -117,9 +117,21 @@ func (p *Provider) Apply(ctx context.Context, req reconciler.Request, ch reconci
 // node's managers whose external_ids name this node as owner (adopted
 // bridges excepted: they are never pruned). It also closes the connections
 // of managers that left the spec.
-func (p *Provider) Owned(_ context.Context, set *spec.Set) ([]reconciler.Ref, error) {
+func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, error) {
 	p.useSet(set)
 	idx := p.currentIndex()
+	// Every manager of the node is asked, connected now if it was not (the
+	// first revision after a start): what was removed from git while the
+	// daemon was down is pruned at once.
+	for name := range idx.managers {
+		c, err := p.conn(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.waitUp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	p.mu.Lock()
 	var gone []*conn
 	for name, c := range p.conns {

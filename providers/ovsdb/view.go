@@ -220,20 +220,52 @@ func unindex(m map[string]map[string]bool, key, uuid string) {
 	}
 }
 
-// caughtUp reports whether the view holds as many rows of each table it
-// keeps as the monitor's cache does.
-func (v *view) caughtUp(c *cache.TableCache) bool {
+// viewTables are the tables the view keeps.
+var viewTables = []string{"Open_vSwitch", "Bridge", "Port", "Interface", "Mirror"}
+
+// initialRows returns, per table, the UUIDs the monitor's cache holds now:
+// right after the monitor's reply, its initial rows.
+func initialRows(c *cache.TableCache) map[string][]string {
+	out := map[string][]string{}
+	for _, t := range viewTables {
+		if rc := c.Table(t); rc != nil {
+			for id := range rc.RowsShallow() {
+				out[t] = append(out[t], id)
+			}
+		}
+	}
+	return out
+}
+
+// caughtUp reports whether every initial row has reached the view, or
+// has left the cache since (others' changes keep arriving meanwhile, so
+// comparing counts might never settle on a busy server).
+func (v *view) caughtUp(c *cache.TableCache, initial map[string][]string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	root := 0
-	if v.root != "" {
-		root = 1
-	}
-	for table, n := range map[string]int{"Open_vSwitch": root, "Bridge": len(v.bridges), "Mirror": len(v.mirrors),
-		"Port": len(v.ports), "Interface": len(v.ifaces)} {
-		if rc := c.Table(table); rc != nil && rc.Len() != n {
-			return false
+	for t, ids := range initial {
+		for _, id := range ids {
+			if !v.has(t, id) && c.Table(t).HasRow(id) {
+				return false
+			}
 		}
+	}
+	return true
+}
+
+// has reports whether the view holds the row. Callers hold v.mu.
+func (v *view) has(table, uuid string) bool {
+	switch table {
+	case "Open_vSwitch":
+		return v.root == uuid
+	case "Bridge":
+		return v.bridges[uuid] != nil
+	case "Port":
+		return v.ports[uuid] != nil
+	case "Interface":
+		return v.ifaces[uuid] != nil
+	case "Mirror":
+		return v.mirrors[uuid] != nil
 	}
 	return true
 }
