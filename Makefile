@@ -34,7 +34,10 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench DriftRepair -benchtime 200x ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \
 		go test -run "^$$" -bench "Plug100|StartToConfigured" -benchtime 1x -timeout 30m ./providers/container/ && \
-		go test -run "^$$" -bench DriftRepair -benchtime 50x ./providers/container/'
+		go test -run "^$$" -bench DriftRepair -benchtime 50x ./providers/container/ && \
+		go test -run "^$$" -bench Sync10k -benchtime 1x ./providers/collector/inventory/ && \
+		go test -run "^$$" -bench PublishConfirmed -benchtime 1x ./providers/collector/amqp/ && \
+		go test -run "^$$" -bench Backfill1000 -benchtime 1x -timeout 30m ./providers/collector/'
 
 generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
 	go run ./internal/schemagen/cmd/schemagen -out schemas

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/wirekeeper/wirekeeper/providers/collector"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -45,6 +46,9 @@ var registry = []Factory{
 		}
 		return container.New(container.Options{Node: c.Node, Logger: c.Logger, OVS: ovs,
 			OVSNetns: c.OVSNetns, DockerHost: c.DockerHost}), nil
+	}},
+	{Name: "collector", Kinds: collector.Kinds, New: func(c Config) (reconciler.Provider, error) {
+		return collector.New(collector.Options{Node: c.Node, Logger: c.Logger}), nil
 	}},
 }
 

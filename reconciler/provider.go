@@ -76,6 +76,11 @@ type Observation struct {
 	// the engine deletes it (policy enforce) and reports the object
 	// Pending until the prerequisite is back.
 	Stale bool
+	// Details are facts about a working object worth showing in its
+	// status (a collector's interfaces, watermarks and message counts),
+	// one "label: value" line each. Providers refresh them sparingly:
+	// every change is a status commit.
+	Details []string
 	// Unmanaged lists live objects found under this one that are neither
 	// in the spec nor owned (foreign mirrors on a manager), left untouched
 	// and shown in the status.

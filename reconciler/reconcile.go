@@ -228,7 +228,7 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 // waitForLive reports an object whose live prerequisite is missing as
 // Pending, until the provider's watch enqueues it (or the resync).
 func (e *Engine) waitForLive(w work, obs Observation) (string, time.Duration) {
-	e.setUnmanaged(w, obs.Unmanaged)
+	e.setUnmanaged(w, obs.Unmanaged, obs.Details)
 	e.setPhase(w, PhasePending, "WaitingForLiveObject", obs.Pending, nil)
 	return "pending", e.opts.Resync
 }
@@ -359,12 +359,14 @@ func (e *Engine) noteAdoption(w work, ch Change, policy spec.Policy) {
 	e.notify()
 }
 
-// setUnmanaged keeps the list of foreign live objects under an object.
-func (e *Engine) setUnmanaged(w work, unmanaged []string) {
+// setUnmanaged keeps the list of foreign live objects under an object,
+// and the provider's details about it.
+func (e *Engine) setUnmanaged(w work, unmanaged []string, details []string) {
 	e.mu.Lock()
-	changed := !slices.Equal(w.st.status.Unmanaged, unmanaged)
+	changed := !slices.Equal(w.st.status.Unmanaged, unmanaged) || !slices.Equal(w.st.status.Details, details)
 	if changed {
 		w.st.status.Unmanaged = slices.Clone(unmanaged)
+		w.st.status.Details = slices.Clone(details)
 	}
 	e.mu.Unlock()
 	if changed {
@@ -390,7 +392,7 @@ func (e *Engine) converged(w work, obs Observation, repaired bool) {
 		}
 	}
 	e.mu.Unlock()
-	e.setUnmanaged(w, obs.Unmanaged)
+	e.setUnmanaged(w, obs.Unmanaged, obs.Details)
 	if obs.Degraded != "" {
 		e.setPhase(w, PhaseDegraded, "Degraded", obs.Degraded, nil)
 		return

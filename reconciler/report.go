@@ -59,6 +59,8 @@ type ObjectStatus struct {
 	// Unmanaged lists live objects under this one that are neither in git
 	// nor owned (foreign mirrors on a manager); wirekeeper leaves them alone.
 	Unmanaged []string `json:"unmanaged,omitempty" yaml:"unmanaged,omitempty"`
+	// Details are the provider's facts about the working object.
+	Details []string `json:"details,omitempty" yaml:"details,omitempty"`
 }
 
 // Ref returns the object's ref.

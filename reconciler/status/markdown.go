@@ -73,6 +73,17 @@ func renderMarkdown(ns *reconciler.NodeStatus, set *spec.Set) []byte {
 		b.WriteString(strings.Join(unmanaged, "") + "\n")
 	}
 
+	var details []string
+	for _, o := range ns.Objects {
+		if len(o.Details) > 0 {
+			details = append(details, fmt.Sprintf("- %s/%s: %s\n", mdText(o.Kind), mdText(o.Name), mdText(strings.Join(o.Details, "; "))))
+		}
+	}
+	if len(details) > 0 {
+		b.WriteString("## Details\n\n")
+		b.WriteString(strings.Join(details, "") + "\n")
+	}
+
 	b.WriteString("## Topology\n\n")
 	b.WriteString(renderMermaid(ns, set))
 	return []byte(b.String())

@@ -62,6 +62,7 @@ type objectDoc struct {
 	Conditions []conditionDoc `yaml:"conditions,omitempty"`
 	LastDrift  *lastDriftDoc  `yaml:"lastDrift,omitempty"`
 	Unmanaged  []string       `yaml:"unmanaged,omitempty"`
+	Details    []string       `yaml:"details,omitempty"`
 }
 
 type conditionDoc struct {
@@ -117,7 +118,7 @@ func renderYAML(ns *reconciler.NodeStatus) ([]byte, error) {
 		Suspended: counts[reconciler.PhaseSuspended],
 	}
 	for _, o := range ns.Objects {
-		od := objectDoc{Kind: o.Kind, Name: o.Name, Phase: string(o.Phase), Revision: o.Revision, Message: o.Message, Unmanaged: o.Unmanaged}
+		od := objectDoc{Kind: o.Kind, Name: o.Name, Phase: string(o.Phase), Revision: o.Revision, Message: o.Message, Unmanaged: o.Unmanaged, Details: o.Details}
 		for _, c := range o.Conditions {
 			od.Conditions = append(od.Conditions, conditionDoc{
 				Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
@@ -192,7 +193,7 @@ func parseYAML(node string, data []byte) (*reconciler.NodeStatus, error) {
 		if od.Kind == "" || od.Name == "" {
 			return nil, fail(field, errors.New("kind and name are required"))
 		}
-		o := reconciler.ObjectStatus{Kind: od.Kind, Name: od.Name, Phase: reconciler.Phase(od.Phase), Revision: od.Revision, Message: od.Message, Unmanaged: od.Unmanaged}
+		o := reconciler.ObjectStatus{Kind: od.Kind, Name: od.Name, Phase: reconciler.Phase(od.Phase), Revision: od.Revision, Message: od.Message, Unmanaged: od.Unmanaged, Details: od.Details}
 		for j, cd := range od.Conditions {
 			c := reconciler.Condition{Type: cd.Type, Status: cd.Status, Reason: cd.Reason, Message: cd.Message}
 			if c.LastTransitionTime, err = parseTime(cd.LastTransitionTime); err != nil {

@@ -1,0 +1,151 @@
+// Package mysqltest starts private MariaDB servers for tests that restart
+// them (the harness's shared one must never be restarted by a test). It
+// shells out to mariadb-install-db, mariadbd and mariadb-admin, always with
+// --no-defaults, as scripts/test-servers/mysql.sh does.
+package mysqltest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+)
+
+// Server is a private MariaDB on a loopback port.
+type Server struct {
+	// DSN is a go-sql-driver DSN for a user with every privilege, over
+	// TCP, database test_db.
+	DSN  string
+	Dir  string
+	Port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start installs a data directory and starts mariadbd on a free loopback
+// port; the server is stopped and its directory removed when t ends. A
+// missing MariaDB skips t, or fails it under WIREKEEPER_REQUIRE_INTEGRATION=1.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	for _, bin := range []string{"mariadb-install-db", "/usr/sbin/mariadbd", "mariadb-admin", "mariadb"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv(testenv.RequireEnv) == "1" {
+				t.Fatalf("mysqltest: MariaDB is required but %s is missing (apt-get install mariadb-server mariadb-client)", bin)
+			}
+			t.Skipf("mysqltest: skipping, %s is missing", bin)
+		}
+	}
+	dir, err := os.MkdirTemp("", "mysqltest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{Dir: dir, Port: port, DSN: fmt.Sprintf("wk:wk@tcp(127.0.0.1:%d)/test_db", port)}
+	t.Cleanup(func() {
+		s.stop()
+		os.RemoveAll(dir)
+	})
+	if out, err := exec.Command("mariadb-install-db", "--no-defaults", "--user=root", "--datadir="+s.path("data"),
+		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
+		t.Fatalf("mysqltest: mariadb-install-db: %v\n%s", err, out)
+	}
+	s.Start(t)
+	sql := "CREATE USER 'wk'@'127.0.0.1' IDENTIFIED BY 'wk'; GRANT ALL ON *.* TO 'wk'@'127.0.0.1'; CREATE DATABASE test_db;"
+	if out, err := exec.Command("mariadb", "--no-defaults", "-S", s.path("mysqld.sock"), "-uroot", "-e", sql).CombinedOutput(); err != nil {
+		t.Fatalf("mysqltest: setting up users: %v\n%s", err, out)
+	}
+	return s
+}
+
+func (s *Server) path(name string) string { return filepath.Join(s.Dir, name) }
+
+// Start starts mariadbd on the server's data directory and port, and waits
+// until it answers.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	s.cmd = exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--user=root", "--datadir="+s.path("data"),
+		"--socket="+s.path("mysqld.sock"), "--port="+strconv.Itoa(s.Port), "--bind-address=127.0.0.1",
+		"--pid-file="+s.path("mysqld.pid"), "--log-error="+s.path("error.log"), "--skip-name-resolve",
+		"--innodb-buffer-pool-size=64M", "--skip-log-bin", "--tmpdir="+s.Dir)
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("mysqltest: mariadbd: %v", err)
+	}
+	s.done = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.done)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-s.done:
+			log, _ := os.ReadFile(s.path("error.log"))
+			t.Fatalf("mysqltest: mariadbd exited:\n%s", tail(string(log), 20))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mysqltest: mariadbd not listening on %d after 30 s", s.Port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop shuts mariadbd down (clients lose their connections) and waits for
+// it to exit.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Restart is Stop then Start.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop(t)
+	s.Start(t)
+}
+
+func (s *Server) stop() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.cmd.Process.Kill()
+		<-s.done
+		return fmt.Errorf("mysqltest: mariadbd did not stop within 30 s; killed")
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

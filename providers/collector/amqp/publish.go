@@ -1,0 +1,226 @@
+package amqp
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+)
+
+// Message is one publication.
+type Message struct {
+	// RoutingKey routes the message in the exchange.
+	RoutingKey string
+	// Body is sent as is, with content_type text/plain.
+	Body []byte
+	// MessageID is the message_id property consumers deduplicate on; it
+	// should identify the content, so that a re-publication carries the
+	// same one.
+	MessageID string
+	// Timestamp, when not zero, is sent as the timestamp property.
+	Timestamp time.Time
+}
+
+// minShare is the smallest part of a batch given a channel of its own:
+// below it, another channel costs more than it brings.
+const minShare = 512
+
+// PublishAll publishes msgs (content_type text/plain, delivery_mode 2
+// persistent, message_id, no headers, not mandatory) and returns nil only
+// once the broker has acknowledged every one of them. A nack, a channel or
+// connection closed before every confirm arrived, or ctx ending, is an
+// error after which any part of the batch may or may not have been
+// delivered: the caller publishes the whole batch again (at-least-once;
+// consumers drop duplicates by message_id). Publishing is pipelined with up
+// to Options.MaxInFlight unconfirmed messages per channel; a batch of at
+// least 1,024 messages is spread over up to Options.Channels channels (512
+// messages each at least). A lost connection is dialed again once per call.
+func (p *Publisher) PublishAll(ctx context.Context, msgs []Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	shares := split(msgs, p.opts.Channels)
+	conn, lanes, err := p.lanes(ctx, len(shares))
+	if err != nil {
+		return err
+	}
+	defer p.unblockOnCancel(ctx, conn)()
+	if len(lanes) == 1 {
+		err := p.publishLane(ctx, lanes[0], shares[0])
+		p.release(lanes[0], err == nil)
+		return err
+	}
+
+	// The caller re-publishes everything after any failure, so the first
+	// one stops the other lanes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for i, l := range lanes {
+		wg.Go(func() {
+			err := p.publishLane(ctx, l, shares[i])
+			p.release(l, err == nil)
+			if err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// split cuts msgs into at most n contiguous shares of at least minShare
+// messages each.
+func split(msgs []Message, n int) [][]Message {
+	n = min(n, len(msgs)/minShare)
+	if n <= 1 {
+		return [][]Message{msgs}
+	}
+	shares := make([][]Message, 0, n)
+	size := (len(msgs) + n - 1) / n
+	for start := 0; start < len(msgs); start += size {
+		shares = append(shares, msgs[start:min(start+size, len(msgs))])
+	}
+	return shares
+}
+
+// lane is a channel in confirm mode and where its closing is announced.
+type lane struct {
+	conn   *connection
+	ch     *amqp091.Channel
+	closes chan *amqp091.Error
+}
+
+// lanes returns n confirm-mode channels on the live connection, idle ones
+// first.
+func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lanes := make([]*lane, 0, n)
+	for len(lanes) < n && len(p.idle) > 0 {
+		l := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if l.conn == conn && !l.ch.IsClosed() {
+			lanes = append(lanes, l)
+		}
+	}
+	for len(lanes) < n {
+		l, err := openLane(conn)
+		if err != nil {
+			for _, l := range lanes {
+				go l.ch.Close()
+			}
+			return nil, nil, p.errorf("%w", err)
+		}
+		lanes = append(lanes, l)
+	}
+	return conn, lanes, nil
+}
+
+func openLane(conn *connection) (*lane, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		go ch.Close()
+		return nil, err
+	}
+	return &lane{conn: conn, ch: ch, closes: ch.NotifyClose(make(chan *amqp091.Error, 1))}, nil
+}
+
+// release keeps a lane whose every publication was confirmed for the next
+// call, and closes any other: its confirms are unsettled or it is broken.
+func (p *Publisher) release(l *lane, settled bool) {
+	p.mu.Lock()
+	keep := settled && !p.closed && l.conn == p.conn && !l.ch.IsClosed() && len(p.idle) < maxIdleChannels
+	if keep {
+		p.idle = append(p.idle, l)
+	}
+	p.mu.Unlock()
+	if !keep && !l.ch.IsClosed() {
+		// Closing waits for the broker's close-ok; the caller need not.
+		go l.ch.Close()
+	}
+}
+
+// pending is a publication awaiting its confirm.
+type pending struct {
+	dc *amqp091.DeferredConfirmation
+	id string
+}
+
+// publishLane publishes msgs on l, keeping at most MaxInFlight unconfirmed,
+// and returns once all are confirmed or one is not.
+func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) error {
+	// A ring of the unconfirmed, oldest first. The broker confirms in
+	// order, usually many at once, so waiting on the oldest is enough.
+	ring := make([]pending, min(p.opts.MaxInFlight, len(msgs)))
+	head, n := 0, 0
+	for i := range msgs {
+		m := &msgs[i]
+		if n == len(ring) {
+			if err := p.settle(ctx, l, ring[head]); err != nil {
+				return err
+			}
+			ring[head] = pending{}
+			head, n = (head+1)%len(ring), n-1
+		}
+		dc, err := l.ch.PublishWithDeferredConfirmWithContext(ctx, p.opts.Exchange, m.RoutingKey, false, false,
+			amqp091.Publishing{ContentType: "text/plain", DeliveryMode: amqp091.Persistent,
+				MessageId: m.MessageID, Timestamp: m.Timestamp, Body: m.Body})
+		if err != nil {
+			return p.errorf("publish message %q: %w%s", m.MessageID, err, closeReason(l))
+		}
+		p.published.Add(1)
+		ring[(head+n)%len(ring)] = pending{dc: dc, id: m.MessageID}
+		n++
+	}
+	for ; n > 0; n-- {
+		if err := p.settle(ctx, l, ring[head]); err != nil {
+			return err
+		}
+		head = (head + 1) % len(ring)
+	}
+	return nil
+}
+
+// settle waits for pd's confirm and returns an error unless it is an ack.
+func (p *Publisher) settle(ctx context.Context, l *lane, pd pending) error {
+	select {
+	case <-pd.dc.Done():
+	case <-ctx.Done():
+		return p.errorf("waiting for the confirm of message %q: %w", pd.id, ctx.Err())
+	}
+	if pd.dc.Acked() {
+		p.confirmed.Add(1)
+		return nil
+	}
+	// A channel that closes settles its pending confirms as nacks.
+	if l.ch.IsClosed() {
+		return p.errorf("channel closed before message %q was confirmed%s", pd.id, closeReason(l))
+	}
+	p.nacked.Add(1)
+	return p.errorf("the broker nacked message %q", pd.id)
+}
+
+// closeReason returns ": " and why l's channel closed, when known.
+func closeReason(l *lane) string {
+	select {
+	case e, ok := <-l.closes:
+		if ok && e != nil {
+			return ": " + e.Error()
+		}
+	default:
+	}
+	return ""
+}

@@ -1,0 +1,233 @@
+// Package inventory keeps the collector's interface inventory and its
+// per-metric collection watermarks in a MySQL/MariaDB table with exactly the
+// columns of the SAND-CI ESnet collector's `esnet_interfaces`, so that the
+// seed's consumers keep reading it:
+//
+//	id             INT AUTO_INCREMENT PRIMARY KEY
+//	name           VARCHAR(128)  the Netbeam resource
+//	status         VARCHAR(2)    '1' active, '0' retired
+//	active_from    VARCHAR(13)   ms timestamp, 13 digits
+//	active_until   VARCHAR(13)   NULL while active
+//	traffic_until  VARCHAR(13)   watermark of each metric, NULL when unknown
+//	errors_until   VARCHAR(13)
+//	discards_until VARCHAR(13)
+//
+// Unlike the seed, an interface gone from the API is retired (status '0',
+// active_until set) and still collected up to active_until, and a
+// watermark only moves forward (Store.Advance), after the data up to it has
+// been delivered.
+//
+// Connections: the pool recycles connections after connMaxLifetime, so that
+// none outlives a server's wait_timeout or a proxy's idle cut, and the
+// driver checks a pooled connection's liveness before reusing it. A
+// connection found dead before anything was sent (after a MariaDB restart,
+// say) is reported as driver.ErrBadConn, which database/sql retries on a
+// fresh connection by itself. A connection that breaks mid-statement is not
+// retried by database/sql; Sync and Advance retry such failures (and
+// InnoDB deadlocks) themselves, a few times, which is safe because both are
+// idempotent: Sync reconciles from what it reads, Advance only moves
+// forward. When the server stays away the error is returned and the caller
+// backs off and calls again.
+package inventory
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Pool settings; see the package comment.
+const (
+	connMaxLifetime = 3 * time.Minute
+	connMaxIdleTime = time.Minute
+	maxOpenConns    = 16
+	maxIdleConns    = 8
+	// dialTimeout applies when the DSN sets no timeout of its own.
+	dialTimeout = 10 * time.Second
+)
+
+// columns are the table's columns, in the order every query reads them.
+var columns = []string{"id", "name", "status", "active_from", "active_until",
+	"traffic_until", "errors_until", "discards_until"}
+
+// Store is the inventory table of one collector target. It is safe for
+// concurrent use.
+type Store struct {
+	db    *sql.DB
+	table string // validated, used between backquotes
+	r     redactor
+}
+
+// Open connects to the database that dsn (a go-sql-driver DSN) names, pings
+// it, and creates table when it is missing; an existing table (one made by
+// the seed, say) is used as it is, provided it has every column. table must
+// be 1 to 64 ASCII letters, digits or underscores. Errors never show the
+// DSN's password.
+func Open(ctx context.Context, dsn, table string) (*Store, error) {
+	if err := validIdentifier(table); err != nil {
+		return nil, err
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		// ParseDSN's messages quote parameter values, never the whole DSN;
+		// scrub whatever could be the password.
+		msg := scrubDSN(err.Error(), dsn)
+		for _, pw := range guessPasswords(dsn) {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return nil, fmt.Errorf("inventory: invalid DSN (not shown: it may hold a password): %s", msg)
+	}
+	r := redactor{password: cfg.Passwd, dsn: dsn, shown: describe(cfg)}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = dialTimeout
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, r.errorf("inventory: %s: %w", r.shown, err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetConnMaxLifetime(connMaxLifetime)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	s := &Store{db: db, table: table, r: r}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, r.errorf("inventory: cannot connect to %s: %w", r.shown, err)
+	}
+	if err := s.ensureTable(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the connections; the table stays.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ensureTable creates the table when missing and checks that an existing
+// one has every column the store reads and writes.
+func (s *Store) ensureTable(ctx context.Context) error {
+	// utf8mb4_bin: resources compare byte for byte, as the API spells them.
+	ddl := "CREATE TABLE IF NOT EXISTS `" + s.table + "` (" +
+		"`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, " +
+		"`name` VARCHAR(128) NOT NULL, " +
+		"`status` VARCHAR(2) NOT NULL, " +
+		"`active_from` VARCHAR(13) NOT NULL, " +
+		"`active_until` VARCHAR(13) NULL, " +
+		"`traffic_until` VARCHAR(13) NULL, " +
+		"`errors_until` VARCHAR(13) NULL, " +
+		"`discards_until` VARCHAR(13) NULL, " +
+		"KEY `name_status` (`name`, `status`)" +
+		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+	if _, err := s.db.ExecContext(ctx, ddl); err != nil {
+		return s.r.errorf("inventory: cannot create table %s on %s: %w", s.table, s.r.shown, err)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT LOWER(column_name) FROM information_schema.columns "+
+		"WHERE table_schema = DATABASE() AND table_name = ?", s.table)
+	if err != nil {
+		return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+	}
+	defer rows.Close()
+	var have []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+		}
+		have = append(have, c)
+	}
+	if err := rows.Err(); err != nil {
+		return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+	}
+	var missing []string
+	for _, c := range columns {
+		if !slices.Contains(have, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("inventory: table %s exists but lacks the column(s) %s of the ESnet inventory",
+			s.table, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// validIdentifier accepts what can safely go between backquotes in SQL
+// without escaping: 1 to 64 ASCII letters, digits and underscores.
+func validIdentifier(table string) error {
+	if table == "" || len(table) > 64 {
+		return fmt.Errorf("inventory: table name %q must be 1 to 64 characters", table)
+	}
+	for _, c := range table {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("inventory: table name %q may hold only ASCII letters, digits and _", table)
+		}
+	}
+	return nil
+}
+
+// describe shows where a DSN points without its password:
+// user@tcp(host:port)/db.
+func describe(cfg *mysql.Config) string {
+	return fmt.Sprintf("mysql %s@%s(%s)/%s", cfg.User, cfg.Net, cfg.Addr, cfg.DBName)
+}
+
+// redactor keeps the DSN's password out of error messages.
+type redactor struct {
+	password, dsn, shown string
+}
+
+// errorf is fmt.Errorf, but when the message would hold the password or the
+// DSN it returns an error whose message is scrubbed; that error still
+// unwraps to the cause, for errors.Is and errors.As.
+func (r redactor) errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	msg := err.Error()
+	clean := scrubDSN(msg, r.dsn)
+	if r.password != "" {
+		clean = strings.ReplaceAll(clean, r.password, "xxxxx")
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbedError{msg: clean, err: errors.Unwrap(err)}
+}
+
+// scrubDSN replaces every occurrence of dsn in s.
+func scrubDSN(s, dsn string) string {
+	if dsn == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, dsn, "(DSN not shown)")
+}
+
+// guessPasswords returns what may be the password of a DSN that does not
+// parse: what lies between the first ':' and the first or last '@'.
+func guessPasswords(dsn string) []string {
+	var out []string
+	for _, at := range []int{strings.Index(dsn, "@"), strings.LastIndex(dsn, "@")} {
+		if at < 0 {
+			continue
+		}
+		if colon := strings.Index(dsn[:at], ":"); colon >= 0 && colon+1 < at {
+			out = append(out, dsn[colon+1:at])
+		}
+	}
+	return out
+}
+
+// scrubbedError is an error whose message was cleaned of a secret.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -1,0 +1,136 @@
+package netbeam
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Interface is one element of GET {base}/api/network/{network}/interfaces.
+type Interface struct {
+	// Resource is the element's "resource" field, already URL-encoded
+	// (devices/albq-asw1/interfaces/ge-0%2F0%2F1), as Points expects it.
+	Resource string
+	// Raw is the element exactly as received, byte for byte, so it can be
+	// republished with every field, known or not, intact.
+	Raw json.RawMessage
+}
+
+// Interfaces lists the network's interfaces in the order the API sends them.
+// A null list yields none. Every element must be an object with a string
+// "resource"; otherwise the whole call fails, naming the element. Resources
+// are returned as received: check them with ValidateResource before use
+// (Points refuses invalid ones).
+func (c *Client) Interfaces(ctx context.Context) ([]Interface, error) {
+	u, err := c.endpoint("", "interfaces")
+	if err != nil {
+		return nil, err
+	}
+	var raws []json.RawMessage
+	if err := c.get(ctx, u, func(d *json.Decoder) error { return d.Decode(&raws) }); err != nil {
+		return nil, err
+	}
+	out := make([]Interface, 0, len(raws))
+	for i, raw := range raws {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+			return nil, fmt.Errorf("netbeam: GET %s: interface %d is not an object", redact(u), i)
+		}
+		var resource string
+		if err := json.Unmarshal(fields["resource"], &resource); err != nil || resource == "" {
+			return nil, fmt.Errorf("netbeam: GET %s: interface %d has no string \"resource\"", redact(u), i)
+		}
+		out = append(out, Interface{Resource: resource, Raw: raw})
+	}
+	return out, nil
+}
+
+// Point is one [ts_ms, in, out] triple of a metric's series. In and Out are
+// nil where Netbeam sent JSON null (no sample), so a republished point keeps
+// its null rather than turning it into 0.
+type Point struct {
+	// Timestamp is the sample time in milliseconds since the Unix epoch.
+	Timestamp int64
+	// In is the inbound value, nil for null.
+	In *float64
+	// Out is the outbound value, nil for null.
+	Out *float64
+}
+
+// UnmarshalJSON decodes [ts, in, out]: ts must be an integral number, in and
+// out numbers or null. Elements after the third are ignored.
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var v []*float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		// Maybe only a trailing element is not a number: decode the three.
+		var elems []json.RawMessage
+		if json.Unmarshal(b, &elems) != nil || len(elems) < 3 {
+			return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
+		}
+		v = make([]*float64, 3)
+		for i := range v {
+			if err := json.Unmarshal(elems[i], &v[i]); err != nil {
+				return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
+			}
+		}
+	}
+	if len(v) < 3 {
+		return fmt.Errorf("point %s: want [ts, in, out]", b)
+	}
+	ts := v[0]
+	if ts == nil || *ts != math.Trunc(*ts) || math.Abs(*ts) > 1<<53 {
+		return fmt.Errorf("point %s: timestamp is not an integral number of milliseconds", b)
+	}
+	*p = Point{Timestamp: int64(*ts), In: v[1], Out: v[2]}
+	return nil
+}
+
+// MarshalJSON encodes the point as Netbeam does, [ts, in, out], with null
+// for a nil In or Out.
+func (p Point) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{p.Timestamp, p.In, p.Out})
+}
+
+// Points fetches GET {base}/api/network/{network}/{resource}/{metric}?begin=&end=
+// and returns the points as sent, in order, without filtering them by the
+// window. resource goes into the path unchanged (already encoded; it must
+// pass ValidateResource) and metric is a plain name (traffic, errors,
+// discards). Top-level keys other than "points" are ignored; "points": null
+// or [] yields no points, but a response without "points" is an error so an
+// unexpected body is never mistaken for an empty window.
+func (c *Client) Points(ctx context.Context, resource, metric string, begin, end int64) ([]Point, error) {
+	if err := ValidateResource(resource); err != nil {
+		return nil, err
+	}
+	if err := validateMetric(metric); err != nil {
+		return nil, err
+	}
+	if begin > end {
+		return nil, fmt.Errorf("netbeam: %s %s: begin %d is after end %d", resource, metric, begin, end)
+	}
+	query := "begin=" + strconv.FormatInt(begin, 10) + "&end=" + strconv.FormatInt(end, 10)
+	u, err := c.endpoint(query, resource, metric)
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Points json.RawMessage `json:"points"`
+	}
+	var points []Point
+	err = c.get(ctx, u, func(d *json.Decoder) error {
+		if err := d.Decode(&body); err != nil {
+			return err
+		}
+		if body.Points == nil {
+			return errors.New(`the response has no "points"`)
+		}
+		return json.Unmarshal(body.Points, &points)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return points, nil
+}

@@ -1,0 +1,248 @@
+// Package collector is the collector-target provider: each CollectorTarget
+// of this node runs a collector that pulls ESnet Netbeam telemetry, keeps
+// the interface inventory in MySQL and publishes to RabbitMQ, in the
+// message and table layout of the SAND-CI ESnet collector, at least once:
+// a watermark advances only after the broker confirmed every message of
+// its slice. See README.md.
+package collector
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
+	"github.com/wirekeeper/wirekeeper/providers/collector/amqp"
+	"github.com/wirekeeper/wirekeeper/providers/collector/netbeam"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// Kind is the spec kind this provider reconciles.
+const Kind = "CollectorTarget"
+
+// Kinds are the spec kinds this provider reconciles.
+var Kinds = []string{Kind}
+
+// Options configures a Provider.
+type Options struct {
+	// Node is this daemon's node: it runs the CollectorTargets whose
+	// spec.node names it.
+	Node   string
+	Logger *slog.Logger
+	// Secrets reads the spec's secrets (default: the process environment
+	// and files).
+	Secrets secret.Source
+	// HTTPClient talks to Netbeam (default: a client with the system's
+	// roots; tests pass their stand-in's).
+	HTTPClient *http.Client
+	// Concurrency bounds the interface metrics collected at once (8).
+	Concurrency int
+	// NetbeamRateLimit bounds the requests per second to Netbeam, per
+	// target (20, burst 5).
+	NetbeamRateLimit float64
+	// PauseInterval is how long publication pauses before the watched
+	// queues are read again (30 s, as the seed).
+	PauseInterval time.Duration
+	// DepthCheckEvery is how many messages may be published between two
+	// readings of the watched queues (5,760, as the seed).
+	DepthCheckEvery int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// DetailsEvery is how often the counts in the object's status details
+	// are refreshed (10 minutes): each refresh is a status commit.
+	DetailsEvery time.Duration
+}
+
+// Provider runs the collectors. It implements reconciler.Provider and
+// reconciler.Watcher (a collector's status change enqueues its object).
+type Provider struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	targets map[string]*target
+	enqueue func(reconciler.Ref)
+}
+
+// New returns a provider for opts.Node.
+func New(opts Options) *Provider {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.PauseInterval <= 0 {
+		opts.PauseInterval = 30 * time.Second
+	}
+	if opts.DepthCheckEvery <= 0 {
+		opts.DepthCheckEvery = 5760
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.DetailsEvery <= 0 {
+		opts.DetailsEvery = 10 * time.Minute
+	}
+	return &Provider{opts: opts, log: opts.Logger.With("provider", "collector"), targets: map[string]*target{}}
+}
+
+// Name implements reconciler.Provider.
+func (p *Provider) Name() string { return "collector" }
+
+// Kinds implements reconciler.Provider.
+func (p *Provider) Kinds() []string { return slices.Clone(Kinds) }
+
+// Observe implements reconciler.Provider: a collector exists while it
+// runs; its live form is the spec it runs with, so that a changed spec is
+// an update (a restart with the new settings). A collector whose last pass
+// failed, or that is paused for backpressure, is Degraded, saying why.
+func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
+	p.mu.Lock()
+	t := p.targets[req.Ref.Name]
+	p.mu.Unlock()
+	if t == nil {
+		return reconciler.Observation{}, nil
+	}
+	live := t.sp
+	if req.Desired != nil {
+		live.Policy = req.Desired.Spec.(*spec.CollectorTargetSpec).Policy
+	}
+	obs := reconciler.Observation{Exists: true, Owned: true, Live: &live, Details: t.details()}
+	st := t.status()
+	switch {
+	case st.Paused:
+		obs.Degraded = fmt.Sprintf("paused for backpressure: queue %s holds %d messages (max %d)", st.PausedQueue, st.PausedDepth, t.sp.RabbitMQ.MaxQueueDepth)
+	case st.LastError != "":
+		obs.Degraded = "last pass failed, retrying from the watermarks: " + st.LastError
+	}
+	return obs, nil
+}
+
+// Apply implements reconciler.Provider: create starts the collector,
+// update restarts it with the new settings, delete stops it. The
+// inventory stays.
+func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconciler.Change) error {
+	name := req.Ref.Name
+	p.mu.Lock()
+	old := p.targets[name]
+	delete(p.targets, name)
+	p.mu.Unlock()
+	if old != nil {
+		old.stop()
+	}
+	if ch.Action == reconciler.ActionDelete {
+		return nil
+	}
+	sp := *req.Desired.Spec.(*spec.CollectorTargetSpec)
+	t, err := p.newTarget(name, sp)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.targets[name] = t
+	p.mu.Unlock()
+	t.start()
+	return nil
+}
+
+// newTarget resolves the secrets and builds the clients of one target.
+func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target, error) {
+	url, err := p.opts.Secrets.Resolve(sp.RabbitMQ.URL)
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq.url: %w", err)
+	}
+	dsn, err := p.opts.Secrets.Resolve(sp.Inventory.MySQL.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("inventory.mysql.dsn: %w", err)
+	}
+	nb, err := netbeam.New(netbeam.Options{BaseURL: sp.Netbeam.URL, Network: sp.Netbeam.Network, HTTPClient: p.opts.HTTPClient,
+		RateLimit: p.opts.NetbeamRateLimit})
+	if err != nil {
+		return nil, err
+	}
+	log := p.log.With("target", name)
+	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log})
+	ref := reconciler.Ref{Kind: Kind, Name: name}
+	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, log: log, opts: p.opts,
+		changed: func() { p.notify(ref) }}, nil
+}
+
+func (p *Provider) notify(ref reconciler.Ref) {
+	p.mu.Lock()
+	enqueue := p.enqueue
+	p.mu.Unlock()
+	if enqueue != nil {
+		enqueue(ref)
+	}
+}
+
+// Owned implements reconciler.Provider: the running collectors.
+func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]reconciler.Ref, 0, len(p.targets))
+	for name := range p.targets {
+		out = append(out, reconciler.Ref{Kind: Kind, Name: name})
+	}
+	slices.SortFunc(out, func(a, b reconciler.Ref) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Watch implements reconciler.Watcher: a collector's status change
+// (a failed pass, a pause, a recovery) enqueues its object.
+func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
+	p.mu.Lock()
+	p.enqueue = enqueue
+	p.mu.Unlock()
+	<-ctx.Done()
+	p.mu.Lock()
+	p.enqueue = nil
+	p.mu.Unlock()
+	return nil
+}
+
+// Status returns the status of the running collector name.
+func (p *Provider) Status(name string) (Status, bool) {
+	p.mu.Lock()
+	t := p.targets[name]
+	p.mu.Unlock()
+	if t == nil {
+		return Status{}, false
+	}
+	return t.status(), true
+}
+
+// Trigger makes the collector name start a pass now instead of at its
+// next interval (a pass in flight finishes first); it reports whether the
+// collector runs.
+func (p *Provider) Trigger(name string) bool {
+	p.mu.Lock()
+	t := p.targets[name]
+	p.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Close stops every collector.
+func (p *Provider) Close() {
+	p.mu.Lock()
+	ts := p.targets
+	p.targets = map[string]*target{}
+	p.mu.Unlock()
+	for _, t := range ts {
+		t.stop()
+	}
+}
