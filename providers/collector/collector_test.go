@@ -2,9 +2,9 @@ package collector_test
 
 import (
 	"encoding/json"
-	"strings"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 

@@ -157,8 +157,8 @@ func (r *rig) waitFor(what string, timeout time.Duration, cond func() bool) {
 
 // row is one inventory row as the test reads it back.
 type row struct {
-	ID                                      int64
-	Name, Status, ActiveFrom                string
+	ID                                     int64
+	Name, Status, ActiveFrom               string
 	ActiveUntil, Traffic, Errors, Discards sql.NullString
 }
 
