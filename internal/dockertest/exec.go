@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,58 +23,16 @@ const DockerCLI = "/usr/bin/docker"
 // instead of stalling the whole run until go test's -timeout.
 const cmdTimeout = 60 * time.Second
 
-// sbinDirs are searched after PATH: dockerd lives in /usr/sbin, which a
-// non-login PATH may lack.
-var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
-
 // lookBin returns the path of the executable name; a name with a slash is
 // taken as a path.
-func lookBin(name string) (string, error) {
-	if strings.Contains(name, "/") {
-		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return name, nil
-		}
-		return "", fmt.Errorf("dockertest: %s is not an executable file", name)
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range sbinDirs {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("dockertest: %s not found in PATH nor in %s", name, strings.Join(sbinDirs, ", "))
-}
+func lookBin(name string) (string, error) { return testenv.LookBin(name) }
 
 // need skips t unless every named binary is installed (and, with root, the
 // test runs as root); when WIREKEEPER_REQUIRE_INTEGRATION=1 it fails t
-// instead, as testenv.Lookup does for a missing server.
+// instead.
 func need(t testing.TB, root bool, names ...string) {
 	t.Helper()
-	var problems, missing []string
-	for _, n := range names {
-		if _, err := lookBin(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		problems = append(problems, "not installed: "+strings.Join(missing, ", ")+
-			" (apt-get install docker.io busybox-static openvswitch-switch iproute2 util-linux uuid-runtime)")
-	}
-	if root && os.Geteuid() != 0 {
-		problems = append(problems, "network namespaces and dockerd need root")
-	}
-	if len(problems) == 0 {
-		return
-	}
-	msg := strings.Join(problems, "; ")
-	if os.Getenv(testenv.RequireEnv) == "1" {
-		t.Fatalf("dockertest: Docker is required (%s=1) but %s", testenv.RequireEnv, msg)
-		return
-	}
-	t.Skipf("dockertest: skipping, %s; %s=1 makes this a failure", msg, testenv.RequireEnv)
+	testenv.NeedBins(t, "dockertest: Docker", "apt-get install docker.io busybox-static openvswitch-switch iproute2 util-linux uuid-runtime", root, names...)
 }
 
 // result is what a finished command printed.
@@ -165,14 +122,4 @@ func poll(timeout time.Duration, check func() error) error {
 }
 
 // logTail returns the last n lines of file, for failure messages.
-func logTail(file string, n int) string {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + file + " (tail)\n" + strings.Join(lines, "\n")
-}
+func logTail(file string, n int) string { return testenv.LogTail(file, n) }

@@ -72,6 +72,17 @@ func (e *Engine) DefaultGateway(t testing.TB, name string) string {
 // and returns ip's JSON output.
 func (e *Engine) inNetns(t testing.TB, name string, stdin io.Reader, args ...string) string {
 	t.Helper()
+	res, err := e.ipIn(t, name, stdin, append([]string{"-j"}, args...)...)
+	if err != nil {
+		t.Fatalf("dockertest: in the network namespace of %s: %v", name, err)
+	}
+	return res.stdout
+}
+
+// ipIn runs `ip args...` in the running container's network namespace from
+// the host, through nsenter.
+func (e *Engine) ipIn(t testing.TB, name string, stdin io.Reader, args ...string) (result, error) {
+	t.Helper()
 	need(t, true, "nsenter", "ip")
 	pid := e.PID(t, name)
 	if pid == 0 {
@@ -81,11 +92,7 @@ func (e *Engine) inNetns(t testing.TB, name string, stdin io.Reader, args ...str
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	res, err := run(nil, stdin, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", ip, "-j"}, args...)...)
-	if err != nil {
-		t.Fatalf("dockertest: in the network namespace of %s: %v", name, err)
-	}
-	return res.stdout
+	return run(nil, stdin, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", ip}, args...)...)
 }
 
 // ipLink is the part of an `ip -j link` or `ip -j addr` object Links reads.
@@ -174,16 +181,7 @@ func parseDefaultGateway(out string) (string, error) {
 // container's links, addresses or routes behind a reconciler's back.
 func (e *Engine) IP(t testing.TB, name string, args ...string) {
 	t.Helper()
-	need(t, true, "nsenter", "ip")
-	pid := e.PID(t, name)
-	if pid == 0 {
-		t.Fatalf("dockertest: container %s is not running: it has no network namespace", name)
-	}
-	ip, err := lookBin("ip")
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	if _, err := run(nil, nil, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-n", ip}, args...)...); err != nil {
+	if _, err := e.ipIn(t, name, nil, args...); err != nil {
 		t.Fatalf("dockertest: ip %s in the network namespace of %s: %v", strings.Join(args, " "), name, err)
 	}
 }

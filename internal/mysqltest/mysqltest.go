@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -36,14 +35,8 @@ type Server struct {
 // missing MariaDB skips t, or fails it under WIREKEEPER_REQUIRE_INTEGRATION=1.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	for _, bin := range []string{"mariadb-install-db", "/usr/sbin/mariadbd", "mariadb-admin", "mariadb"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv(testenv.RequireEnv) == "1" {
-				t.Fatalf("mysqltest: MariaDB is required but %s is missing (apt-get install mariadb-server mariadb-client)", bin)
-			}
-			t.Skipf("mysqltest: skipping, %s is missing", bin)
-		}
-	}
+	testenv.NeedBins(t, "mysqltest: MariaDB", "apt-get install mariadb-server mariadb-client", false,
+		"mariadb-install-db", "mariadbd", "mariadb")
 	dir, err := os.MkdirTemp("", "mysqltest-")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +70,11 @@ func (s *Server) path(name string) string { return filepath.Join(s.Dir, name) }
 // until it answers.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
-	s.cmd = exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--user=root", "--datadir="+s.path("data"),
+	mariadbd, err := testenv.LookBin("mariadbd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(mariadbd, "--no-defaults", "--user=root", "--datadir="+s.path("data"),
 		"--socket="+s.path("mysqld.sock"), "--port="+strconv.Itoa(s.Port), "--bind-address=127.0.0.1",
 		"--pid-file="+s.path("mysqld.pid"), "--log-error="+s.path("error.log"), "--skip-name-resolve",
 		"--innodb-buffer-pool-size=64M", "--skip-log-bin", "--tmpdir="+s.Dir)
@@ -96,8 +93,7 @@ func (s *Server) Start(t testing.TB) {
 		}
 		select {
 		case <-s.done:
-			log, _ := os.ReadFile(s.path("error.log"))
-			t.Fatalf("mysqltest: mariadbd exited:\n%s", tail(string(log), 20))
+			t.Fatalf("mysqltest: mariadbd exited:\n%s", testenv.LogTail(s.path("error.log"), 20))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -143,9 +139,4 @@ func (s *Server) stop() error {
 		<-s.done
 		return fmt.Errorf("mysqltest: mariadbd did not stop within 30 s; killed")
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,51 +18,15 @@ import (
 // instead of stalling the whole run until go test's -timeout.
 const cmdTimeout = 60 * time.Second
 
-// sbinDirs are searched after PATH: ovsdb-server and ovs-vswitchd live in
-// /usr/sbin, which a non-login PATH may lack.
-var sbinDirs = []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
-
 // lookBin returns the path of the executable name.
-func lookBin(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range sbinDirs {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("ovstest: %s not found in PATH nor in %s", name, strings.Join(sbinDirs, ", "))
-}
+func lookBin(name string) (string, error) { return testenv.LookBin(name) }
 
 // need skips t unless every named binary is installed (and, with root, the
 // test runs as root); when WIREKEEPER_REQUIRE_INTEGRATION=1 it fails t
-// instead, as testenv.Lookup does for a missing server.
+// instead.
 func need(t testing.TB, root bool, names ...string) {
 	t.Helper()
-	var problems, missing []string
-	for _, n := range names {
-		if _, err := lookBin(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		problems = append(problems, "not installed: "+strings.Join(missing, ", ")+
-			" (apt-get install openvswitch-switch iproute2)")
-	}
-	if root && os.Geteuid() != 0 {
-		problems = append(problems, "network namespaces need root")
-	}
-	if len(problems) == 0 {
-		return
-	}
-	msg := strings.Join(problems, "; ")
-	if os.Getenv(testenv.RequireEnv) == "1" {
-		t.Fatalf("ovstest: Open vSwitch is required (%s=1) but %s", testenv.RequireEnv, msg)
-		return
-	}
-	t.Skipf("ovstest: skipping, %s; %s=1 makes this a failure", msg, testenv.RequireEnv)
+	testenv.NeedBins(t, "ovstest: Open vSwitch", "apt-get install openvswitch-switch iproute2", root, names...)
 }
 
 // command runs name with args, env added to this process's environment, and
@@ -145,27 +107,7 @@ func endProcess(pid int, grace time.Duration) error {
 }
 
 // readPID reads a daemon's pid file.
-func readPID(file string) (int, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, fmt.Errorf("ovstest: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("ovstest: pid file %s: %w", file, err)
-	}
-	return pid, nil
-}
+func readPID(file string) (int, error) { return testenv.ReadPID(file) }
 
 // logTail returns the last n lines of file, for failure messages.
-func logTail(file string, n int) string {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + file + " (tail)\n" + strings.Join(lines, "\n")
-}
+func logTail(file string, n int) string { return testenv.LogTail(file, n) }

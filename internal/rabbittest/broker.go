@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -162,20 +160,5 @@ func (b *Broker) cleanup(t testing.TB) {
 // WIREKEEPER_REQUIRE_INTEGRATION=1 it fails t instead.
 func need(t testing.TB) {
 	t.Helper()
-	var missing []string
-	if _, err := os.Stat(serverScript); err != nil {
-		missing = append(missing, serverScript)
-	}
-	if _, err := exec.LookPath(epmdBin); err != nil {
-		missing = append(missing, epmdBin)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "not installed: " + strings.Join(missing, ", ") + " (apt-get install rabbitmq-server)"
-	if os.Getenv(testenv.RequireEnv) == "1" {
-		t.Fatalf("rabbittest: RabbitMQ is required (%s=1) but %s", testenv.RequireEnv, msg)
-		return
-	}
-	t.Skipf("rabbittest: skipping, %s; %s=1 makes this a failure", msg, testenv.RequireEnv)
+	testenv.NeedBins(t, "rabbittest: RabbitMQ", "apt-get install rabbitmq-server", false, serverScript, epmdBin)
 }

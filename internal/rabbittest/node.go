@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 )
 
 // Where Debian's rabbitmq-server package puts the server script; the
@@ -326,17 +328,7 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func readPID(file string) (int, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, fmt.Errorf("rabbittest: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("rabbittest: pid file %s: %w", file, err)
-	}
-	return pid, nil
-}
+func readPID(file string) (int, error) { return testenv.ReadPID(file) }
 
 // logSince reports whether file holds s after its first offset bytes.
 func logSince(file string, offset int64, s string) bool {
@@ -348,14 +340,4 @@ func logSince(file string, offset int64, s string) bool {
 }
 
 // logTail returns the last n lines of file, for failure messages.
-func logTail(file string, n int) string {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + file + " (tail)\n" + strings.Join(lines, "\n")
-}
+func logTail(file string, n int) string { return testenv.LogTail(file, n) }

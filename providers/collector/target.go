@@ -234,6 +234,7 @@ func (t *target) pass(ctx context.Context) error {
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
+		wms  = map[string]int64{} // per metric, the oldest watermark of the active rows
 		sem  = make(chan struct{}, t.opts.Concurrency)
 	)
 	for _, row := range rows {
@@ -242,16 +243,21 @@ func (t *target) pass(ctx context.Context) error {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				if err := t.collect(ctx, row, m, limit, nowMS); err != nil {
-					mu.Lock()
+				last := int64(-1) // the row's watermark for m, once known
+				err := t.collect(ctx, row, m, limit, nowMS, func(wm int64) { last = wm })
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
 					errs = append(errs, err)
-					mu.Unlock()
+				}
+				if cur, seen := wms[m]; row.Active && last >= 0 && (!seen || last < cur) {
+					wms[m] = last
 				}
 			}()
 		}
 	}
 	wg.Wait()
-	t.noteWatermarks(ctx)
+	t.update(func(st *Status) { st.Watermarks = wms })
 	if len(errs) > 0 {
 		return fmt.Errorf("%d of %d interface metrics failed; first: %w", len(errs), len(rows)*len(metrics), errs[0])
 	}
@@ -275,10 +281,13 @@ func (t *target) selected(resource string) bool {
 
 // collect walks one interface's metric from its watermark to
 // min(now - lag, active_until) in slices of at most sliceMax. The
-// watermark advances only once every message of a slice is confirmed.
-func (t *target) collect(ctx context.Context, row inventory.Row, metric string, limit, nowMS int64) error {
+// watermark advances only once every message of a slice is confirmed;
+// reached is told the watermark, as read and after each advance.
+func (t *target) collect(ctx context.Context, row inventory.Row, metric string, limit, nowMS int64, reached func(int64)) error {
 	from, ok := row.Until[metric]
-	if !ok { // a row another writer left without a watermark
+	if ok {
+		reached(from)
+	} else { // a row another writer left without a watermark
 		from = nowMS - t.sp.Backfill.D().Milliseconds()
 	}
 	end := limit
@@ -297,7 +306,11 @@ func (t *target) collect(ctx context.Context, row inventory.Row, metric string, 
 			// A retired interface Netbeam no longer serves: nothing more
 			// is owed from it.
 			t.log.Info("retired interface no longer served; its collection ends", "target", t.name, "resource", row.Name, "metric", metric)
-			return t.inv.Advance(ctx, row.ID, metric, end)
+			if err := t.inv.Advance(ctx, row.ID, metric, end); err != nil {
+				return err
+			}
+			reached(end)
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s %s [%d, %d): %w", row.Name, metric, from, to, err)
@@ -317,6 +330,7 @@ func (t *target) collect(ctx context.Context, row inventory.Row, metric string, 
 		if err := t.inv.Advance(ctx, row.ID, metric, to); err != nil {
 			return fmt.Errorf("%s %s: advancing the watermark to %d: %w", row.Name, metric, to, err)
 		}
+		reached(to)
 		from = to
 	}
 	return nil
@@ -401,25 +415,4 @@ func (t *target) waitForRoom(ctx context.Context, n int) error {
 		case <-time.After(t.opts.PauseInterval):
 		}
 	}
-}
-
-// noteWatermarks records the oldest watermark per metric over the rows
-// still collected.
-func (t *target) noteWatermarks(ctx context.Context) {
-	rows, err := t.inv.Rows(ctx)
-	if err != nil {
-		return
-	}
-	wm := map[string]int64{}
-	for _, r := range rows {
-		if !r.Active {
-			continue
-		}
-		for m, v := range r.Until {
-			if cur, ok := wm[m]; !ok || v < cur {
-				wm[m] = v
-			}
-		}
-	}
-	t.update(func(st *Status) { st.Watermarks = wm })
 }

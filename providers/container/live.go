@@ -77,12 +77,12 @@ func (p *Provider) look(ctx context.Context, req reconciler.Request) (*live, err
 	if l.rows, err = ps.Find(refs, sp.Interface); err != nil {
 		return nil, err
 	}
-	marked, err := ps.Marked(p.opts.Node, Kind)
+	marked, err := ps.MarkedAs(p.opts.Node, Kind, req.Ref.Name)
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range marked {
-		if r.ExternalIDs[ovsdb.KeyName] == req.Ref.Name && !slices.ContainsFunc(l.rows, func(x ovsdb.PortRow) bool { return x.UUID == r.UUID }) {
+		if !slices.ContainsFunc(l.rows, func(x ovsdb.PortRow) bool { return x.UUID == r.UUID }) {
 			l.rows = append(l.rows, r)
 		}
 	}
@@ -369,14 +369,12 @@ func (p *Provider) leftovers(ctx context.Context, req reconciler.Request) (lefto
 		if err != nil {
 			return out, err
 		}
-		rows, err := ps.Marked(p.opts.Node, Kind)
+		rows, err := ps.MarkedAs(p.opts.Node, Kind, req.Ref.Name)
 		if err != nil {
 			return out, err
 		}
-		for _, r := range rows {
-			if r.ExternalIDs[ovsdb.KeyName] == req.Ref.Name {
-				out.rows[ps] = append(out.rows[ps], r)
-			}
+		if len(rows) > 0 {
+			out.rows[ps] = rows
 		}
 	}
 	links, err := p.ns.host.LinkList()

@@ -313,9 +313,7 @@ func (p *Provider) onPortEvent(_ string, ids map[string]string) {
 		}
 		d.mu.Unlock()
 		if c != nil {
-			for _, r := range idx.forContainer(c) {
-				refs = append(refs, r)
-			}
+			refs = append(refs, idx.forContainer(c)...)
 		}
 	}
 	p.enqueueAll(refs)

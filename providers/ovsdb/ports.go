@@ -186,6 +186,19 @@ func (ps *Ports) Find(containerIDs []string, iface string) ([]PortRow, error) {
 // Marked returns the ports whose interface carries wirekeeper's markers
 // for owner and kind (every name), sorted by name.
 func (ps *Ports) Marked(owner, kind string) ([]PortRow, error) {
+	return ps.marked(func(ids map[string]string) bool { return ids[keyOwner] == owner && ids[keyKind] == kind }, nil)
+}
+
+// MarkedAs returns the ports whose interface carries owner's marker for the
+// object kind/name, from the view's marker index.
+func (ps *Ports) MarkedAs(owner, kind, name string) ([]PortRow, error) {
+	return ps.marked(func(ids map[string]string) bool { return ids[keyOwner] == owner }, []string{kind + "/" + name})
+}
+
+// marked returns, sorted by name, the ports whose interface's external_ids
+// satisfy match: among the interfaces indexed under keys, or all of them
+// when keys is nil.
+func (ps *Ports) marked(match func(ids map[string]string) bool, keys []string) ([]PortRow, error) {
 	_, v, err := ps.c.current()
 	if err != nil {
 		return nil, err
@@ -193,9 +206,19 @@ func (ps *Ports) Marked(owner, kind string) ([]PortRow, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []PortRow
-	for id, i := range v.ifaces {
-		if i.ExternalIDs[keyOwner] == owner && i.ExternalIDs[keyKind] == kind {
+	check := func(id string) {
+		if i := v.ifaces[id]; i != nil && match(i.ExternalIDs) {
 			out = append(out, v.portRow(id))
+		}
+	}
+	if keys == nil {
+		for id := range v.ifaces {
+			check(id)
+		}
+	}
+	for _, k := range keys {
+		for id := range v.marked[k] {
+			check(id)
 		}
 	}
 	slices.SortFunc(out, func(a, b PortRow) int { return cmp.Compare(a.Name, b.Name) })
@@ -298,11 +321,7 @@ func (ps *Ports) Update(ctx context.Context, row PortRow, ids map[string]string)
 		return err
 	}
 	if len(ids) > 0 {
-		keys := slices.Sorted(maps.Keys(ids))
-		iface := &vswitch.Interface{UUID: row.InterfaceUUID}
-		if err := t.add(cl.Where(iface).Mutate(iface,
-			model.Mutation{Field: &iface.ExternalIDs, Mutator: libovsdb.MutateOperationDelete, Value: keys},
-			model.Mutation{Field: &iface.ExternalIDs, Mutator: libovsdb.MutateOperationInsert, Value: ids})); err != nil {
+		if err := t.setExternalIDs(&vswitch.Interface{UUID: row.InterfaceUUID}, ids); err != nil {
 			return err
 		}
 	}
@@ -399,30 +418,13 @@ func (ps *Ports) commit(ctx context.Context, t *txn, what string) error {
 	return nil
 }
 
-// await waits until the monitor's view satisfies cond, at most
-// SettleTimeout; a transaction that committed is not failed for a slow
-// monitor (the next observe shows the truth).
+// await waits until the monitor's view satisfies cond (run under the
+// view's read lock), at most SettleTimeout; a transaction that committed is
+// not failed for a slow monitor (the next observe shows the truth).
 func (ps *Ports) await(ctx context.Context, cond func(v *view) bool) error {
-	deadline := time.NewTimer(ps.p.opts.SettleTimeout)
-	defer deadline.Stop()
-	for {
-		_, v, err := ps.c.current()
-		if err != nil {
-			return err
-		}
-		wake := v.changed()
+	return ps.p.waitView(ctx, ps.c, func(v *view) bool {
 		v.mu.RLock()
-		ok := cond(v)
-		v.mu.RUnlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		defer v.mu.RUnlock()
+		return cond(v)
+	})
 }

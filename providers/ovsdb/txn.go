@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -107,8 +108,9 @@ func (t *txn) flush() error {
 	return nil
 }
 
-// setExternalIDs sets keys of the external_ids of row (a *vswitch.Mirror
-// or *vswitch.Bridge with its UUID), leaving every other key as it is.
+// setExternalIDs sets keys of the external_ids of row (a *vswitch.Mirror,
+// *vswitch.Bridge or *vswitch.Interface with its UUID), leaving every
+// other key as it is.
 func (t *txn) setExternalIDs(row model.Model, ids map[string]string) error {
 	var field any
 	switch r := row.(type) {
@@ -116,14 +118,12 @@ func (t *txn) setExternalIDs(row model.Model, ids map[string]string) error {
 		field = &r.ExternalIDs
 	case *vswitch.Bridge:
 		field = &r.ExternalIDs
+	case *vswitch.Interface:
+		field = &r.ExternalIDs
 	default:
 		return fmt.Errorf("ovsdb: external_ids of %T", row)
 	}
-	keys := make([]string, 0, len(ids))
-	for k := range ids {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(ids))
 	// OVSDB's map insert keeps an existing key's value: delete the keys first.
 	return t.add(t.client.Where(row).Mutate(row,
 		model.Mutation{Field: field, Mutator: libovsdb.MutateOperationDelete, Value: keys},
@@ -329,26 +329,37 @@ func describeResult(r libovsdb.OperationResult) string {
 // Items are checked in order and a settled one is not checked again, so a
 // large transaction costs one observe per item, not one per item per event.
 func (p *Provider) settle(ctx context.Context, c *conn, items []reconciler.Apply, done []int) {
-	deadline := time.NewTimer(p.opts.SettleTimeout)
-	defer deadline.Stop()
-	for len(done) > 0 {
-		_, v, err := c.current()
-		if err != nil {
-			return
-		}
-		wake := v.changed()
+	_ = p.waitView(ctx, c, func(*view) bool {
 		for len(done) > 0 && p.settled(ctx, items[done[0]]) {
 			done = done[1:]
 		}
-		if len(done) == 0 {
-			return
+		return len(done) == 0
+	})
+}
+
+// waitView waits until cond holds on the manager's view, at most
+// SettleTimeout: cond runs now and after each change of the view, without
+// the view's lock (it takes what it needs). A timeout is not an error: the
+// caller's next read shows the truth. It fails when the manager is not
+// connected or ctx ends.
+func (p *Provider) waitView(ctx context.Context, c *conn, cond func(v *view) bool) error {
+	deadline := time.NewTimer(p.opts.SettleTimeout)
+	defer deadline.Stop()
+	for {
+		_, v, err := c.current()
+		if err != nil {
+			return err
+		}
+		wake := v.changed()
+		if cond(v) {
+			return nil
 		}
 		select {
 		case <-wake:
 		case <-deadline.C:
-			return
+			return nil
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		}
 	}
 }

@@ -36,7 +36,8 @@ type view struct {
 	// mirrorsNamed maps a Mirror.name to the UUIDs of mirrors so named.
 	mirrorsNamed map[string]map[string]bool
 	// marked maps "Kind/name" of wirekeeper's markers to the UUIDs of the
-	// Bridge and Mirror rows carrying them (whatever their owner).
+	// Bridge, Mirror and Interface rows carrying them (whatever their
+	// owner; the kind tells the table).
 	marked map[string]map[string]bool
 	// mirrorBridge maps a mirror UUID to the UUID of the bridge listing it.
 	mirrorBridge map[string]string
@@ -137,10 +138,12 @@ func (v *view) apply(table string, old, row model.Model) {
 		if o, ok := old.(*vswitch.Interface); ok && o != nil {
 			delete(v.ifaces, o.UUID)
 			unindex(v.containerIfaces, containerKey(o.ExternalIDs), o.UUID)
+			unindex(v.marked, markerKey(o.ExternalIDs), o.UUID)
 		}
 		if r, ok := row.(*vswitch.Interface); ok && r != nil {
 			v.ifaces[r.UUID] = r.DeepCopy()
 			index(v.containerIfaces, containerKey(r.ExternalIDs), r.UUID)
+			index(v.marked, markerKey(r.ExternalIDs), r.UUID)
 		}
 	}
 	close(v.updated)
