@@ -76,11 +76,13 @@ type Hooks struct {
 // providers: per object observe -> plan -> apply (or report) -> observe
 // again, each object on its own, with its own backoff.
 type Engine struct {
-	opts    Options
-	log     *slog.Logger
-	byKind  map[string]Provider
-	q       *queue
-	backoff *backoff
+	opts   Options
+	log    *slog.Logger
+	byKind map[string]Provider
+	// phaseObservers are the providers told of every phase change.
+	phaseObservers []PhaseObserver
+	q              *queue
+	backoff        *backoff
 
 	mu       sync.Mutex
 	rev      Revision
@@ -117,6 +119,8 @@ type objectState struct {
 	restoredReady string
 	// openDrift is the drift event not repaired yet.
 	openDrift *DriftEvent
+	// phaseTold is set once the phase observers heard of the object.
+	phaseTold bool
 }
 
 // New returns an engine for opts.Node. Call SetRevision to give it specs and
@@ -164,6 +168,9 @@ func New(opts Options) (*Engine, error) {
 		changed: make(chan struct{}, 1),
 	}
 	for _, p := range opts.Providers {
+		if o, ok := p.(PhaseObserver); ok {
+			e.phaseObservers = append(e.phaseObservers, o)
+		}
 		for _, k := range p.Kinds() {
 			if other, dup := e.byKind[k]; dup {
 				return nil, fmt.Errorf("reconciler: kind %s is claimed by providers %s and %s", k, other.Name(), p.Name())
@@ -177,6 +184,13 @@ func New(opts Options) (*Engine, error) {
 // Changed receives a value whenever the status changed; it never blocks the
 // engine (one pending notification at most).
 func (e *Engine) Changed() <-chan struct{} { return e.changed }
+
+// phaseChanged tells the phase observers; callers do not hold e.mu.
+func (e *Engine) phaseChanged(ref Ref, phase Phase) {
+	for _, o := range e.phaseObservers {
+		o.ObjectPhase(ref, phase)
+	}
+}
 
 func (e *Engine) notify() {
 	select {

@@ -117,6 +117,16 @@ type Watcher interface {
 	Watch(ctx context.Context, enqueue func(Ref)) error
 }
 
+// PhaseObserver is implemented by providers that show the engine's view of
+// objects alongside the live system (the SkyDive export puts each object's
+// phase on its nodes).
+type PhaseObserver interface {
+	// ObjectPhase is called after the phase of ref changed, with "" once the
+	// engine has forgotten a pruned object. It runs on an engine worker and
+	// must not block.
+	ObjectPhase(ref Ref, phase Phase)
+}
+
 // Apply is one change of a batch.
 type Apply struct {
 	Req    Request

@@ -425,6 +425,7 @@ func (e *Engine) forget(w work) {
 	e.mu.Unlock()
 	if had {
 		e.notify()
+		e.phaseChanged(w.ref, "")
 	}
 	for _, r := range next {
 		e.q.Add(r)
@@ -459,6 +460,10 @@ func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
 	} else if phase != PhasePending && phase != PhaseSuspended {
 		changed = setCondition(s, ConditionSynced, "True", "Succeeded", "", now) || changed
 	}
+	// Observers hear the first phase of this run even when a restored
+	// status had it already.
+	tell := before != phase || !st.phaseTold
+	st.phaseTold = true
 	var dependents []Ref
 	if blocking(before) && !blocking(phase) {
 		dependents = st.rdeps
@@ -466,6 +471,9 @@ func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
 	e.mu.Unlock()
 	if changed {
 		e.notify()
+	}
+	if tell {
+		e.phaseChanged(w.ref, phase)
 	}
 	for _, r := range dependents {
 		e.q.Add(r)

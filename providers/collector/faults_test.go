@@ -8,6 +8,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/mysqltest"
 	"github.com/wirekeeper/wirekeeper/internal/netbeamtest"
 	"github.com/wirekeeper/wirekeeper/internal/rabbittest"
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/collector"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -157,12 +158,39 @@ func TestBackpressure(t *testing.T) {
 		ph, msg := r.phase("tb")
 		return ph == reconciler.PhaseDegraded && strings.Contains(msg, "paused for backpressure: queue "+full)
 	})
+	// The topology shows the collector paused, then collecting again.
+	if md := collectorNode(t, r, "tb"); md["State"] != "Paused" || md["Type"] != "collector" {
+		t.Errorf("collector node while paused: %v", md)
+	}
 	r.broker.Consume(t, full) // the slow consumer catches up
 	r.waitFor("resumed and Ready", 20*time.Second, func() bool {
 		ph, _ := r.phase("tb")
 		st, _ := r.p.Status("tb")
 		return ph == reconciler.PhaseReady && !st.Paused && st.Passes >= 1
 	})
+	md := collectorNode(t, r, "tb")
+	if md["State"] != "Collecting" || md["Interfaces"] != 1 {
+		t.Errorf("collector node after the pause: %v", md)
+	}
+}
+
+// collectorNode returns the metadata of the collector's node in the
+// provider's part of the topology.
+func collectorNode(t *testing.T, r *rig, name string) topology.Metadata {
+	t.Helper()
+	g := topology.New(r.node, nil)
+	r.p.Topology(g)
+	g.Finish()
+	for _, n := range g.Nodes {
+		if n.Metadata["Type"] == "collector" && n.Metadata["Name"] == name {
+			if n.Object != "CollectorTarget/"+name {
+				t.Errorf("collector node's object %q", n.Object)
+			}
+			return n.Metadata
+		}
+	}
+	t.Fatalf("no collector node %s in the topology", name)
+	return nil
 }
 
 // TestBrokerAndDatabaseRestarts restarts a private RabbitMQ and a private

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/secret"
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/collector/amqp"
 	"github.com/wirekeeper/wirekeeper/providers/collector/netbeam"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -68,6 +69,8 @@ type Provider struct {
 	mu      sync.Mutex
 	targets map[string]*target
 	enqueue func(reconciler.Ref)
+	// topo are the OnTopologyChange subscribers.
+	topo topology.Signals
 }
 
 // New returns a provider for opts.Node.
@@ -136,6 +139,7 @@ func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconcile
 	p.mu.Unlock()
 	if old != nil {
 		old.stop()
+		defer p.topo.Fire()
 	}
 	if ch.Action == reconciler.ActionDelete {
 		return nil
@@ -149,6 +153,7 @@ func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconcile
 	p.targets[name] = t
 	p.mu.Unlock()
 	t.start()
+	p.topo.Fire()
 	return nil
 }
 
@@ -171,7 +176,7 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log})
 	ref := reconciler.Ref{Kind: Kind, Name: name}
 	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, log: log, opts: p.opts,
-		changed: func() { p.notify(ref) }}, nil
+		changed: func() { p.notify(ref); p.topo.Fire() }, passed: p.topo.Fire}, nil
 }
 
 func (p *Provider) notify(ref reconciler.Ref) {

@@ -31,8 +31,9 @@ type target struct {
 	dsn  string
 	log  *slog.Logger
 	opts Options
-	// changed tells the provider the target's status changed.
-	changed func()
+	// changed tells the provider the target's status changed; passed
+	// that a pass ended (the interface counts may have changed).
+	changed, passed func()
 
 	inv *inventory.Store // opened by the loop, retried like the rest
 
@@ -172,6 +173,7 @@ func (t *target) run(ctx context.Context) {
 		if due {
 			t.changed() // the status details are refreshed with this pass's counts
 		}
+		t.passed()
 		select {
 		case <-ctx.Done():
 			return

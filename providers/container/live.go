@@ -235,12 +235,14 @@ func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconci
 		if err != nil {
 			return reconciler.Observation{}, err
 		}
+		p.remember(req.Ref, nil)
 		return reconciler.Observation{Exists: left.any(), Owned: true}, nil
 	}
 	l, err := p.look(ctx, req)
 	if err != nil {
 		return reconciler.Observation{}, err
 	}
+	p.remember(req.Ref, l)
 	sp := l.sp
 	if l.c == nil || !l.c.Running {
 		msg := fmt.Sprintf("container %s is not running; its port is plugged when it starts", sp.Container)

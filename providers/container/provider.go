@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -78,6 +79,10 @@ type Provider struct {
 	// hostEnds maps a veth host end seen by an observe to its port.
 	hostEnds map[string]reconciler.Ref
 	enqueue  func(reconciler.Ref)
+	// plugged is the last observed state of each plugged port, for the
+	// topology; topo signals its changes.
+	plugged map[reconciler.Ref]*plugged
+	topo    topology.Signals
 
 	// hook, when set (tests), is called before each step of a plug; an
 	// error fails the step. errCrash stops the plug there without undoing
@@ -98,7 +103,7 @@ func New(opts Options) *Provider {
 		opts.Workers = 16
 	}
 	p := &Provider{opts: opts, log: opts.Logger.With("provider", "container"), index: newSpecIndex(nil, opts.Node),
-		hostEnds: map[string]reconciler.Ref{}}
+		hostEnds: map[string]reconciler.Ref{}, plugged: map[reconciler.Ref]*plugged{}}
 	if opts.OVS != nil {
 		opts.OVS.OnPortEvent(p.onPortEvent)
 	}

@@ -210,14 +210,18 @@ func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
 // monitorRequest asks for the columns the provider reads, not whole rows:
 // ovs-vswitchd rewrites the statistics and status columns every few
 // seconds, and those updates would wake every mirror for nothing; and a
-// monitor of 10,000 ports costs less to fill with fewer columns.
+// monitor of 10,000 ports costs less to fill with fewer columns. The
+// topology's columns (ofport, MAC, MTU, link state, patch peers, trunks)
+// change only when the port does.
 func monitorRequest(cl client.Client) *client.Monitor {
 	root, br, port, mirror, iface := &vswitch.OpenvSwitch{}, &vswitch.Bridge{}, &vswitch.Port{}, &vswitch.Mirror{}, &vswitch.Interface{}
 	return cl.NewMonitor(
 		client.WithTable(root, &root.Bridges),
-		client.WithTable(br, &br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.Mirrors, &br.Ports),
-		client.WithTable(port, &port.Name, &port.ExternalIDs, &port.Interfaces, &port.Tag),
-		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error),
+		client.WithTable(br, &br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.Mirrors, &br.Ports,
+			&br.OtherConfig, &br.Protocols),
+		client.WithTable(port, &port.Name, &port.ExternalIDs, &port.Interfaces, &port.Tag, &port.Trunks, &port.VLANMode),
+		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error,
+			&iface.Ofport, &iface.MACInUse, &iface.MTU, &iface.LinkState, &iface.Options),
 		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.SelectAll, &mirror.SelectSrcPort,
 			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN),
 	)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -53,7 +54,9 @@ type Provider struct {
 	enqueue func(reconciler.Ref)
 	// portEvents are the OnPortEvent subscribers.
 	portEvents []func(manager string, ids map[string]string)
-	stats      stats
+	// topo are the OnTopologyChange subscribers.
+	topo  topology.Signals
+	stats stats
 }
 
 // Kinds are the spec kinds this provider reconciles.
@@ -149,6 +152,9 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 		p.log.Info("manager left the spec; disconnecting", "manager", c.name)
 		c.close()
 	}
+	if len(gone) > 0 {
+		p.topo.Fire()
+	}
 	var out []reconciler.Ref
 	for _, c := range conns {
 		_, v, err := c.current()
@@ -233,6 +239,7 @@ func (p *Provider) conn(name string) (*conn, error) {
 // onEvent maps one row event of manager c to the objects it touches.
 func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 	p.portEvent(c, table, old, row)
+	p.topo.Fire()
 	p.mu.Lock()
 	enqueue := p.enqueue
 	p.mu.Unlock()

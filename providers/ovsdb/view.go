@@ -51,6 +51,11 @@ type view struct {
 	// containerIfaces maps "container_id/container_iface" of ovs-docker's
 	// external_ids to the UUIDs of the interfaces carrying them.
 	containerIfaces map[string]map[string]bool
+	// portGen is, per port UUID, the sequence number of the last change
+	// to the port or its interfaces: the topology rebuilds a port's part
+	// only when it moved.
+	portGen map[string]uint64
+	seq     uint64
 	// updated is closed and replaced at every change, to wake waiters.
 	updated chan struct{}
 }
@@ -76,6 +81,7 @@ func newView() *view {
 		ifaces:          map[string]*vswitch.Interface{},
 		ifacePort:       map[string]string{},
 		containerIfaces: map[string]map[string]bool{},
+		portGen:         map[string]uint64{},
 		updated:         make(chan struct{}),
 	}
 }
@@ -118,6 +124,7 @@ func (v *view) apply(table string, old, row model.Model) {
 	case "Port":
 		if o, ok := old.(*vswitch.Port); ok && o != nil {
 			delete(v.ports, o.UUID)
+			delete(v.portGen, o.UUID)
 			if v.portByName[o.Name] == o.UUID {
 				delete(v.portByName, o.Name)
 			}
@@ -128,6 +135,8 @@ func (v *view) apply(table string, old, row model.Model) {
 			}
 		}
 		if r, ok := row.(*vswitch.Port); ok && r != nil {
+			v.seq++
+			v.portGen[r.UUID] = v.seq
 			v.ports[r.UUID] = r.DeepCopy()
 			v.portByName[r.Name] = r.UUID
 			for _, i := range r.Interfaces {
@@ -135,6 +144,14 @@ func (v *view) apply(table string, old, row model.Model) {
 			}
 		}
 	case "Interface":
+		for _, m := range []model.Model{old, row} {
+			if i, ok := m.(*vswitch.Interface); ok && i != nil {
+				if pu, ok := v.ifacePort[i.UUID]; ok {
+					v.seq++
+					v.portGen[pu] = v.seq
+				}
+			}
+		}
 		if o, ok := old.(*vswitch.Interface); ok && o != nil {
 			delete(v.ifaces, o.UUID)
 			unindex(v.containerIfaces, containerKey(o.ExternalIDs), o.UUID)

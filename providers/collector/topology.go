@@ -1,0 +1,40 @@
+package collector
+
+import (
+	"github.com/wirekeeper/wirekeeper/internal/topology"
+)
+
+// Topology implements topology.Source: one node per running collector
+// (Type collector), owned by the host, with where it reads and publishes,
+// the number of active interfaces and its state (Collecting, Paused or
+// Failing).
+func (p *Provider) Topology(g *topology.Graph) {
+	p.mu.Lock()
+	targets := make([]*target, 0, len(p.targets))
+	for _, t := range p.targets {
+		targets = append(targets, t)
+	}
+	p.mu.Unlock()
+	for _, t := range targets {
+		st := t.status()
+		state := "Collecting"
+		switch {
+		case st.Paused:
+			state = "Paused"
+		case st.LastError != "":
+			state = "Failing"
+		}
+		id := topology.ID(g.Host(), "collector", t.name)
+		n := g.AddNode(topology.PartCollectors, id, topology.Metadata{"Type": "collector", "Name": t.name, "Manager": "netbeam",
+			"State": state, "Interfaces": st.Active,
+			"Collector": topology.Metadata{"Netbeam": t.sp.Netbeam.URL, "Network": t.sp.Netbeam.Network,
+				"Exchange": t.sp.RabbitMQ.Exchange, "Interval": t.sp.Interval.D().String()}})
+		if n != nil {
+			n.Object = Kind + "/" + t.name
+		}
+		g.Link(g.HostID(), id, topology.Ownership, nil)
+	}
+}
+
+// OnTopologyChange implements topology.Source.
+func (p *Provider) OnTopologyChange(f func()) { p.topo.Add(f) }
