@@ -37,7 +37,9 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench DriftRepair -benchtime 50x ./providers/container/ && \
 		go test -run "^$$" -bench Sync10k -benchtime 1x ./providers/collector/inventory/ && \
 		go test -run "^$$" -bench PublishConfirmed -benchtime 1x ./providers/collector/amqp/ && \
-		go test -run "^$$" -bench Backfill1000 -benchtime 1x -timeout 30m ./providers/collector/'
+		go test -run "^$$" -bench Backfill1000 -benchtime 1x -timeout 30m ./providers/collector/ && \
+		go test -run "^$$" -bench Sync10k -benchtime 10x ./providers/skydive/ && \
+		go test -run "^$$" -bench MirrorToAnalyzer -benchtime 100x -timeout 30m ./providers/skydive/'
 
 generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
 	go run ./internal/schemagen/cmd/schemagen -out schemas

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/collector"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
+	"github.com/wirekeeper/wirekeeper/providers/skydive"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -22,6 +24,19 @@ type Config struct {
 	// built are the providers built before this one, by name, for the
 	// providers that work through another (container ports through OVSDB).
 	built map[string]reconciler.Provider
+	order []reconciler.Provider
+}
+
+// sources are the providers built so far that add a part of the
+// topology, in registry order.
+func (c Config) sources() []topology.Source {
+	var out []topology.Source
+	for _, p := range c.order {
+		if s, ok := p.(topology.Source); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Factory builds one provider.
@@ -50,6 +65,9 @@ var registry = []Factory{
 	{Name: "collector", Kinds: collector.Kinds, New: func(c Config) (reconciler.Provider, error) {
 		return collector.New(collector.Options{Node: c.Node, Logger: c.Logger}), nil
 	}},
+	{Name: "skydive", Kinds: skydive.Kinds, New: func(c Config) (reconciler.Provider, error) {
+		return skydive.New(skydive.Options{Node: c.Node, Logger: c.Logger, Sources: c.sources()}), nil
+	}},
 }
 
 // All returns the providers built into this wirekeeper, in registry order.
@@ -66,6 +84,7 @@ func Build(cfg Config) ([]reconciler.Provider, error) {
 			return nil, err
 		}
 		cfg.built[f.Name] = p
+		cfg.order = append(cfg.order, p)
 		out = append(out, p)
 	}
 	return out, nil

@@ -225,6 +225,9 @@ type SkyDiveExportSpec struct {
 	Persistence string `json:"persistence,omitempty" wk:"enum=DeleteOnDisconnect|Persistent,default=DeleteOnDisconnect"`
 	// X-Client-Type announced to the analyzer.
 	ClientType string `json:"clientType,omitempty" wk:"default=wirekeeper,format=nonempty"`
+	// How often what the analyzer holds for this node is read back (REST)
+	// and compared with the published graph.
+	VerifyInterval Duration `json:"verifyInterval,omitempty" wk:"default=5m,mindur=1s"`
 	// Parts of the topology published.
 	Include []string `json:"include,omitempty" wk:"unique,enum=bridges|ports|interfaces|mirrors|containers|collectors,default=bridges|ports|interfaces|mirrors|containers|collectors"`
 	// What to do about drift: enforce repairs it, observe only reports it.
@@ -237,4 +240,8 @@ type SkyDiveAuth struct {
 	Username string `json:"username" wk:"required,format=nonempty"`
 	// Password, a secret: {env: NAME} or {file: PATH}.
 	Password *Secret `json:"password" wk:"required"`
+	// How the credentials are presented: basic sends them on every request
+	// (Authorization: Basic); login posts them once to /login and presents
+	// the authtoken cookie it returns, as SkyDive's own clients do.
+	Method string `json:"method,omitempty" wk:"enum=basic|login,default=basic"`
 }

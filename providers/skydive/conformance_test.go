@@ -1,0 +1,42 @@
+package skydive_test
+
+import (
+	"testing"
+
+	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
+	"github.com/wirekeeper/wirekeeper/internal/topology"
+	"github.com/wirekeeper/wirekeeper/providers/skydive"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/conformance"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+func TestConformance(t *testing.T) {
+	a := skydivetest.Start(t, skydivetest.Options{})
+	src := newMemSource()
+	src.change(func(n map[string]topology.Metadata, l map[[3]string]bool) {
+		n["p1"] = port("p1", 1)
+		l[[3]string{"host", "p1", topology.Ownership}] = true
+	})
+	r := newExporter(t, "h1", skydive.Options{}, src)
+	conformance.Run(t, r.p, []conformance.Case{{
+		Name: "export",
+		Set:  loadSet(t, exportDoc("sky", a.URL(), "persistence: Persistent, verifyInterval: 1h")),
+		Ref:  reconciler.Ref{Kind: skydive.Kind, Name: "sky"},
+		Update: func(o *spec.Object) {
+			o.Spec.(*spec.SkyDiveExportSpec).Include = []string{"ports"}
+		},
+		// The analyzer loses a node: the read-back finds it, and applying
+		// the plan sends the graph again.
+		Drift: func(t *testing.T) {
+			r.waitStatus("sky", "connected", func(s skydive.Status) bool { return s.Connected })
+			nodes, _ := a.OriginGraph("wirekeeper.h1")
+			if len(nodes) == 0 {
+				t.Fatal("the analyzer holds nothing to lose")
+			}
+			deleteNode(t, a, nodes[0].ID)
+			r.p.Verify("sky")
+			r.waitStatus("sky", "the loss found", func(s skydive.Status) bool { return s.Verified != "" && !s.VerifiedOK })
+		},
+	}})
+}

@@ -1,0 +1,182 @@
+package skydive
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// endpoint is where and how one export reaches its analyzer.
+type endpoint struct {
+	ws, http   string // ws(s)://host:port/ws/publisher and http(s)://host:port
+	tls        *tls.Config
+	hostID     string
+	clientType string
+	persist    string
+	user, pass string
+	login      bool
+	httpc      *http.Client
+	// token is the authtoken cookie of the last /login (login method).
+	token string
+}
+
+// Errors an upgrade can end with that say what to fix.
+var (
+	errUnauthorized = errors.New("the analyzer refused the credentials (HTTP 401)")
+	errConflict     = errors.New("the analyzer already has a publisher connected with this host ID (HTTP 409)")
+)
+
+// newEndpoint builds the endpoint of sp for node; pass is the resolved
+// password ("" without auth).
+func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string) (*endpoint, error) {
+	a := sp.Analyzer
+	secure := sp.TLS != nil
+	switch {
+	case strings.HasPrefix(a, "wss://"):
+		a, secure = strings.TrimPrefix(a, "wss://"), true
+	case strings.HasPrefix(a, "ws://"):
+		a = strings.TrimPrefix(a, "ws://")
+	}
+	a = strings.TrimSuffix(strings.TrimSuffix(a, "/"), "/ws/publisher")
+	e := &endpoint{ws: "ws://" + a + "/ws/publisher", http: "http://" + a, hostID: node, clientType: sp.ClientType,
+		persist: sp.Persistence}
+	if secure {
+		cfg, err := clientTLS(sp.TLS)
+		if err != nil {
+			return nil, err
+		}
+		e.ws, e.http, e.tls = "wss://"+a+"/ws/publisher", "https://"+a, cfg
+	}
+	if sp.Auth != nil {
+		e.user, e.pass, e.login = sp.Auth.Username, pass, sp.Auth.Method == "login"
+	}
+	e.httpc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: e.tls, Proxy: http.ProxyFromEnvironment}}
+	return e, nil
+}
+
+// clientTLS verifies the analyzer's certificate against caFile (the
+// system roots without one) and its host name, and presents the client
+// certificate when there is one.
+func clientTLS(t *spec.TLS) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t == nil {
+		return cfg, nil
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("skydive: tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("skydive: tls: %s holds no PEM certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("skydive: tls: client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// authorize adds the credentials to h: basic auth, or the cookie of a
+// /login made now if there is none yet.
+func (e *endpoint) authorize(ctx context.Context, h http.Header) error {
+	if e.user == "" {
+		return nil
+	}
+	if !e.login {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.user+":"+e.pass)))
+		return nil
+	}
+	if e.token == "" {
+		if err := e.doLogin(ctx); err != nil {
+			return err
+		}
+	}
+	h.Set("Cookie", (&http.Cookie{Name: "authtoken", Value: e.token}).String())
+	return nil
+}
+
+// doLogin posts the credentials to /login and keeps the authtoken cookie.
+func (e *endpoint) doLogin(ctx context.Context) error {
+	form := url.Values{"username": {e.user}, "password": {e.pass}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("skydive: login: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		return fmt.Errorf("skydive: login to %s: %w", e.http, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("skydive: login to %s as %s: %w", e.http, e.user, errUnauthorized)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("skydive: login to %s: HTTP %s", e.http, resp.Status)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "authtoken" && c.Value != "" {
+			e.token = c.Value
+			return nil
+		}
+	}
+	return fmt.Errorf("skydive: login to %s: the answer set no authtoken cookie", e.http)
+}
+
+// dial opens the publisher connection.
+func (e *endpoint) dial(ctx context.Context) (*websocket.Conn, error) {
+	h := http.Header{}
+	h.Set("X-Host-ID", e.hostID)
+	h.Set("X-Client-Type", e.clientType)
+	h.Set("X-Client-Protocol", "json")
+	h.Set("X-Persistence-Policy", e.persist)
+	if err := e.authorize(ctx, h); err != nil {
+		return nil, err
+	}
+	d := websocket.Dialer{TLSClientConfig: e.tls, HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment,
+		WriteBufferSize: 64 << 10}
+	conn, resp, err := d.DialContext(ctx, e.ws, h)
+	if err == nil {
+		return conn, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			e.token = "" // a cookie may have expired: log in again next time
+			return nil, fmt.Errorf("skydive: %s as %s: %w", e.ws, e.userOrNone(), errUnauthorized)
+		case http.StatusConflict:
+			return nil, fmt.Errorf("skydive: %s: host ID %q: %w; another daemon runs with the same --node, or the analyzer has not yet noticed our previous connection end", e.ws, e.hostID, errConflict)
+		}
+		return nil, fmt.Errorf("skydive: %s: upgrade refused: HTTP %s", e.ws, resp.Status)
+	}
+	return nil, fmt.Errorf("skydive: %s: %w", e.ws, err)
+}
+
+func (e *endpoint) userOrNone() string {
+	if e.user == "" {
+		return "no credentials"
+	}
+	return "user " + e.user
+}
