@@ -7,18 +7,24 @@ package topology
 // changed once built. One cache serves one sequence of builds (one
 // export), not several at once.
 type Cache struct {
-	frags map[string]*fragment
+	frags map[string]*Fragment
 	used  map[string]bool
 }
 
-type fragment struct {
-	version uint64
-	nodes   []*Node
-	edges   []*Edge
+// Fragment is the part of a graph one call of Graph.Fragment built. A
+// fragment is never changed once built: a new version is a new Fragment.
+type Fragment struct {
+	Version uint64
+	Nodes   []*Node
+	Edges   []*Edge
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{frags: map[string]*fragment{}} }
+func NewCache() *Cache { return &Cache{frags: map[string]*Fragment{}} }
+
+// Fragments are the fragments of the last build, by key. The map belongs
+// to the cache: read it, do not keep or change it.
+func (c *Cache) Fragments() map[string]*Fragment { return c.frags }
 
 // NewCached is New with the fragments of c (nil for none).
 func NewCached(host string, include []string, c *Cache) *Graph {
@@ -27,6 +33,16 @@ func NewCached(host string, include []string, c *Cache) *Graph {
 	if c != nil {
 		c.used = map[string]bool{}
 	}
+	return g
+}
+
+// NewLoose is NewCached for a consumer that reads the fragments from c
+// itself (c.Fragments()): they are not copied into Nodes and Edges, which
+// hold only the elements built outside fragments, and Finish drops no
+// edge, since it cannot see every node.
+func NewLoose(host string, include []string, c *Cache) *Graph {
+	g := NewCached(host, include, c)
+	g.loose = true
 	return g
 }
 
@@ -40,20 +56,23 @@ func (g *Graph) Fragment(key string, version uint64, build func()) {
 		return
 	}
 	c.used[key] = true
-	if f := c.frags[key]; f != nil && f.version == version {
-		for _, n := range f.nodes {
-			g.Nodes[n.ID] = n
-		}
-		for _, e := range f.edges {
-			g.Edges[e.ID] = e
-		}
+	f := c.frags[key]
+	if f == nil || f.Version != version {
+		f = &Fragment{Version: version}
+		g.rec = f
+		build()
+		g.rec = nil
+		c.frags[key] = f
+	}
+	if g.loose {
 		return
 	}
-	f := &fragment{version: version}
-	g.rec = f
-	build()
-	g.rec = nil
-	c.frags[key] = f
+	for _, n := range f.Nodes {
+		g.Nodes[n.ID] = n
+	}
+	for _, e := range f.Edges {
+		g.Edges[e.ID] = e
+	}
 }
 
 // Finish drops the edges whose parent or child is not in the graph (a
@@ -62,6 +81,9 @@ func (g *Graph) Fragment(key string, version uint64, build func()) {
 // fragments this build did not use.
 func (g *Graph) Finish() {
 	for id, e := range g.Edges {
+		if g.loose {
+			break
+		}
 		if g.Nodes[e.Parent] == nil || g.Nodes[e.Child] == nil {
 			delete(g.Edges, id)
 		}

@@ -61,7 +61,8 @@ type Graph struct {
 	Edges   map[string]*Edge
 	// cache and rec are the fragments reused and the one being recorded.
 	cache *Cache
-	rec   *fragment
+	rec   *Fragment
+	loose bool
 }
 
 // New returns a graph holding only the host node of host. include limits
@@ -94,10 +95,13 @@ func (g *Graph) AddNode(part Part, id string, md Metadata) *Node {
 		return nil
 	}
 	n := &Node{ID: id, Metadata: md}
-	g.Nodes[id] = n
 	if g.rec != nil {
-		g.rec.nodes = append(g.rec.nodes, n)
+		g.rec.Nodes = append(g.rec.Nodes, n)
+		if g.loose {
+			return n
+		}
 	}
+	g.Nodes[id] = n
 	return n
 }
 
@@ -115,10 +119,13 @@ func (g *Graph) Link(parent, child, relation string, extra Metadata) {
 	}
 	id := ID(key...)
 	e := &Edge{ID: id, Parent: parent, Child: child, Metadata: md}
-	g.Edges[id] = e
 	if g.rec != nil {
-		g.rec.edges = append(g.rec.edges, e)
+		g.rec.Edges = append(g.rec.Edges, e)
+		if g.loose {
+			return
+		}
 	}
+	g.Edges[id] = e
 }
 
 // namespace is the UUIDv5 namespace of wirekeeper's graph IDs.

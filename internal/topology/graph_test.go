@@ -58,3 +58,37 @@ func TestLinkExtraMetadataIsPartOfTheEdgeID(t *testing.T) {
 		t.Errorf("%d edges, want one per direction", len(g.Edges))
 	}
 }
+
+func TestCacheReusesFragmentsOfTheSameVersionAndForgetsUnusedOnes(t *testing.T) {
+	c := NewCache()
+	builds := 0
+	build := func(version uint64, keys ...string) *Graph {
+		g := NewCached("h1", nil, c)
+		for _, k := range keys {
+			g.Fragment(k, version, func() {
+				builds++
+				g.AddNode(PartPorts, k, Metadata{"Type": "ovsport", "Name": k})
+				g.Link(g.HostID(), k, Ownership, nil)
+			})
+		}
+		g.Finish()
+		return g
+	}
+	g1 := build(1, "a", "b")
+	g2 := build(1, "a", "b")
+	if builds != 2 || g2.Nodes["a"] != g1.Nodes["a"] || len(g2.Edges) != 2 {
+		t.Errorf("builds %d, node a reused %v, %d edges; want 2 builds and the same node", builds, g2.Nodes["a"] == g1.Nodes["a"], len(g2.Edges))
+	}
+	build(2, "a")
+	if builds != 3 || len(c.Fragments()) != 1 || c.Fragments()["a"].Version != 2 {
+		t.Errorf("after a new version of a and b gone: builds %d, fragments %v", builds, c.Fragments())
+	}
+	// A loose graph leaves the fragments to the cache's reader.
+	g := NewLoose("h1", nil, c)
+	g.Fragment("a", 2, func() { t.Error("built again") })
+	g.Fragment("c", 1, func() { g.AddNode(PartPorts, "c", Metadata{"Type": "ovsport", "Name": "c"}) })
+	g.Finish()
+	if len(g.Nodes) != 1 || len(c.Fragments()["c"].Nodes) != 1 {
+		t.Errorf("loose graph nodes %v, fragment c %v", g.Nodes, c.Fragments()["c"])
+	}
+}

@@ -11,22 +11,17 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 )
 
-// summary renders messages as "Type name[rev]" or "Type parent>child".
-func summary(t *testing.T, msgs []message, g ...*topology.Graph) []string {
+// summary renders messages as "Type id[rev]" or "Type parent>child";
+// the test graphs' IDs are names.
+func summary(t *testing.T, msgs []message) []string {
 	t.Helper()
-	name := map[string]string{}
-	for _, gr := range g {
-		for id, n := range gr.Nodes {
-			name[id] = n.Metadata["Name"].(string)
-		}
-	}
 	var out []string
 	for _, m := range msgs {
 		switch o := m.Obj.(type) {
 		case wireNode:
-			out = append(out, fmt.Sprintf("%s %s[%d]", m.Type, name[o.ID], o.Revision))
+			out = append(out, fmt.Sprintf("%s %s[%d]", m.Type, o.ID, o.Revision))
 		case wireEdge:
-			out = append(out, fmt.Sprintf("%s %s>%s", m.Type, name[o.Parent], name[o.Child]))
+			out = append(out, fmt.Sprintf("%s %s>%s", m.Type, o.Parent, o.Child))
 		default:
 			t.Fatalf("unexpected %T", o)
 		}
@@ -34,13 +29,27 @@ func summary(t *testing.T, msgs []message, g ...*topology.Graph) []string {
 	return out
 }
 
-func graph(ports []string, tag int, mirrorSrc string) *topology.Graph {
-	g := topology.New("h1", nil)
+type noOverlay struct{}
+
+func (noOverlay) overlayKey(*topology.Node) string         { return "" }
+func (noOverlay) overlay(*topology.Node) topology.Metadata { return nil }
+
+// graph builds a test graph on c: a bridge, ports (each in a fragment of
+// version tag when frag is set), and a mirror selecting mirrorSrc.
+func graph(c *topology.Cache, ports []string, tag int, mirrorSrc string, frag bool) *topology.Graph {
+	g := topology.NewLoose("h1", nil, c)
 	g.AddNode(topology.PartBridges, "br", topology.Metadata{"Type": "ovsbridge", "Name": "br0"})
 	g.Link(g.HostID(), "br", topology.Ownership, nil)
 	for _, p := range ports {
-		g.AddNode(topology.PartPorts, p, topology.Metadata{"Type": "ovsport", "Name": p, "UUID": "u-" + p, "Tag": tag})
-		g.Link("br", p, topology.Ownership, nil)
+		build := func() {
+			g.AddNode(topology.PartPorts, p, topology.Metadata{"Type": "ovsport", "Name": p, "UUID": "u-" + p, "Tag": tag})
+			g.Link("br", p, topology.Ownership, nil)
+		}
+		if frag {
+			g.Fragment("port/"+p, uint64(tag), build)
+		} else {
+			build()
+		}
 	}
 	if mirrorSrc != "" {
 		g.AddNode(topology.PartMirrors, "m", topology.Metadata{"Type": "ovsmirror", "Name": "m"})
@@ -51,71 +60,76 @@ func graph(ports []string, tag int, mirrorSrc string) *topology.Graph {
 	return g
 }
 
+// stepTo steps a to a new graph; the graph is built by build on a's cache.
+func stepTo(t *testing.T, a *assembly, s *graphState, now int64, build func(*topology.Cache) *topology.Graph) []message {
+	t.Helper()
+	msgs, err := a.step(build(a.cache), noOverlay{}, origin{host: "h1", origin: "wirekeeper.h1"}, s, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
 func TestChangesComeInAnOrderTheAnalyzerAccepts(t *testing.T) {
-	o := origin{host: "h1", origin: "wirekeeper.h1"}
-	g1 := graph([]string{"p1", "p2"}, 10, "p1")
-	s1, err := encodeGraph(g1, nil, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// p2 leaves, p3 comes, p1's tag changes, the mirror moves from p1 to p3.
-	g2 := graph([]string{"p1", "p3"}, 20, "p3")
-	s2, err := encodeGraph(g2, s1, 2000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := summary(t, o.changes(s1, s2), g1, g2)
-	want := []string{
-		"NodeAdded p3[1]",
-		"NodeUpdated p1[2]",
-		"EdgeDeleted m>p1",
-		"EdgeDeleted br0>p2",
-		"EdgeAdded m>p3",
-		"EdgeAdded br0>p3",
-		"NodeDeleted p2[1]",
-	}
-	// Within one kind of message the order is by ID; compare as groups.
-	group := func(s []string) map[string][]string {
-		out := map[string][]string{}
-		for _, x := range s {
-			var typ string
-			fmt.Sscan(x, &typ)
-			out[typ] = append(out[typ], x)
-		}
-		for _, g := range out {
-			slices.Sort(g)
-		}
-		return out
-	}
-	if diff := cmp.Diff(group(want), group(got)); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
-	}
-	rank := map[string]int{"NodeAdded": 0, "NodeUpdated": 1, "EdgeDeleted": 2, "EdgeAdded": 3, "NodeDeleted": 4}
-	last := -1
-	for _, m := range got {
-		var typ string
-		fmt.Sscan(m, &typ)
-		if rank[typ] < last {
-			t.Errorf("%s comes after a later kind of message: %v", m, got)
-		}
-		last = rank[typ]
-	}
-	if s2.nodes["p1"].created != 1000 || s2.nodes["p1"].updated != 2000 || s2.nodes["br"].updated != 1000 {
-		t.Errorf("times: p1 created %d updated %d, br updated %d", s2.nodes["p1"].created, s2.nodes["p1"].updated, s2.nodes["br"].updated)
-	}
-	// Nothing changed: nothing sent, revisions kept.
-	s3, _ := encodeGraph(graph([]string{"p1", "p3"}, 20, "p3"), s2, 3000)
-	if msgs := o.changes(s2, s3); len(msgs) != 0 {
-		t.Errorf("an unchanged graph gave %v", summary(t, msgs, g2))
-	}
-	if s3.nodes["p1"].rev != 2 {
-		t.Errorf("p1 revision %d after no change, want 2", s3.nodes["p1"].rev)
+	for _, frag := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fragments=%v", frag), func(t *testing.T) {
+			a, s := newAssembly(), newGraphState()
+			stepTo(t, a, s, 1000, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p2"}, 10, "p1", frag) })
+			if len(s.nodes) != 5 || len(s.edges) != 5 {
+				t.Fatalf("first state: %d nodes %d edges, want 5 and 5", len(s.nodes), len(s.edges))
+			}
+			// p2 leaves, p3 comes, p1's tag changes, the mirror moves from p1 to p3.
+			got := summary(t, stepTo(t, a, s, 2000, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p3"}, 20, "p3", frag) }))
+			want := []string{"NodeAdded p3[1]", "NodeUpdated p1[2]", "EdgeDeleted m>p1", "EdgeDeleted br>p2", "EdgeAdded m>p3", "EdgeAdded br>p3", "NodeDeleted p2[1]"}
+			group := func(s []string) map[string][]string {
+				out := map[string][]string{}
+				for _, x := range s {
+					var typ string
+					fmt.Sscan(x, &typ)
+					out[typ] = append(out[typ], x)
+				}
+				for _, g := range out {
+					slices.Sort(g)
+				}
+				return out
+			}
+			if diff := cmp.Diff(group(want), group(got)); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+			rank := map[string]int{"NodeAdded": 0, "NodeUpdated": 1, "EdgeDeleted": 2, "EdgeAdded": 3, "NodeDeleted": 4}
+			last := -1
+			for _, m := range got {
+				var typ string
+				fmt.Sscan(m, &typ)
+				if rank[typ] < last {
+					t.Errorf("%s comes after a later kind of message: %v", m, got)
+				}
+				last = rank[typ]
+			}
+			if s.nodes["p1"].created != 1000 || s.nodes["p1"].updated != 2000 || s.nodes["br"].updated != 1000 {
+				t.Errorf("times: p1 created %d updated %d, br updated %d", s.nodes["p1"].created, s.nodes["p1"].updated, s.nodes["br"].updated)
+			}
+			// Nothing changed: nothing sent, revisions kept.
+			if msgs := stepTo(t, a, s, 3000, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p3"}, 20, "p3", frag) }); len(msgs) != 0 {
+				t.Errorf("an unchanged graph gave %v", summary(t, msgs))
+			}
+			if s.nodes["p1"].rev != 2 {
+				t.Errorf("p1 revision %d after no change, want 2", s.nodes["p1"].rev)
+			}
+			// The port the mirror selects goes: the mirror edge goes with it, before it.
+			got = summary(t, stepTo(t, a, s, 4000, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1"}, 20, "p3", frag) }))
+			want = []string{"EdgeDeleted m>p3", "EdgeDeleted br>p3", "NodeDeleted p3[1]"}
+			if diff := cmp.Diff(group(want), group(got)); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
 func TestSyncCarriesOriginHostAndRevisions(t *testing.T) {
 	o := origin{host: "h1", origin: "wirekeeper.h1"}
-	s, _ := encodeGraph(graph([]string{"p1"}, 1, ""), nil, 5)
+	a, s := newAssembly(), newGraphState()
+	stepTo(t, a, s, 5, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1"}, 1, "", false) })
 	m := o.syncMessage(s)
 	obj := m.Obj.(syncObj)
 	if m.Type != "Sync" || len(obj.Nodes) != 3 || len(obj.Edges) != 2 {
@@ -129,7 +143,8 @@ func TestSyncCarriesOriginHostAndRevisions(t *testing.T) {
 }
 
 func TestCompareFindsMissingExtraAndDifferent(t *testing.T) {
-	s, _ := encodeGraph(graph([]string{"p1", "p2"}, 1, ""), nil, 5)
+	a, s := newAssembly(), newGraphState()
+	stepTo(t, a, s, 5, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p2"}, 1, "", false) })
 	o := origin{host: "h1", origin: "wirekeeper.h1"}
 	full := o.syncMessage(s).Obj.(syncObj)
 	v, err := compare(s, full.Nodes, full.Edges)
@@ -157,9 +172,9 @@ func TestCompareFindsMissingExtraAndDifferent(t *testing.T) {
 
 func TestMessageEncodingEqualsEncodingJSON(t *testing.T) {
 	o := origin{host: "h1", origin: "wirekeeper.h1"}
-	g := graph([]string{"p1", "p\"2<x>é"}, 3, "p1")
-	s, _ := encodeGraph(g, nil, 42)
-	msgs := append([]message{o.syncMessage(s)}, o.changes(&graphState{nodes: map[string]*stateNode{}, edges: map[string]*stateEdge{}}, s)...)
+	a, s := newAssembly(), newGraphState()
+	msgs := stepTo(t, a, s, 42, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p\"2<x>é"}, 3, "p1", true) })
+	msgs = append(msgs, o.syncMessage(s))
 	for _, m := range msgs {
 		got, err := m.encode()
 		if err != nil {

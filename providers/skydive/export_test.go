@@ -1,6 +1,7 @@
 package skydive_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -60,8 +61,15 @@ func TestExportSyncsThenSendsOnlyChanges(t *testing.T) {
 }
 
 func TestExportRandomChangesKeepTheAnalyzerEqualToTheLocalGraph(t *testing.T) {
+	for _, frag := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fragments=%v", frag), func(t *testing.T) { randomChanges(t, frag) })
+	}
+}
+
+func randomChanges(t *testing.T, fragments bool) {
 	a := skydivetest.Start(t, skydivetest.Options{})
 	src := newMemSource()
+	src.fragments = fragments
 	r := newExporter(t, "h1", skydive.Options{}, src)
 	r.apply(loadSet(t, exportDoc("sky", a.URL(), "")), "sky")
 	rng := rand.New(rand.NewPCG(7, 7))

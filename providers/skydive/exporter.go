@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -45,10 +44,8 @@ type exporter struct {
 	log    *slog.Logger
 	prov   *Provider
 	notify func() // the status changed
-	// cache and enc keep, between builds (in the export's goroutine),
-	// the sources' unchanged fragments and the encoding of their elements.
-	cache *topology.Cache
-	enc   encodings
+	// asm is the graph as of the last step, in the export's goroutine.
+	asm *assembly
 
 	kick, verify chan struct{}
 	// resync asks for the whole graph to be sent again; the channel sent
@@ -165,7 +162,7 @@ func (x *exporter) session(ctx context.Context) error {
 	lost := make(chan error, 1)
 	go x.read(conn, lost)
 
-	published, err := x.encode(nil)
+	published, err := x.full()
 	if err != nil {
 		return err
 	}
@@ -206,7 +203,7 @@ func (x *exporter) session(ctx context.Context) error {
 				return err
 			}
 		case d := <-x.resync:
-			next, err := x.encode(published)
+			next, err := x.full()
 			if err != nil {
 				close(d)
 				return err
@@ -237,11 +234,11 @@ func (x *exporter) session(ctx context.Context) error {
 
 // publish sends what changed since published and returns the new state.
 func (x *exporter) publish(conn *websocket.Conn, published *graphState) (*graphState, error) {
-	next, err := x.encode(published)
+	msgs, err := x.step(published)
 	if err != nil {
 		return published, err
 	}
-	msgs := x.o.changes(published, next)
+	next := published
 	for i, m := range msgs {
 		if err := x.send(conn, m); err != nil {
 			// What was sent is unknown to us now; the reconnect's Sync
@@ -286,10 +283,21 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 	return published, nil
 }
 
-// encode builds the graph now and encodes it against prev.
-func (x *exporter) encode(prev *graphState) (*graphState, error) {
-	g := x.prov.build(x.sp.Include, x.cache)
-	return x.enc.encode(g, x.prov, prev, time.Now().UnixMilli())
+// full builds the whole graph afresh, for a Sync.
+func (x *exporter) full() (*graphState, error) {
+	x.asm = newAssembly()
+	published := newGraphState()
+	if _, err := x.step(published); err != nil {
+		return nil, err
+	}
+	return published, nil
+}
+
+// step builds the graph now and brings published to it, returning the
+// messages that do the same to the analyzer.
+func (x *exporter) step(published *graphState) ([]message, error) {
+	g := x.prov.buildLoose(x.sp.Include, x.asm.cache)
+	return x.asm.step(g, x.prov, x.o, published, time.Now().UnixMilli())
 }
 
 func (x *exporter) send(conn *websocket.Conn, m message) error {

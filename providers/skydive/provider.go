@@ -140,9 +140,19 @@ func (p *Provider) Graph(include []string) *topology.Graph {
 	return g
 }
 
-// build builds the graph from the sources, reusing c's fragments.
+// build builds the whole graph from the sources.
 func (p *Provider) build(include []string, c *topology.Cache) *topology.Graph {
 	g := topology.NewCached(p.opts.Node, include, c)
+	for _, s := range p.opts.Sources {
+		s.Topology(g)
+	}
+	g.Finish()
+	return g
+}
+
+// buildLoose builds the graph from the sources, the fragments left in c.
+func (p *Provider) buildLoose(include []string, c *topology.Cache) *topology.Graph {
+	g := topology.NewLoose(p.opts.Node, include, c)
 	for _, s := range p.opts.Sources {
 		s.Topology(g)
 	}
@@ -281,7 +291,7 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 	}
 	ref := reconciler.Ref{Kind: Kind, Name: name}
 	return &exporter{name: name, sp: sp, ep: ep, o: origin{host: p.opts.Node, origin: sp.ClientType + "." + p.opts.Node},
-		opts: p.opts, log: p.log.With("export", name), prov: p, cache: topology.NewCache(), notify: func() { p.notify(ref) }}, nil
+		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.notify(ref) }}, nil
 }
 
 func (p *Provider) notify(ref reconciler.Ref) {

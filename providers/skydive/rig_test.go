@@ -30,10 +30,27 @@ type memSource struct {
 	mu    sync.Mutex
 	nodes map[string]topology.Metadata // by a name local to the test
 	links map[[3]string]bool           // parent, child, relation (names)
+	// fragments, when set, puts each node and the links from it in a
+	// fragment whose version moves when either changes, as the OVSDB
+	// provider does per port.
+	fragments bool
+	versions  map[string]uint64
 }
 
 func newMemSource() *memSource {
-	return &memSource{nodes: map[string]topology.Metadata{}, links: map[[3]string]bool{}}
+	return &memSource{nodes: map[string]topology.Metadata{}, links: map[[3]string]bool{}, versions: map[string]uint64{}}
+}
+
+// signature is what node name's fragment holds. Callers hold m.mu.
+func (m *memSource) signature(name string) string {
+	var out []string
+	for l := range m.links {
+		if l[0] == name {
+			out = append(out, fmt.Sprint(l))
+		}
+	}
+	slices.Sort(out)
+	return fmt.Sprint(m.nodes[name], out)
 }
 
 func (m *memSource) OnTopologyChange(f func()) { m.Add(f) }
@@ -47,21 +64,51 @@ func (m *memSource) Topology(g *topology.Graph) {
 		}
 		return topology.ID(g.Host(), "mem", name)
 	}
-	for name, md := range m.nodes {
+	addNode := func(name string, md topology.Metadata) {
 		n := g.AddNode(topology.PartPorts, id(name), maps.Clone(md))
 		if n != nil && strings.HasPrefix(name, "obj-") {
 			n.Object = "Mirror/" + name
 		}
 	}
+	if !m.fragments {
+		for name, md := range m.nodes {
+			addNode(name, md)
+		}
+		for l := range m.links {
+			g.Link(id(l[0]), id(l[1]), l[2], nil)
+		}
+		return
+	}
+	for name, md := range m.nodes {
+		g.Fragment("mem/"+name, m.versions[name], func() {
+			addNode(name, md)
+			for l := range m.links {
+				if l[0] == name {
+					g.Link(id(l[0]), id(l[1]), l[2], nil)
+				}
+			}
+		})
+	}
 	for l := range m.links {
-		g.Link(id(l[0]), id(l[1]), l[2], nil)
+		if _, ok := m.nodes[l[0]]; !ok { // links from the host or a missing node
+			g.Link(id(l[0]), id(l[1]), l[2], nil)
+		}
 	}
 }
 
 // change edits the source and signals it.
 func (m *memSource) change(f func(nodes map[string]topology.Metadata, links map[[3]string]bool)) {
 	m.mu.Lock()
+	before := map[string]string{}
+	for name := range m.nodes {
+		before[name] = m.signature(name)
+	}
 	f(m.nodes, m.links)
+	for name := range m.nodes {
+		if m.signature(name) != before[name] {
+			m.versions[name]++
+		}
+	}
 	m.mu.Unlock()
 	m.Fire()
 }
