@@ -24,8 +24,9 @@ source "$HERE/test-servers/git.sh"
 
 # Started in this order, all at once: RabbitMQ, by far the slowest, first.
 SERVERS=(rabbitmq docker mysql ovs1 ovs2 git)
+# systemd: deploy/'s test checks the unit with systemd-analyze verify.
 PACKAGES=(openvswitch-switch rabbitmq-server mariadb-server mariadb-client
-	docker.io busybox-static ethtool iproute2 git)
+	docker.io busybox-static ethtool iproute2 git systemd)
 START_TIMEOUT=${WK_START_TIMEOUT:-90}
 MARKER=.wirekeeper-test-run
 
