@@ -14,6 +14,7 @@ package netbeamtest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -103,6 +104,15 @@ func start(t testing.TB, network string, newServer func(http.Handler) *httptest.
 // Client returns an HTTP client that trusts the stand-in (for the TLS one)
 // and has no timeout of its own.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// CertPEM is the server's certificate in PEM (empty over plain HTTP), for
+// a process that must trust it (SSL_CERT_FILE).
+func (s *Server) CertPEM() []byte {
+	if s.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
 
 // SetInterfaces replaces the interfaces served. Each object should have a
 // string "resource" (encoded, as Iface builds it); the points of exactly

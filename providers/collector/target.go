@@ -152,7 +152,7 @@ func (t *target) run(ctx context.Context) {
 		}
 		wait := interval
 		if err != nil {
-			t.log.Warn("collector pass failed; resuming from the watermarks", "target", t.name, "err", err)
+			t.log.Warn("collector pass failed; resuming from the watermarks", "err", err)
 			wait = min(backoff, interval)
 			backoff = min(backoff*2, interval)
 		} else {
@@ -207,7 +207,7 @@ func (t *target) pass(ctx context.Context) error {
 	var msgs []amqp.Message
 	for _, i := range ifaces {
 		if err := netbeam.ValidateResource(i.Resource); err != nil {
-			t.log.Warn("netbeam lists an interface whose resource is refused; skipped", "target", t.name, "err", err)
+			t.log.Warn("netbeam lists an interface whose resource is refused; skipped", "err", err)
 			continue
 		}
 		if !t.selected(i.Resource) {
@@ -307,7 +307,7 @@ func (t *target) collect(ctx context.Context, row inventory.Row, metric string, 
 		if err != nil && row.ActiveUntil != nil && errors.As(err, &se) && se.Code == http.StatusNotFound {
 			// A retired interface Netbeam no longer serves: nothing more
 			// is owed from it.
-			t.log.Info("retired interface no longer served; its collection ends", "target", t.name, "resource", row.Name, "metric", metric)
+			t.log.Info("retired interface no longer served; its collection ends", "resource", row.Name, "metric", metric)
 			if err := t.inv.Advance(ctx, row.ID, metric, end); err != nil {
 				return err
 			}
@@ -409,7 +409,7 @@ func (t *target) waitForRoom(ctx context.Context, n int) error {
 			t.update(func(st *Status) { st.Paused, st.PausedQueue, st.PausedDepth = false, "", 0 })
 			return nil
 		}
-		t.log.Warn("backpressure: pausing publication", "target", t.name, "queue", full, "depth", depth, "max", t.sp.RabbitMQ.MaxQueueDepth)
+		t.log.Warn("backpressure: pausing publication", "queue", full, "depth", depth, "max", t.sp.RabbitMQ.MaxQueueDepth)
 		t.update(func(st *Status) { st.Paused, st.PausedQueue, st.PausedDepth = true, full, depth })
 		select {
 		case <-ctx.Done():

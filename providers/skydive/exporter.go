@@ -136,7 +136,7 @@ func (x *exporter) run(ctx context.Context) {
 		if time.Since(began) > x.opts.BackoffMax {
 			backoff = x.opts.BackoffMin // that connection lived; start over
 		}
-		x.log.Warn("analyzer connection ended; reconnecting", "export", x.name, "in", backoff.Round(time.Millisecond), "err", err)
+		x.log.Warn("analyzer connection ended; reconnecting", "in", backoff.Round(time.Millisecond), "err", err)
 		x.update(func(st *Status) {
 			st.Connected, st.Since, st.LastError = false, time.Now(), err.Error()
 		})
@@ -169,7 +169,7 @@ func (x *exporter) session(ctx context.Context) error {
 	if err := x.send(conn, x.o.syncMessage(published)); err != nil {
 		return err
 	}
-	x.log.Info("connected to the analyzer; graph sent", "export", x.name, "analyzer", x.ep.ws, "nodes", len(published.nodes), "edges", len(published.edges))
+	x.log.Info("connected to the analyzer; graph sent", "analyzer", x.ep.ws, "nodes", len(published.nodes), "edges", len(published.edges))
 	x.update(func(st *Status) {
 		st.Connected, st.Since, st.LastError = true, time.Now(), ""
 		st.Nodes, st.Edges, st.Syncs = len(published.nodes), len(published.edges), st.Syncs+1
@@ -213,7 +213,7 @@ func (x *exporter) session(ctx context.Context) error {
 				return err
 			}
 			published = next
-			x.log.Info("graph sent again", "export", x.name, "nodes", len(next.nodes), "edges", len(next.edges))
+			x.log.Info("graph sent again", "nodes", len(next.nodes), "edges", len(next.edges))
 			x.update(func(st *Status) {
 				st.Nodes, st.Edges, st.Syncs = len(next.nodes), len(next.edges), st.Syncs+1
 				st.Verified, st.VerifiedOK = "", false
@@ -272,12 +272,12 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 		v, err = x.ep.readBack(ctx, x.o, published)
 	}
 	if err != nil {
-		x.log.Warn("cannot read back the analyzer's graph", "export", x.name, "err", err)
+		x.log.Warn("cannot read back the analyzer's graph", "err", err)
 		x.update(func(st *Status) { st.Verified, st.VerifiedOK = "read-back failed: "+err.Error(), false })
 		return published, nil
 	}
 	if !v.ok() {
-		x.log.Warn("the analyzer does not hold the published graph", "export", x.name, "verdict", v.String())
+		x.log.Warn("the analyzer does not hold the published graph", "verdict", v.String())
 	}
 	x.update(func(st *Status) { st.Verified, st.VerifiedOK = v.String(), v.ok() })
 	return published, nil
