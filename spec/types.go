@@ -183,6 +183,9 @@ type InterfaceFilter struct {
 type RabbitMQ struct {
 	// AMQP URL (amqp:// or amqps://), a secret: {env: NAME} or {file: PATH}.
 	URL *Secret `json:"url" wk:"required"`
+	// Certificates for amqps:// (the system roots and no client certificate
+	// without them).
+	TLS *TLS `json:"tls,omitempty"`
 	// Exchange messages are published to.
 	Exchange string `json:"exchange" wk:"required,format=nonempty"`
 	// Type of the exchange.
@@ -209,6 +212,9 @@ type MySQLInventory struct {
 	DSN *Secret `json:"dsn" wk:"required"`
 	// Inventory table, created when missing.
 	Table string `json:"table,omitempty" wk:"default=esnet_interfaces,format=sqlident"`
+	// Certificates for a TLS connection to the server; without them the
+	// DSN's own tls parameter applies.
+	TLS *TLS `json:"tls,omitempty"`
 }
 
 // SkyDiveExportSpec publishes the node's live topology to a SkyDive analyzer.

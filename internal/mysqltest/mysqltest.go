@@ -23,17 +23,37 @@ import (
 type Server struct {
 	// DSN is a go-sql-driver DSN for a user with every privilege, over
 	// TCP, database test_db.
-	DSN  string
-	Dir  string
-	Port int
-	cmd  *exec.Cmd
-	done chan struct{}
+	DSN string
+	// TLSDSN, for a server started with StartTLS, is the DSN of a user
+	// who may connect over TLS only (REQUIRE SSL); no tls parameter is set.
+	TLSDSN string
+	tls    *TLSFiles
+	Dir    string
+	Port   int
+	cmd    *exec.Cmd
+	done   chan struct{}
 }
 
 // Start installs a data directory and starts mariadbd on a free loopback
 // port; the server is stopped and its directory removed when t ends. A
 // missing MariaDB skips t, or fails it under WIREKEEPER_REQUIRE_INTEGRATION=1.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, nil)
+}
+
+// TLSFiles are the server's PEM files: the CA of its clients, its
+// certificate and key.
+type TLSFiles struct{ CA, Cert, Key string }
+
+// StartTLS is Start with TLS enabled and a user who must use it
+// (Server.TLSDSN).
+func StartTLS(t testing.TB, files TLSFiles) *Server {
+	t.Helper()
+	return start(t, &files)
+}
+
+func start(t testing.TB, tlsFiles *TLSFiles) *Server {
 	t.Helper()
 	testenv.NeedBins(t, "mysqltest: MariaDB", "apt-get install mariadb-server mariadb-client", false,
 		"mariadb-install-db", "mariadbd", "mariadb")
@@ -47,7 +67,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{Dir: dir, Port: port, DSN: fmt.Sprintf("wk:wk@tcp(127.0.0.1:%d)/test_db", port)}
+	s := &Server{Dir: dir, Port: port, DSN: fmt.Sprintf("wk:wk@tcp(127.0.0.1:%d)/test_db", port), tls: tlsFiles}
 	t.Cleanup(func() {
 		s.stop()
 		os.RemoveAll(dir)
@@ -58,6 +78,10 @@ func Start(t testing.TB) *Server {
 	}
 	s.Start(t)
 	sql := "CREATE USER 'wk'@'127.0.0.1' IDENTIFIED BY 'wk'; GRANT ALL ON *.* TO 'wk'@'127.0.0.1'; CREATE DATABASE test_db;"
+	if tlsFiles != nil {
+		sql += " CREATE USER 'wktls'@'127.0.0.1' IDENTIFIED BY 'wktls' REQUIRE SSL; GRANT ALL ON *.* TO 'wktls'@'127.0.0.1';"
+		s.TLSDSN = fmt.Sprintf("wktls:wktls@tcp(127.0.0.1:%d)/test_db", port)
+	}
 	if out, err := exec.Command("mariadb", "--no-defaults", "-S", s.path("mysqld.sock"), "-uroot", "-e", sql).CombinedOutput(); err != nil {
 		t.Fatalf("mysqltest: setting up users: %v\n%s", err, out)
 	}
@@ -78,6 +102,9 @@ func (s *Server) Start(t testing.TB) {
 		"--socket="+s.path("mysqld.sock"), "--port="+strconv.Itoa(s.Port), "--bind-address=127.0.0.1",
 		"--pid-file="+s.path("mysqld.pid"), "--log-error="+s.path("error.log"), "--skip-name-resolve",
 		"--innodb-buffer-pool-size=64M", "--skip-log-bin", "--tmpdir="+s.Dir)
+	if s.tls != nil {
+		s.cmd.Args = append(s.cmd.Args, "--ssl-ca="+s.tls.CA, "--ssl-cert="+s.tls.Cert, "--ssl-key="+s.tls.Key)
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("mysqltest: mariadbd: %v", err)

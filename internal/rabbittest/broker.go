@@ -23,6 +23,8 @@ type Broker struct {
 	Dir string
 	// StartTime is how long the last start of a private node took.
 	StartTime time.Duration
+	// TLSURL is the amqps:// URL of a node started with StartTLS.
+	TLSURL string
 
 	shared bool
 	node   *node
@@ -45,6 +47,21 @@ func Shared(t testing.TB) *Broker {
 // WIREKEEPER_REQUIRE_INTEGRATION=1.
 func Start(t testing.TB) *Broker {
 	t.Helper()
+	return start(t, nil)
+}
+
+// TLSFiles are the PEM files of a node's amqps:// listener: the CA that
+// signs the clients' certificates, and the server's certificate and key.
+type TLSFiles struct{ CA, Cert, Key string }
+
+// StartTLS is Start with an amqps:// listener too (Broker.TLSURL).
+func StartTLS(t testing.TB, files TLSFiles) *Broker {
+	t.Helper()
+	return start(t, &files)
+}
+
+func start(t testing.TB, tlsFiles *TLSFiles) *Broker {
+	t.Helper()
 	need(t)
 	dir, err := os.MkdirTemp("", "rabbittest-")
 	if err != nil {
@@ -55,7 +72,7 @@ func Start(t testing.TB) *Broker {
 	// Ports are free when picked, but a parallel test may take one before
 	// the node binds it: then try others.
 	for attempt := 1; ; attempt++ {
-		if b.node, err = newNode(dir); err != nil {
+		if b.node, err = newNode(dir, tlsFiles); err != nil {
 			t.Fatalf("%v", err)
 		}
 		began := time.Now()
@@ -77,6 +94,9 @@ func Start(t testing.TB) *Broker {
 	}
 	b.URL = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", b.node.ports.amqp)
 	b.MgmtURL = fmt.Sprintf("http://guest:guest@127.0.0.1:%d", b.node.ports.mgmt)
+	if tlsFiles != nil {
+		b.TLSURL = fmt.Sprintf("amqps://guest:guest@127.0.0.1:%d/", b.node.ports.amqps)
+	}
 	return b
 }
 

@@ -36,7 +36,7 @@ const (
 )
 
 // ports of one private node; they stay the same across restarts.
-type ports struct{ amqp, dist, mgmt, epmd int }
+type ports struct{ amqp, dist, mgmt, epmd, amqps int }
 
 // node is a private RabbitMQ node: its files, its epmd and its server.
 type node struct {
@@ -108,12 +108,12 @@ func (p *process) end(grace time.Duration) error {
 }
 
 // newNode prepares dir for a node on freshly picked free ports.
-func newNode(dir string) (*node, error) {
-	ps, err := freePorts(4)
+func newNode(dir string, tlsFiles *TLSFiles) (*node, error) {
+	ps, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{dir: dir, ports: ports{amqp: ps[0], dist: ps[1], mgmt: ps[2], epmd: ps[3]}}
+	n := &node{dir: dir, ports: ports{amqp: ps[0], dist: ps[1], mgmt: ps[2], epmd: ps[3], amqps: ps[4]}}
 	home := n.path("home")
 	for _, d := range []string{home, n.path("mnesia"), n.path("log")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -131,6 +131,16 @@ log.file.level = info
 management.tcp.ip = 127.0.0.1
 management.tcp.port = %d
 `, n.ports.amqp, n.ports.mgmt)
+	if tlsFiles != nil {
+		// Client certificates are checked when presented, not required.
+		conf += fmt.Sprintf(`listeners.ssl.default = 127.0.0.1:%d
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+`, n.ports.amqps, tlsFiles.CA, tlsFiles.Cert, tlsFiles.Key)
+	}
 	files := []struct {
 		name, content string
 		mode          os.FileMode

@@ -9,6 +9,7 @@ package collector
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/secret"
+	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/collector/amqp"
 	"github.com/wirekeeper/wirekeeper/providers/collector/netbeam"
@@ -173,9 +175,19 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 		return nil, err
 	}
 	log := p.log.With("target", name)
-	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log})
+	mqTLS, err := tlsconfig.Client(sp.RabbitMQ.TLS, "")
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq.%w", err)
+	}
+	var dbTLS *tls.Config
+	if sp.Inventory.MySQL.TLS != nil {
+		if dbTLS, err = tlsconfig.Client(sp.Inventory.MySQL.TLS, ""); err != nil {
+			return nil, fmt.Errorf("inventory.mysql.%w", err)
+		}
+	}
+	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS})
 	ref := reconciler.Ref{Kind: Kind, Name: name}
-	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, log: log, opts: p.opts,
+	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, dbTLS: dbTLS, log: log, opts: p.opts,
 		changed: func() { p.notify(ref); p.topo.Fire() }, passed: p.topo.Fire}, nil
 }
 

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,8 +30,10 @@ type target struct {
 	nb   *netbeam.Client
 	pub  *amqp.Publisher
 	dsn  string
-	log  *slog.Logger
-	opts Options
+	// dbTLS is the inventory connection's TLS (nil: the DSN's own).
+	dbTLS *tls.Config
+	log   *slog.Logger
+	opts  Options
 	// changed tells the provider the target's status changed; passed
 	// that a pass ended (the interface counts may have changed).
 	changed, passed func()
@@ -187,7 +190,7 @@ func (t *target) run(ctx context.Context) {
 // collects every interface's metrics from their watermarks.
 func (t *target) pass(ctx context.Context) error {
 	if t.inv == nil {
-		inv, err := inventory.Open(ctx, t.dsn, t.sp.Inventory.MySQL.Table)
+		inv, err := inventory.OpenTLS(ctx, t.dsn, t.sp.Inventory.MySQL.Table, t.dbTLS)
 		if err != nil {
 			return fmt.Errorf("inventory: %w", err)
 		}

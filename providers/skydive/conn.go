@@ -3,19 +3,18 @@ package skydive
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -54,9 +53,9 @@ func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string) (*endpoint, error
 	e := &endpoint{ws: "ws://" + a + "/ws/publisher", http: "http://" + a, hostID: node, clientType: sp.ClientType,
 		persist: sp.Persistence}
 	if secure {
-		cfg, err := clientTLS(sp.TLS)
+		cfg, err := tlsconfig.Client(sp.TLS, "")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("skydive: %w", err)
 		}
 		e.ws, e.http, e.tls = "wss://"+a+"/ws/publisher", "https://"+a, cfg
 	}
@@ -65,35 +64,6 @@ func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string) (*endpoint, error
 	}
 	e.httpc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: e.tls, Proxy: http.ProxyFromEnvironment}}
 	return e, nil
-}
-
-// clientTLS verifies the analyzer's certificate against caFile (the
-// system roots without one) and its host name, and presents the client
-// certificate when there is one.
-func clientTLS(t *spec.TLS) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t == nil {
-		return cfg, nil
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("skydive: tls: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("skydive: tls: %s holds no PEM certificate", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("skydive: tls: client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // authorize adds the credentials to h: basic auth, or the cookie of a

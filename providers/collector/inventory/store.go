@@ -32,9 +32,11 @@ package inventory
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +72,13 @@ type Store struct {
 // be 1 to 64 ASCII letters, digits or underscores. Errors never show the
 // DSN's password.
 func Open(ctx context.Context, dsn, table string) (*Store, error) {
+	return OpenTLS(ctx, dsn, table, nil)
+}
+
+// OpenTLS is Open over TLS with tlsCfg (nil: as the DSN's tls parameter
+// says). Without a ServerName the certificate is checked against the DSN's
+// host.
+func OpenTLS(ctx context.Context, dsn, table string, tlsCfg *tls.Config) (*Store, error) {
 	if err := validIdentifier(table); err != nil {
 		return nil, err
 	}
@@ -84,6 +93,15 @@ func Open(ctx context.Context, dsn, table string) (*Store, error) {
 		return nil, fmt.Errorf("inventory: invalid DSN (not shown: it may hold a password): %s", msg)
 	}
 	r := redactor{password: cfg.Passwd, dsn: dsn, shown: describe(cfg)}
+	if tlsCfg != nil {
+		tlsCfg = tlsCfg.Clone()
+		if tlsCfg.ServerName == "" {
+			if host, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+				tlsCfg.ServerName = host
+			}
+		}
+		cfg.TLS = tlsCfg
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = dialTimeout
 	}
