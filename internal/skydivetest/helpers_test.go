@@ -98,7 +98,21 @@ func noPublishers(t *testing.T, a *Analyzer) {
 }
 
 // logged reports whether a log line contains every one of parts.
+// The server logs from its own goroutines, possibly just after the client
+// saw the effect: a line is waited for, up to 2 s.
 func logged(a *Analyzer, parts ...string) bool {
+	deadline := time.Now().Add(2 * time.Second)
+	for !loggedNow(a, parts...) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// loggedNow reports whether the log holds a line with every part now.
+func loggedNow(a *Analyzer, parts ...string) bool {
 	for _, l := range a.Log() {
 		all := true
 		for _, p := range parts {

@@ -141,7 +141,7 @@ func TestMessageRules(t *testing.T) {
 			if tc.wantLog != "" && !logged(a, own, tc.wantLog) {
 				t.Errorf("log has no line with %q:\n%s", tc.wantLog, strings.Join(a.Log(), "\n"))
 			}
-			if tc.wantLog == "" && (logged(a, "dropped") || logged(a, "ignored")) {
+			if tc.wantLog == "" && (loggedNow(a, "dropped") || loggedNow(a, "ignored")) {
 				t.Errorf("log shows a drop:\n%s", strings.Join(a.Log(), "\n"))
 			}
 		})

@@ -50,7 +50,9 @@ func TestExportSyncsThenSendsOnlyChanges(t *testing.T) {
 		delete(l, [3]string{"p1", "p2", topology.Layer2})
 	})
 	r.waitHeld(a, nil)
-	st, _ := r.p.Status("sky")
+	// The count is updated once the last message is written, which may be
+	// just after the analyzer applied it.
+	st := r.waitStatus("sky", "5 changes counted", func(s skydive.Status) bool { return s.Messages >= 5 })
 	if st.Syncs != 1 || st.Messages != 5 {
 		t.Errorf("syncs %d messages %d, want 1 Sync then 5 changes (add, update, edge add, edge delete, delete)", st.Syncs, st.Messages)
 	}
