@@ -15,7 +15,7 @@ FUZZTIME ?= 30s
 # Packages with goroutines of their own, tested with the race detector too.
 RACE_PKGS := ./spec/... ./internal/testenv/... ./internal/ovsdbserver/... ./reconciler/... ./providers/... ./cmd/...
 
-.PHONY: all build test test-unit test-integration bench generate lint fuzz demo clean
+.PHONY: all build test test-unit test-integration bench generate lint chaos fuzz demo clean
 
 all: build
 
@@ -58,6 +58,10 @@ lint: ## gofmt, go vet, and govulncheck when its database is reachable
 	if [ $$rc -ne 0 ] && echo "$$out" | grep -q "fetching vulnerabilities"; then \
 		echo "govulncheck: SKIPPED, the vulnerability database (vuln.go.dev) is unreachable:"; echo "$$out" | tail -1; \
 	else echo "$$out"; exit $$rc; fi
+
+chaos: ## the fault-injection suite at full length (50 kills), with the servers started for it
+	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 WIREKEEPER_CHAOS=full \
+		go test -count=1 -v -timeout 30m ./test/chaos/ ./test/fleet/
 
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./spec/

@@ -165,6 +165,34 @@ func (o *OVS) StartDB(t testing.TB) {
 	}
 }
 
+// KillDB SIGKILLs ovsdb-server, as a crash would (no clean shutdown); StartDB
+// starts it again on the same conf.db.
+func (o *OVS) KillDB(t testing.TB) {
+	t.Helper()
+	o.mustBePrivate(t, "KillDB")
+	if o.dbPID != 0 {
+		_ = syscall.Kill(o.dbPID, syscall.SIGKILL)
+		if err := endProcess(o.dbPID, 10*time.Second); err != nil {
+			t.Fatalf("%v", err)
+		}
+		o.dbPID = 0
+	}
+}
+
+// KillVswitchd SIGKILLs ovs-vswitchd, leaving its devices behind as a crash
+// does; StartVswitchd starts it again.
+func (o *OVS) KillVswitchd(t testing.TB) {
+	t.Helper()
+	o.mustBePrivate(t, "KillVswitchd")
+	if o.vsPID != 0 && alive(o.vsPID) {
+		_ = syscall.Kill(o.vsPID, syscall.SIGKILL)
+		if err := endProcess(o.vsPID, 10*time.Second); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	o.vswitchd, o.vsPID = false, 0
+}
+
 // RestartDB stops ovsdb-server and starts it again on the same conf.db and
 // sockets; every client (ovs-vswitchd included) must reconnect.
 func (o *OVS) RestartDB(t testing.TB) {
