@@ -46,18 +46,18 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench MirrorToAnalyzer -benchtime 100x -timeout 30m ./providers/skydive/'
 
 generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
-	go run ./internal/schemagen/cmd/schemagen -out schemas
+	go run ./internal/schemagen/cmd/schemagen -out schemas -reference docs/spec-reference.md
 	go generate ./providers/ovsdb/vswitch
 
 lint: ## gofmt, go vet, and govulncheck when its database is reachable
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	go vet ./...
-	@# v1.1.4: later versions need an x/telemetry the module proxy refuses.
-	@out=$$(go run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK) ./... 2>&1); rc=$$?; \
-	if [ $$rc -ne 0 ] && echo "$$out" | grep -q "fetching vulnerabilities"; then \
-		echo "govulncheck: SKIPPED, the vulnerability database (vuln.go.dev) is unreachable:"; echo "$$out" | tail -1; \
-	else echo "$$out"; exit $$rc; fi
+	@# Only when its database answers (it is not reachable from every CI
+	@# machine); v1.1.4: later versions need an x/telemetry the proxy refuses.
+	@if timeout 5 bash -c '</dev/tcp/vuln.go.dev/443' 2>/dev/null; then \
+		go run golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK) ./...; \
+	else echo "govulncheck: SKIPPED, its vulnerability database (vuln.go.dev) is unreachable from here"; fi
 
 chaos: ## the fault-injection suite at full length (50 kills), with the servers started for it
 	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 WIREKEEPER_CHAOS=full \

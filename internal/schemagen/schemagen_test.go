@@ -241,3 +241,23 @@ func fragment(t *testing.T, file []byte, path string) map[string]any {
 	}
 	return m
 }
+
+func TestReferenceUpToDate(t *testing.T) {
+	files, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Reference(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", "..", ReferenceFile))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s is stale or missing (%v): run make generate", ReferenceFile, err)
+	}
+	for _, must := range []string{"## SkyDiveExport", "`spec.auth.password` | secret | yes", "`spec.persistence` | string |  | `\"DeleteOnDisconnect\"`"} {
+		if !bytes.Contains(want, []byte(must)) {
+			t.Errorf("the reference lacks %q", must)
+		}
+	}
+}

@@ -17,18 +17,32 @@ import (
 
 func main() {
 	out := flag.String("out", "schemas", "directory the schemas are written to")
+	ref := flag.String("reference", "", "file the spec reference (Markdown) is written to; none when empty")
 	flag.Parse()
-	if err := run(*out); err != nil {
+	if err := run(*out, *ref); err != nil {
 		fmt.Fprintf(os.Stderr, "schemagen: %v\n", strings.TrimPrefix(err.Error(), "schemagen: "))
 		os.Exit(1)
 	}
 }
 
-// run writes each generated file whose content changed and removes stale ones.
-func run(dir string) error {
+// run writes each generated file whose content changed and removes stale
+// ones, and the reference when ref is set.
+func run(dir, ref string) error {
 	files, err := schemagen.Generate()
 	if err != nil {
 		return err
+	}
+	if ref != "" {
+		doc, err := schemagen.Reference(files)
+		if err != nil {
+			return err
+		}
+		if old, err := os.ReadFile(ref); err != nil || !bytes.Equal(old, doc) {
+			if err := os.WriteFile(ref, doc, 0o644); err != nil {
+				return err
+			}
+			fmt.Println("wrote", ref)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
