@@ -6,11 +6,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,16 +37,6 @@ func git(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // host is one simulated host: its ovsdb-server and its daemon.
@@ -106,7 +96,7 @@ func TestFleet(t *testing.T) {
 	git(t, work, "remote", "add", "origin", remote)
 	hs := make([]*host, hosts)
 	for i := range hs {
-		hs[i] = &host{node: fmt.Sprintf("fleet-%02d", i), ovs: ovstest.Start(t, ovstest.Options{}), metrics: freeAddr(t)}
+		hs[i] = &host{node: fmt.Sprintf("fleet-%02d", i), ovs: ovstest.Start(t, ovstest.Options{})}
 	}
 	push := func(content, msg string) string {
 		if err := os.WriteFile(filepath.Join(work, "fleet.yaml"), []byte(content), 0o644); err != nil {
@@ -127,7 +117,7 @@ func TestFleet(t *testing.T) {
 	for _, h := range hs {
 		h.log, _ = os.Create(filepath.Join(t.TempDir(), h.node+".log"))
 		h.cmd = exec.Command(bin, "run", "--repo", remote, "--node", h.node, "--interval", interval.String(),
-			"--cache-dir", t.TempDir(), "--metrics-listen", h.metrics, "--log-format", "json")
+			"--cache-dir", t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--log-format", "json")
 		h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
 		if err := h.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -145,6 +135,21 @@ func TestFleet(t *testing.T) {
 			}
 		}
 	})
+	// Each daemon listens on a port of its own choosing and logs it.
+	listening := regexp.MustCompile(`"msg":"listening".*"server":"metrics","address":"([^"]+)"`)
+	for _, h := range hs {
+		waitLog := time.Now().Add(30 * time.Second)
+		for h.metrics == "" {
+			b, _ := os.ReadFile(h.log.Name())
+			if m := listening.FindSubmatch(b); m != nil {
+				h.metrics = string(m[1])
+			} else if time.Now().After(waitLog) {
+				t.Fatalf("%s never said where it serves its metrics:\n%s", h.node, b)
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
 	w, err := status.NewWriter(status.WriterOptions{URL: remote, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
