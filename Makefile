@@ -22,9 +22,13 @@ all: build
 build: ## static binary in bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wirekeeper
 
+# The fault-injection suite and the fleet simulation load the machine (20
+# daemons, killed servers): they run last, one after the other, so that the
+# timing of the other packages' tests is not theirs.
 test: lint ## every test, against real servers started for the run
 	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 \
-		bash -c 'go test -count=1 ./... && go test -count=1 -race $(RACE_PKGS)'
+		bash -c 'go test -count=1 $$(go list ./... | grep -v -e /test/chaos -e /test/fleet) && \
+			go test -count=1 -race $(RACE_PKGS) && go test -count=1 -p 1 ./test/chaos/ ./test/fleet/'
 
 test-unit: ## tests that need no server (integration tests skip)
 	go test ./...

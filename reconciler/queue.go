@@ -223,13 +223,6 @@ func (b *backoff) Next(key Ref) time.Duration {
 	return Jitter(min(d, b.Max), 0.1)
 }
 
-// Failures is the number of consecutive failures recorded for key.
-func (b *backoff) Failures(key Ref) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failures[key]
-}
-
 // Forget clears key's failures after a success.
 func (b *backoff) Forget(key Ref) {
 	b.mu.Lock()

@@ -42,14 +42,7 @@ spec: {manager: ovs1, bridge: br0, selectAll: true, output: {port: tap0}}
 // gitCLI runs git in dir, as a user pushing specs would.
 func gitCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.invalid"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return testenv.Git(t, dir, args...)
 }
 
 func pushSpecs(t *testing.T, dir, content, msg string) string {

@@ -91,12 +91,6 @@ func waitUntil(t *testing.T, a *Analyzer, what string, cond func(*Analyzer) bool
 	}
 }
 
-// noPublishers waits until no publisher is connected.
-func noPublishers(t *testing.T, a *Analyzer) {
-	t.Helper()
-	waitUntil(t, a, "no publisher", func(a *Analyzer) bool { return len(a.Publishers()) == 0 })
-}
-
 // logged reports whether a log line contains every one of parts.
 // The server logs from its own goroutines, possibly just after the client
 // saw the effect: a line is waited for, up to 2 s.

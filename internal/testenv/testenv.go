@@ -126,6 +126,21 @@ func NewGitRemote(t testing.TB) string {
 	return url + name
 }
 
+// Git runs the git CLI in dir with the machine's configuration ignored and
+// a test identity, as a user pushing specs would, and returns its trimmed
+// output; a failure fails t.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.invalid"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // UniqueName returns a name derived from the test's name plus a random suffix,

@@ -80,12 +80,11 @@ func (g *Graph) Fragment(key string, version uint64, build func()) {
 // and the read-back would never match. It also forgets the cached
 // fragments this build did not use.
 func (g *Graph) Finish() {
-	for id, e := range g.Edges {
-		if g.loose {
-			break
-		}
-		if g.Nodes[e.Parent] == nil || g.Nodes[e.Child] == nil {
-			delete(g.Edges, id)
+	if !g.loose {
+		for id, e := range g.Edges {
+			if g.Nodes[e.Parent] == nil || g.Nodes[e.Child] == nil {
+				delete(g.Edges, id)
+			}
 		}
 	}
 	if c := g.cache; c != nil {

@@ -9,6 +9,8 @@ package topology
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -111,7 +113,7 @@ func (g *Graph) AddNode(part Part, id string, md Metadata) *Node {
 func (g *Graph) Link(parent, child, relation string, extra Metadata) {
 	md := Metadata{"RelationType": relation}
 	key := []string{parent, child, relation}
-	for _, k := range sortedKeys(extra) {
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		md[k] = extra[k]
 		if s, ok := extra[k].(string); ok {
 			key = append(key, k+"="+s)

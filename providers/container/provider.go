@@ -323,13 +323,3 @@ func (p *Provider) onPortEvent(_ string, ids map[string]string) {
 	}
 	p.enqueueAll(refs)
 }
-
-func mapsKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}

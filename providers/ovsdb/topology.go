@@ -1,7 +1,6 @@
 package ovsdb
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 
@@ -194,6 +193,6 @@ func sortedStrings[S ~string](in []S) []string {
 	for i, s := range in {
 		out[i] = string(s)
 	}
-	slices.SortFunc(out, cmp.Compare)
+	slices.Sort(out)
 	return out
 }

@@ -14,6 +14,8 @@ import (
 type overlayer interface {
 	overlayKey(n *topology.Node) string
 	overlay(n *topology.Node) topology.Metadata
+	// phaseGeneration moves whenever some overlay key may have changed.
+	phaseGeneration() uint64
 }
 
 // assembly is an export's running copy of the node's graph, kept between
@@ -38,6 +40,9 @@ type assembly struct {
 	// overlay key each object's nodes were last encoded with.
 	objects map[string]map[string]struct{}
 	phases  map[string]string
+	// phaseGen is the overlayer's generation phases was last compared at:
+	// while it stays, no object's phase needs looking at.
+	phaseGen uint64
 	// enc is each current element's encoded metadata and the overlay key
 	// it was encoded with.
 	encNodes map[string]encoded
@@ -112,7 +117,25 @@ func (a *assembly) step(g *topology.Graph, ov overlayer, o origin, published *gr
 	for _, e := range g.Edges {
 		a.putEdge(e)
 	}
-	// Objects whose phase changed.
+	// Objects whose phase changed, when any may have.
+	if gen := ov.phaseGeneration(); gen != a.phaseGen {
+		a.phaseGen = gen
+		a.touchPhaseChanges(ov)
+	}
+	// An edge may come or go with its ends.
+	for id, was := range a.wasPresent {
+		if was != (a.nodes[id] != nil) {
+			for eid := range a.incident[id] {
+				a.touchedEdges[eid] = struct{}{}
+			}
+		}
+	}
+	return a.delta(ov, o, published, now)
+}
+
+// touchPhaseChanges touches the nodes of the objects whose overlay key
+// changed since it was last recorded.
+func (a *assembly) touchPhaseChanges(ov overlayer) {
 	for obj, ids := range a.objects {
 		var any *topology.Node
 		for id := range ids {
@@ -129,15 +152,6 @@ func (a *assembly) step(g *topology.Graph, ov overlayer, o origin, published *gr
 			}
 		}
 	}
-	// An edge may come or go with its ends.
-	for id, was := range a.wasPresent {
-		if was != (a.nodes[id] != nil) {
-			for eid := range a.incident[id] {
-				a.touchedEdges[eid] = struct{}{}
-			}
-		}
-	}
-	return a.delta(ov, o, published, now)
 }
 
 func (a *assembly) dropAll(nodes []*topology.Node, edges []*topology.Edge) {

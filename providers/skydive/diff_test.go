@@ -33,6 +33,7 @@ type noOverlay struct{}
 
 func (noOverlay) overlayKey(*topology.Node) string         { return "" }
 func (noOverlay) overlay(*topology.Node) topology.Metadata { return nil }
+func (noOverlay) phaseGeneration() uint64                  { return 0 }
 
 // graph builds a test graph on c: a bridge, ports (each in a fragment of
 // version tag when frag is set), and a mirror selecting mirrorSrc.

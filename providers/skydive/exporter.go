@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -199,7 +200,7 @@ func (x *exporter) session(ctx context.Context) error {
 				return fmt.Errorf("skydive: ping %s: %w", x.ep.ws, err)
 			}
 		case <-x.kick:
-			if published, err = x.publish(conn, published); err != nil {
+			if err := x.publish(conn, published); err != nil {
 				return err
 			}
 		case d := <-x.resync:
@@ -220,11 +221,11 @@ func (x *exporter) session(ctx context.Context) error {
 			})
 			close(d)
 		case <-x.verify:
-			if published, err = x.check(ctx, conn, published); err != nil {
+			if err := x.check(ctx, conn, published); err != nil {
 				return err
 			}
 		case <-verifyT.C:
-			if published, err = x.check(ctx, conn, published); err != nil {
+			if err := x.check(ctx, conn, published); err != nil {
 				return err
 			}
 			verifyT.Reset(reconciler.Jitter(x.sp.VerifyInterval.D(), 0.1))
@@ -232,41 +233,39 @@ func (x *exporter) session(ctx context.Context) error {
 	}
 }
 
-// publish sends what changed since published and returns the new state.
-func (x *exporter) publish(conn *websocket.Conn, published *graphState) (*graphState, error) {
+// publish brings published to the graph now and sends what changed.
+func (x *exporter) publish(conn *websocket.Conn, published *graphState) error {
 	msgs, err := x.step(published)
 	if err != nil {
-		return published, err
+		return err
 	}
-	next := published
 	for i, m := range msgs {
 		if err := x.send(conn, m); err != nil {
 			// What was sent is unknown to us now; the reconnect's Sync
 			// sets the analyzer straight.
-			return published, fmt.Errorf("%w (after %d of %d changes)", err, i, len(msgs))
+			return fmt.Errorf("%w (after %d of %d changes)", err, i, len(msgs))
 		}
 	}
 	if len(msgs) > 0 {
 		x.update(func(st *Status) {
-			st.Nodes, st.Edges, st.Messages = len(next.nodes), len(next.edges), st.Messages+len(msgs)
+			st.Nodes, st.Edges, st.Messages = len(published.nodes), len(published.edges), st.Messages+len(msgs)
 		})
 	}
-	return next, nil
+	return nil
 }
 
 // check publishes pending changes, then reads back what the analyzer
 // holds. A difference is read again after a short pause (the analyzer may
 // not have applied the last messages yet) before it counts.
-func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *graphState) (*graphState, error) {
-	published, err := x.publish(conn, published)
-	if err != nil {
-		return published, err
+func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *graphState) error {
+	if err := x.publish(conn, published); err != nil {
+		return err
 	}
 	v, err := x.ep.readBack(ctx, x.o, published)
 	if err == nil && !v.ok() {
 		select {
 		case <-ctx.Done():
-			return published, nil
+			return nil
 		case <-time.After(x.opts.VerifySettle):
 		}
 		v, err = x.ep.readBack(ctx, x.o, published)
@@ -274,13 +273,13 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 	if err != nil {
 		x.log.Warn("cannot read back the analyzer's graph", "err", err)
 		x.update(func(st *Status) { st.Verified, st.VerifiedOK = "read-back failed: "+err.Error(), false })
-		return published, nil
+		return nil
 	}
 	if !v.ok() {
 		x.log.Warn("the analyzer does not hold the published graph", "verdict", v.String())
 	}
 	x.update(func(st *Status) { st.Verified, st.VerifiedOK = v.String(), v.ok() })
-	return published, nil
+	return nil
 }
 
 // full builds the whole graph afresh, for a Sync.
@@ -296,7 +295,7 @@ func (x *exporter) full() (*graphState, error) {
 // step builds the graph now and brings published to it, returning the
 // messages that do the same to the analyzer.
 func (x *exporter) step(published *graphState) ([]message, error) {
-	g := x.prov.buildLoose(x.sp.Include, x.asm.cache)
+	g := x.prov.build(topology.NewLoose(x.prov.opts.Node, x.sp.Include, x.asm.cache))
 	return x.asm.step(g, x.prov, x.o, published, time.Now().UnixMilli())
 }
 

@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/secret"
@@ -67,7 +68,9 @@ type Provider struct {
 	mu      sync.Mutex
 	exports map[string]*exporter
 	phases  map[string]reconciler.Phase // by "Kind/name"
-	enqueue func(reconciler.Ref)
+	// phaseGen counts the changes of phases.
+	phaseGen atomic.Uint64
+	enqueue  func(reconciler.Ref)
 }
 
 // New returns a provider for opts.Node.
@@ -115,6 +118,7 @@ func (p *Provider) ObjectPhase(ref reconciler.Ref, phase reconciler.Phase) {
 	} else {
 		p.phases[ref.String()] = phase
 	}
+	p.phaseGen.Add(1)
 	p.mu.Unlock()
 	p.kickAll()
 }
@@ -131,7 +135,7 @@ func (p *Provider) kickAll() {
 // phases, keeping the parts in include (all when empty): what an export
 // of include publishes.
 func (p *Provider) Graph(include []string) *topology.Graph {
-	g := p.build(include, nil)
+	g := p.build(topology.New(p.opts.Node, include))
 	for id, n := range g.Nodes {
 		if md := p.overlay(n); md != nil {
 			g.Nodes[id] = &topology.Node{ID: n.ID, Metadata: md, Object: n.Object}
@@ -140,9 +144,8 @@ func (p *Provider) Graph(include []string) *topology.Graph {
 	return g
 }
 
-// build builds the whole graph from the sources.
-func (p *Provider) build(include []string, c *topology.Cache) *topology.Graph {
-	g := topology.NewCached(p.opts.Node, include, c)
+// build fills g, a new graph, from the sources.
+func (p *Provider) build(g *topology.Graph) *topology.Graph {
 	for _, s := range p.opts.Sources {
 		s.Topology(g)
 	}
@@ -150,15 +153,7 @@ func (p *Provider) build(include []string, c *topology.Cache) *topology.Graph {
 	return g
 }
 
-// buildLoose builds the graph from the sources, the fragments left in c.
-func (p *Provider) buildLoose(include []string, c *topology.Cache) *topology.Graph {
-	g := topology.NewLoose(p.opts.Node, include, c)
-	for _, s := range p.opts.Sources {
-		s.Topology(g)
-	}
-	g.Finish()
-	return g
-}
+func (p *Provider) phaseGeneration() uint64 { return p.phaseGen.Load() }
 
 // overlayKey is what overlay would add to n: the phase of its object,
 // the node name on the host node, "" for nothing.

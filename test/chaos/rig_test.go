@@ -53,18 +53,6 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-func gitIn(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=chaos", "-c", "user.email=chaos@example.net"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // repo is a spec repository on the harness's git daemon, with a working copy.
 type repo struct {
 	t      *testing.T
@@ -75,8 +63,8 @@ type repo struct {
 func newRepo(t *testing.T) *repo {
 	t.Helper()
 	r := &repo{t: t, remote: testenv.NewGitRemote(t), work: t.TempDir()}
-	gitIn(t, r.work, "init", "-q", "-b", "main")
-	gitIn(t, r.work, "remote", "add", "origin", r.remote)
+	testenv.Git(t, r.work, "init", "-q", "-b", "main")
+	testenv.Git(t, r.work, "remote", "add", "origin", r.remote)
 	return r
 }
 
@@ -95,10 +83,10 @@ func (r *repo) push(msg string, files map[string]string) string {
 			r.t.Fatal(err)
 		}
 	}
-	gitIn(r.t, r.work, "add", "-A")
-	gitIn(r.t, r.work, "commit", "-q", "--allow-empty", "-m", msg+"\n\nwirekeeper: allow-prune")
-	gitIn(r.t, r.work, "push", "-q", "origin", "HEAD:main")
-	return gitIn(r.t, r.work, "rev-parse", "HEAD")
+	testenv.Git(r.t, r.work, "add", "-A")
+	testenv.Git(r.t, r.work, "commit", "-q", "--allow-empty", "-m", msg+"\n\nwirekeeper: allow-prune")
+	testenv.Git(r.t, r.work, "push", "-q", "origin", "HEAD:main")
+	return testenv.Git(r.t, r.work, "rev-parse", "HEAD")
 }
 
 // daemon is one `wirekeeper run` process of node on repo, restartable.

@@ -27,18 +27,6 @@ const (
 	interval = 2 * time.Second
 )
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=fleet", "-c", "user.email=fleet@example.net"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // host is one simulated host: its ovsdb-server and its daemon.
 type host struct {
 	node    string
@@ -92,8 +80,8 @@ func TestFleet(t *testing.T) {
 	}
 	remote := testenv.NewGitRemote(t)
 	work := t.TempDir()
-	git(t, work, "init", "-q", "-b", "main")
-	git(t, work, "remote", "add", "origin", remote)
+	testenv.Git(t, work, "init", "-q", "-b", "main")
+	testenv.Git(t, work, "remote", "add", "origin", remote)
 	hs := make([]*host, hosts)
 	for i := range hs {
 		hs[i] = &host{node: fmt.Sprintf("fleet-%02d", i), ovs: ovstest.Start(t, ovstest.Options{})}
@@ -102,10 +90,10 @@ func TestFleet(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(work, "fleet.yaml"), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		git(t, work, "add", "-A")
-		git(t, work, "commit", "-q", "-m", msg+"\n\nwirekeeper: allow-prune")
-		git(t, work, "push", "-q", "origin", "HEAD:main")
-		return git(t, work, "rev-parse", "HEAD")
+		testenv.Git(t, work, "add", "-A")
+		testenv.Git(t, work, "commit", "-q", "-m", msg+"\n\nwirekeeper: allow-prune")
+		testenv.Git(t, work, "push", "-q", "origin", "HEAD:main")
+		return testenv.Git(t, work, "rev-parse", "HEAD")
 	}
 	first := push(specFor(hs, 0), "the managers")
 

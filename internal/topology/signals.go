@@ -1,12 +1,6 @@
 package topology
 
-import (
-	"maps"
-	"slices"
-	"sync"
-)
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+import "sync"
 
 // Signals fans a change out to the functions registered with Add; a
 // Source embeds one to implement OnTopologyChange.
