@@ -237,13 +237,18 @@ func (ps *Ports) Named(name string) (PortRow, bool, error) {
 	if !ok {
 		return PortRow{}, false, nil
 	}
+	// The monitor may deliver a new Port row before its Interface row:
+	// until that arrives the port is described without it.
 	for _, iid := range v.ports[pid].Interfaces {
-		return v.portRow(iid), true, nil
+		if v.ifaces[iid] != nil {
+			return v.portRow(iid), true, nil
+		}
 	}
 	return PortRow{Name: name, UUID: pid, Bridge: v.bridgeNameOfPort(pid)}, true, nil
 }
 
-// portRow builds the PortRow of the interface with that UUID. Callers hold v.mu.
+// portRow builds the PortRow of the interface with that UUID, which the
+// view holds. Callers hold v.mu.
 func (v *view) portRow(ifaceUUID string) PortRow {
 	i := v.ifaces[ifaceUUID]
 	row := PortRow{Name: i.Name, InterfaceUUID: i.UUID, ExternalIDs: maps.Clone(i.ExternalIDs)}
