@@ -121,6 +121,9 @@ type objectState struct {
 	openDrift *DriftEvent
 	// phaseTold is set once the phase observers heard of the object.
 	phaseTold bool
+	// restoredOnly is set while the object has only the phase an earlier
+	// run left (Restore), not one of this run's.
+	restoredOnly bool
 }
 
 // New returns an engine for opts.Node. Call SetRevision to give it specs and

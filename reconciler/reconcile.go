@@ -279,7 +279,10 @@ func (e *Engine) waitingFor(w work) string {
 	defer e.mu.Unlock()
 	if w.desired != nil {
 		for _, d := range w.st.deps {
-			if blocking(d.status.Phase) {
+			// An object an earlier run left Ready is taken as there until
+			// this run has seen it: its dependents need not wait for it
+			// (and flip their own Ready condition) after a restart.
+			if blocking(d.status.Phase) && !(d.restoredOnly && d.restoredReady != "") {
 				return "waiting for " + d.status.Ref().String()
 			}
 		}
@@ -463,7 +466,7 @@ func (e *Engine) setPhase(w work, phase Phase, reason, msg string, err error) {
 	// Observers hear the first phase of this run even when a restored
 	// status had it already.
 	tell := before != phase || !st.phaseTold
-	st.phaseTold = true
+	st.phaseTold, st.restoredOnly = true, false
 	var dependents []Ref
 	if blocking(before) && !blocking(phase) {
 		dependents = st.rdeps

@@ -260,7 +260,7 @@ func (e *Engine) Restore(prev *NodeStatus) {
 		e.drift = e.drift[:MaxDriftEvents]
 	}
 	for _, os := range prev.Objects {
-		st := &objectState{status: copyStatus(os)}
+		st := &objectState{status: copyStatus(os), restoredOnly: true}
 		if os.Phase == PhaseReady {
 			st.restoredReady = os.Revision
 		}
