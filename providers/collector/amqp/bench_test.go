@@ -1,6 +1,7 @@
 package amqp_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -19,9 +20,12 @@ import (
 // The broker confirms a persistent message once the queues it is routed to
 // have written it, so the queue decides the pace, and the queue belongs to
 // whoever consumes (the publisher only declares the exchange). Hence one
-// case per kind of durable queue, and "unrouted" (no queue bound: the
-// broker confirms at once) for the ceiling of the publisher and the
-// connection. Channels > 1 splits each PublishAll over parallel channels.
+// case per kind of durable queue, "unrouted" (no queue bound and
+// AllowUnroutable: the broker confirms at once) for the ceiling of the
+// publisher and the connection, and "returned" (no queue bound, mandatory:
+// every message comes back before its confirm) for the cost of telling
+// which messages were not delivered. Channels > 1 splits each PublishAll
+// over parallel channels.
 func BenchmarkPublishConfirmed(b *testing.B) {
 	const n = 100000
 	cases := []struct {
@@ -29,12 +33,15 @@ func BenchmarkPublishConfirmed(b *testing.B) {
 		queue    bool
 		args     amqp091.Table
 		channels int
+		// returned: no queue and mandatory, so every message is returned.
+		returned bool
 	}{
 		{name: "classic", queue: true, channels: 1},
 		{name: "classic_channels=4", queue: true, channels: 4},
 		{name: "lazy", queue: true, args: amqp091.Table{"x-queue-mode": "lazy"}, channels: 1},
 		{name: "quorum", queue: true, args: amqp091.Table{"x-queue-type": "quorum"}, channels: 1},
 		{name: "unrouted", channels: 1},
+		{name: "returned", channels: 1, returned: true},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
@@ -43,7 +50,18 @@ func BenchmarkPublishConfirmed(b *testing.B) {
 			if bc.queue {
 				br.DeclareQueueArgs(b, q, q+"_x", statsKey, bc.args)
 			}
-			p := amqp.New(amqp.Options{URL: br.URL, Exchange: q + "_x", Channels: bc.channels})
+			p := amqp.New(amqp.Options{URL: br.URL, Exchange: q + "_x", Channels: bc.channels,
+				AllowUnroutable: !bc.queue && !bc.returned})
+			publish := func(msgs []amqp.Message) {
+				err := p.PublishAll(b.Context(), msgs)
+				var ue *amqp.UnroutableError
+				if bc.returned && errors.As(err, &ue) && len(ue.Returned) == len(msgs) {
+					return
+				}
+				if err != nil || bc.returned {
+					b.Fatalf("PublishAll = %v, want every message %s", err, map[bool]string{true: "returned", false: "confirmed"}[bc.returned])
+				}
+			}
 			defer p.Close()
 			msgs := statsMessages("bench", n)
 			size := 0
@@ -51,9 +69,7 @@ func BenchmarkPublishConfirmed(b *testing.B) {
 				size += len(m.Body)
 			}
 			// Connect and open the channels outside the measurement.
-			if err := p.PublishAll(b.Context(), msgs[:1]); err != nil {
-				b.Fatalf("PublishAll: %v", err)
-			}
+			publish(msgs[:1])
 			if bc.queue {
 				br.Purge(b, q)
 			}
@@ -62,9 +78,7 @@ func BenchmarkPublishConfirmed(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				began := time.Now()
-				if err := p.PublishAll(b.Context(), msgs); err != nil {
-					b.Fatalf("PublishAll: %v", err)
-				}
+				publish(msgs)
 				spent += time.Since(began)
 				if !bc.queue {
 					continue

@@ -6,17 +6,22 @@
 // (durable, of Options.ExchangeType) on every connect. PublishAll sends a
 // batch pipelined, with at most Options.MaxInFlight unconfirmed messages per
 // channel, and returns nil only once the broker has acknowledged every one of
-// them. Anything else (a nack, a channel or connection closed before all
-// confirms arrived, ctx ending) is an error, and the caller publishes the
-// whole batch again: a message may then reach consumers twice, which they
-// detect by its message_id. Messages are published as the ESnet collector
-// published them (content_type text/plain, no headers, not mandatory) plus
-// delivery_mode 2 (persistent), a message_id and, when given, a timestamp.
+// them and returned none. Any other failure (a nack, a channel or connection
+// closed before all confirms arrived, ctx ending) is an error, and the
+// caller publishes the whole batch again: a message may then reach
+// consumers twice, which they detect by its message_id. Messages are
+// published as the ESnet collector published them (content_type
+// text/plain, no headers) plus delivery_mode 2 (persistent), a message_id
+// and, when given, a timestamp.
 //
-// Publications are not mandatory, as the seed's were: a message that no
-// queue is bound to receive is dropped by the broker and still acknowledged.
-// Queues are the consumers' business; QueueDepth reads the ones the caller
-// watches for backpressure.
+// Publications are mandatory, where the seed's were not: a message that no
+// queue is bound to receive is returned by the broker (basic.return, before
+// the acknowledgement it still sends), and PublishAll reports exactly which
+// messages came back with an *UnroutableError, so that the caller does not
+// count them as delivered. Options.AllowUnroutable restores the seed's way:
+// such messages are dropped by the broker and count as delivered. Queues
+// are the consumers' business; QueueDepth reads the ones the caller watches
+// for backpressure.
 //
 // Reconnection is left to the caller: a call that finds the connection lost
 // dials once (bounded by ctx and ConnectTimeout) and returns the error if

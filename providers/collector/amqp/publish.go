@@ -27,10 +27,14 @@ type Message struct {
 const minShare = 512
 
 // PublishAll publishes msgs (content_type text/plain, delivery_mode 2
-// persistent, message_id, no headers, not mandatory) and returns nil only
-// once the broker has acknowledged every one of them. A nack, a channel or
-// connection closed before every confirm arrived, or ctx ending, is an
-// error after which any part of the batch may or may not have been
+// persistent, message_id, no headers, mandatory unless
+// Options.AllowUnroutable) and returns nil only once the broker has
+// acknowledged every one of them and returned none. When every message was
+// acknowledged but some were returned as unroutable (no queue bound for
+// their routing key), the error is an *UnroutableError naming exactly
+// those: every other message was delivered. A nack, a channel or
+// connection closed before every confirm arrived, or ctx ending, is any
+// other error, after which any part of the batch may or may not have been
 // delivered: the caller publishes the whole batch again (at-least-once;
 // consumers drop duplicates by message_id). Publishing is pipelined with up
 // to Options.MaxInFlight unconfirmed messages per channel; a batch of at
@@ -47,9 +51,12 @@ func (p *Publisher) PublishAll(ctx context.Context, msgs []Message) error {
 	}
 	defer p.unblockOnCancel(ctx, conn)()
 	if len(lanes) == 1 {
-		err := p.publishLane(ctx, lanes[0], shares[0])
+		returned, err := p.publishLane(ctx, lanes[0], shares[0])
 		p.release(lanes[0], err == nil)
-		return err
+		if err != nil {
+			return err
+		}
+		return p.unroutable(msgs, returned)
 	}
 
 	// The caller re-publishes everything after any failure, so the first
@@ -60,18 +67,33 @@ func (p *Publisher) PublishAll(ctx context.Context, msgs []Message) error {
 		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
+		returned = make([][]int, len(lanes))
 	)
 	for i, l := range lanes {
 		wg.Go(func() {
-			err := p.publishLane(ctx, l, shares[i])
+			r, err := p.publishLane(ctx, l, shares[i])
 			p.release(l, err == nil)
 			if err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 			}
+			returned[i] = r
 		})
 	}
 	wg.Wait()
-	return firstErr
+	if firstErr != nil {
+		return firstErr
+	}
+	// The shares are contiguous: a share's indexes move by the lengths of
+	// the shares before it.
+	var all []int
+	offset := 0
+	for i, r := range returned {
+		for _, j := range r {
+			all = append(all, offset+j)
+		}
+		offset += len(shares[i])
+	}
+	return p.unroutable(msgs, all)
 }
 
 // split cuts msgs into at most n contiguous shares of at least minShare
@@ -89,11 +111,13 @@ func split(msgs []Message, n int) [][]Message {
 	return shares
 }
 
-// lane is a channel in confirm mode and where its closing is announced.
+// lane is a channel in confirm mode, where its closing is announced, and
+// where the broker's returns of its unroutable messages arrive.
 type lane struct {
-	conn   *connection
-	ch     *amqp091.Channel
-	closes chan *amqp091.Error
+	conn    *connection
+	ch      *amqp091.Channel
+	closes  chan *amqp091.Error
+	returns chan amqp091.Return
 }
 
 // lanes returns n confirm-mode channels on the live connection, idle ones
@@ -114,7 +138,7 @@ func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, err
 		}
 	}
 	for len(lanes) < n {
-		l, err := openLane(conn)
+		l, err := openLane(conn, p.opts.MaxInFlight)
 		if err != nil {
 			for _, l := range lanes {
 				go l.ch.Close()
@@ -126,7 +150,13 @@ func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, err
 	return conn, lanes, nil
 }
 
-func openLane(conn *connection) (*lane, error) {
+// openLane opens a confirm-mode channel on conn. Its returns buffer holds
+// maxInFlight: amqp091 gives up delivering a return to a full buffer after
+// a few seconds, and a lost return would count an undelivered message as
+// delivered. publishLane drains it after every confirm, and a return
+// precedes the confirm of its message, so at most the unconfirmed messages,
+// maxInFlight at most, have returns waiting in it.
+func openLane(conn *connection, maxInFlight int) (*lane, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
@@ -135,7 +165,8 @@ func openLane(conn *connection) (*lane, error) {
 		go ch.Close()
 		return nil, err
 	}
-	return &lane{conn: conn, ch: ch, closes: ch.NotifyClose(make(chan *amqp091.Error, 1))}, nil
+	return &lane{conn: conn, ch: ch, closes: ch.NotifyClose(make(chan *amqp091.Error, 1)),
+		returns: ch.NotifyReturn(make(chan amqp091.Return, maxInFlight))}, nil
 }
 
 // release keeps a lane whose every publication was confirmed for the next
@@ -153,64 +184,79 @@ func (p *Publisher) release(l *lane, settled bool) {
 	}
 }
 
-// pending is a publication awaiting its confirm.
+// pending is a publication awaiting its confirm: its confirmation and its
+// index in the lane's share.
 type pending struct {
 	dc *amqp091.DeferredConfirmation
-	id string
+	i  int
 }
 
 // publishLane publishes msgs on l, keeping at most MaxInFlight unconfirmed,
-// and returns once all are confirmed or one is not.
-func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) error {
+// and returns once all are confirmed or one is not. It returns the indexes
+// in msgs of the messages the broker returned, ascending.
+func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) ([]int, error) {
 	// A ring of the unconfirmed, oldest first. The broker confirms in
 	// order, usually many at once, so waiting on the oldest is enough.
 	ring := make([]pending, min(p.opts.MaxInFlight, len(msgs)))
 	head, n := 0, 0
+	rt := returnTracker{msgs: msgs}
+	mandatory := !p.opts.AllowUnroutable
 	for i := range msgs {
 		m := &msgs[i]
 		if n == len(ring) {
-			if err := p.settle(ctx, l, ring[head]); err != nil {
-				return err
+			if err := p.settle(ctx, l, &rt, ring[head]); err != nil {
+				return nil, err
 			}
 			ring[head] = pending{}
 			head, n = (head+1)%len(ring), n-1
 		}
-		dc, err := l.ch.PublishWithDeferredConfirmWithContext(ctx, p.opts.Exchange, m.RoutingKey, false, false,
+		dc, err := l.ch.PublishWithDeferredConfirmWithContext(ctx, p.opts.Exchange, m.RoutingKey, mandatory, false,
 			amqp091.Publishing{ContentType: "text/plain", DeliveryMode: amqp091.Persistent,
 				MessageId: m.MessageID, Timestamp: m.Timestamp, Body: m.Body})
 		if err != nil {
-			return p.errorf("publish message %q: %w%s", m.MessageID, err, closeReason(l))
+			return nil, p.errorf("publish message %q: %w%s", m.MessageID, err, closeReason(l))
 		}
 		p.published.Add(1)
-		ring[(head+n)%len(ring)] = pending{dc: dc, id: m.MessageID}
+		rt.published = i + 1
+		ring[(head+n)%len(ring)] = pending{dc: dc, i: i}
 		n++
 	}
 	for ; n > 0; n-- {
-		if err := p.settle(ctx, l, ring[head]); err != nil {
-			return err
+		if err := p.settle(ctx, l, &rt, ring[head]); err != nil {
+			return nil, err
 		}
 		head = (head + 1) % len(ring)
 	}
-	return nil
+	return rt.returned, nil
 }
 
 // settle waits for pd's confirm and returns an error unless it is an ack.
-func (p *Publisher) settle(ctx context.Context, l *lane, pd pending) error {
+// It then takes the returns that arrived, which include pd's own if the
+// broker returned it, since the broker sends a return before the confirm.
+func (p *Publisher) settle(ctx context.Context, l *lane, rt *returnTracker, pd pending) error {
+	id := rt.msgs[pd.i].MessageID
 	select {
 	case <-pd.dc.Done():
 	case <-ctx.Done():
-		return p.errorf("waiting for the confirm of message %q: %w", pd.id, ctx.Err())
+		return p.errorf("waiting for the confirm of message %q: %w", id, ctx.Err())
+	}
+	if err := rt.drain(l.returns); err != nil {
+		return p.errorf("%w", err)
 	}
 	if pd.dc.Acked() {
-		p.confirmed.Add(1)
+		if rt.wasReturned(pd.i) {
+			p.returned.Add(1)
+		} else {
+			p.confirmed.Add(1)
+		}
 		return nil
 	}
 	// A channel that closes settles its pending confirms as nacks.
 	if l.ch.IsClosed() {
-		return p.errorf("channel closed before message %q was confirmed%s", pd.id, closeReason(l))
+		return p.errorf("channel closed before message %q was confirmed%s", id, closeReason(l))
 	}
 	p.nacked.Add(1)
-	return p.errorf("the broker nacked message %q", pd.id)
+	return p.errorf("the broker nacked message %q", id)
 }
 
 // closeReason returns ": " and why l's channel closed, when known.

@@ -53,14 +53,24 @@ type Options struct {
 	// ConnectTimeout bounds a connect (TCP, TLS and AMQP handshakes) when
 	// ctx has no earlier deadline; default 10 s.
 	ConnectTimeout time.Duration
+	// AllowUnroutable publishes without the mandatory flag, as the seed
+	// did: a message that no queue is bound to receive is dropped by the
+	// broker and still acknowledged, and PublishAll cannot tell. Without
+	// it (the default) publications are mandatory, and PublishAll reports
+	// the messages the broker returned with an *UnroutableError.
+	AllowUnroutable bool
 }
 
 // Stats are a Publisher's counters since New.
 type Stats struct {
 	// Published counts basic.publish frames sent, re-publications included.
 	Published uint64
-	// Confirmed counts messages the broker acknowledged.
+	// Confirmed counts messages the broker acknowledged and routed to at
+	// least one queue (with AllowUnroutable: every acknowledged message).
 	Confirmed uint64
+	// Returned counts messages the broker acknowledged but returned as
+	// unroutable: no queue was bound to receive them.
+	Returned uint64
 	// Nacked counts messages the broker negatively acknowledged.
 	Nacked uint64
 	// Reconnects counts connects after the first.
@@ -82,7 +92,7 @@ type Publisher struct {
 	closed bool
 	dialed bool
 
-	published, confirmed, nacked, reconnects atomic.Uint64
+	published, confirmed, returned, nacked, reconnects atomic.Uint64
 }
 
 // connection is one AMQP connection and whether the broker has blocked it
@@ -118,7 +128,7 @@ func New(opts Options) *Publisher {
 
 // Stats returns the publisher's counters.
 func (p *Publisher) Stats() Stats {
-	return Stats{Published: p.published.Load(), Confirmed: p.confirmed.Load(),
+	return Stats{Published: p.published.Load(), Confirmed: p.confirmed.Load(), Returned: p.returned.Load(),
 		Nacked: p.nacked.Load(), Reconnects: p.reconnects.Load()}
 }
 
