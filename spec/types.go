@@ -198,6 +198,13 @@ type RabbitMQ struct {
 	WatchQueues []string `json:"watchQueues,omitempty" wk:"unique,format=nonempty"`
 	// Publishing pauses while any watched queue holds more messages than this.
 	MaxQueueDepth int `json:"maxQueueDepth,omitempty" wk:"default=50000,min=1"`
+	// Let the broker drop messages that no queue is bound to receive, as
+	// the ESnet collector did: they count as delivered and the watermark
+	// moves past them. When false (the default), such messages are not
+	// delivered: the watermark stays, the target is Degraded ("no queue
+	// bound to exchange X for routing key Y"), and the held-back points
+	// are published once a queue is bound.
+	AllowUnroutable bool `json:"allowUnroutable,omitempty"`
 }
 
 // Inventory is where the interface inventory is kept.

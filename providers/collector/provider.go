@@ -3,7 +3,8 @@
 // the interface inventory in MySQL and publishes to RabbitMQ, in the
 // message and table layout of the SAND-CI ESnet collector, at least once:
 // a watermark advances only after the broker confirmed every message of
-// its slice. See README.md.
+// its slice and returned none for want of a bound queue (unless
+// rabbitmq.allowUnroutable). See README.md.
 package collector
 
 import (
@@ -107,7 +108,8 @@ func (p *Provider) Kinds() []string { return slices.Clone(Kinds) }
 // Observe implements reconciler.Provider: a collector exists while it
 // runs; its live form is the spec it runs with, so that a changed spec is
 // an update (a restart with the new settings). A collector whose last pass
-// failed, or that is paused for backpressure, is Degraded, saying why.
+// failed, whose messages the broker returned for want of a bound queue, or
+// that is paused for backpressure, is Degraded, saying why.
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
 	p.mu.Lock()
 	t := p.targets[req.Ref.Name]
@@ -126,6 +128,13 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 		obs.Degraded = fmt.Sprintf("paused for backpressure: queue %s holds %d messages (max %d)", st.PausedQueue, st.PausedDepth, t.sp.RabbitMQ.MaxQueueDepth)
 	case st.LastError != "":
 		obs.Degraded = "last pass failed, retrying from the watermarks: " + st.LastError
+		if len(st.Unroutable) > 0 {
+			obs.Degraded += "; " + amqp.UnroutableReason(t.sp.RabbitMQ.Exchange, st.Unroutable)
+		}
+	case len(st.Unroutable) > 0:
+		// The broker returned messages, so they were not delivered: the
+		// watermarks wait for a queue to be bound.
+		obs.Degraded = amqp.UnroutableReason(t.sp.RabbitMQ.Exchange, st.Unroutable)
 	}
 	return obs, nil
 }
@@ -185,7 +194,8 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 			return nil, fmt.Errorf("inventory.mysql.%w", err)
 		}
 	}
-	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS})
+	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS,
+		AllowUnroutable: sp.RabbitMQ.AllowUnroutable})
 	ref := reconciler.Ref{Kind: Kind, Name: name}
 	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, dbTLS: dbTLS, log: log, opts: p.opts,
 		changed: func() { p.notify(ref); p.topo.Fire() }, passed: p.topo.Fire}, nil

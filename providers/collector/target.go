@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,12 +65,18 @@ type Status struct {
 	// Watermarks are, per metric, the oldest watermark over the interfaces
 	// collected (ms); Lag how far it is behind now - lag.
 	Watermarks map[string]int64
-	// Published and Confirmed count the messages sent and acknowledged by
-	// the broker since the collector started.
-	Published, Confirmed uint64
+	// Published and Confirmed count the messages sent, and delivered
+	// (acknowledged and routed to a queue) by the broker, since the
+	// collector started; Returned those the broker returned because no
+	// queue was bound for their routing key.
+	Published, Confirmed, Returned uint64
 	// LastError is the last pass's failure ("" after a clean pass).
 	LastError   string
 	LastErrorAt time.Time
+	// Unroutable are the routing keys, sorted, of the messages the broker
+	// returned in the last pass (no queue bound for them); nil when every
+	// message was routed or rabbitmq.allowUnroutable is set.
+	Unroutable []string
 	// Paused is set while a watched queue is over maxQueueDepth.
 	Paused      bool
 	PausedQueue string
@@ -84,6 +91,7 @@ func (t *target) status() Status {
 	defer t.mu.Unlock()
 	st := t.st
 	st.Watermarks = maps.Clone(t.st.Watermarks)
+	st.Unroutable = slices.Clone(t.st.Unroutable)
 	return st
 }
 
@@ -104,6 +112,9 @@ func (t *target) details() []string {
 		fmt.Sprintf("interfaces: %d active, %d retired (%d still collected)", st.Active, st.Retired, st.RetiredOwed),
 		fmt.Sprintf("messages: %d published, %d confirmed", st.Published, st.Confirmed),
 	}
+	if st.Returned > 0 {
+		out[1] += fmt.Sprintf(", %d returned (no queue bound)", st.Returned)
+	}
 	for _, m := range slices.Sorted(maps.Keys(st.Watermarks)) {
 		wm := time.UnixMilli(st.Watermarks[m]).UTC()
 		behind := now.Sub(wm) - t.sp.Lag.D()
@@ -114,12 +125,15 @@ func (t *target) details() []string {
 }
 
 // update changes the status; a change of what the object's phase shows
-// (a failure, a pause) is told to the provider.
+// (a failure, a pause, a missing route) is told to the provider.
 func (t *target) update(f func(st *Status)) {
 	t.mu.Lock()
-	before := [3]string{t.st.LastError, strconv.FormatBool(t.st.Paused), t.st.PausedQueue}
+	shown := func() [4]string {
+		return [4]string{t.st.LastError, strconv.FormatBool(t.st.Paused), t.st.PausedQueue, strings.Join(t.st.Unroutable, "\n")}
+	}
+	before := shown()
 	f(&t.st)
-	after := [3]string{t.st.LastError, strconv.FormatBool(t.st.Paused), t.st.PausedQueue}
+	after := shown()
 	t.mu.Unlock()
 	if before != after {
 		t.changed()
@@ -149,13 +163,20 @@ func (t *target) run(ctx context.Context) {
 	interval := t.sp.Interval.D()
 	backoff := time.Second
 	for {
-		err := t.pass(ctx)
+		noRoute, err := t.pass(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		wait := interval
-		if err != nil {
-			t.log.Warn("collector pass failed; resuming from the watermarks", "err", err)
+		if err != nil || len(noRoute) > 0 {
+			if err != nil {
+				t.log.Warn("collector pass failed; resuming from the watermarks", "err", err)
+			}
+			if len(noRoute) > 0 {
+				t.log.Warn("the broker returned messages: no queue is bound for them; the watermarks stay until one is",
+					"exchange", t.sp.RabbitMQ.Exchange, "routingKeys", noRoute)
+			}
+			// A queue may be bound any moment: look again soon.
 			wait = min(backoff, interval)
 			backoff = min(backoff*2, interval)
 		} else {
@@ -172,6 +193,7 @@ func (t *target) run(ctx context.Context) {
 			} else {
 				st.LastError = ""
 			}
+			st.Unroutable = noRoute
 		})
 		if due {
 			t.changed() // the status details are refreshed with this pass's counts
@@ -187,12 +209,17 @@ func (t *target) run(ctx context.Context) {
 }
 
 // pass discovers the interfaces, publishes them, syncs the inventory and
-// collects every interface's metrics from their watermarks.
-func (t *target) pass(ctx context.Context) error {
+// collects every interface's metrics from their watermarks. It returns the
+// routing keys, sorted, of the messages the broker returned as unroutable,
+// and any other failure.
+func (t *target) pass(ctx context.Context) (noRoute []string, err error) {
+	var returned routingKeys
+	defer func() { noRoute = returned.sorted() }()
 	if t.inv == nil {
+		// The inventory's errors say "inventory: ..." already.
 		inv, err := inventory.OpenTLS(ctx, t.dsn, t.sp.Inventory.MySQL.Table, t.dbTLS)
 		if err != nil {
-			return fmt.Errorf("inventory: %w", err)
+			return nil, err
 		}
 		t.inv = inv
 	}
@@ -200,11 +227,11 @@ func (t *target) pass(ctx context.Context) error {
 	nowMS := now.UnixMilli()
 	ifaces, err := t.nb.Interfaces(ctx)
 	if err != nil {
-		return fmt.Errorf("netbeam interfaces: %w", err)
+		return nil, err // "netbeam: GET .../interfaces: ..."
 	}
 	if len(ifaces) == 0 {
 		// Believing an empty listing would retire every interface.
-		return fmt.Errorf("netbeam lists no interfaces; the inventory is left as it is")
+		return nil, fmt.Errorf("netbeam lists no interfaces; the inventory is left as it is")
 	}
 	var present []string
 	var msgs []amqp.Message
@@ -219,17 +246,19 @@ func (t *target) pass(ctx context.Context) error {
 		present = append(present, i.Resource)
 		body, err := interfaceMessage(i.Raw, nowMS)
 		if err != nil {
-			return fmt.Errorf("netbeam interface %s: %w", i.Resource, err)
+			return nil, fmt.Errorf("netbeam interface %s: %w", i.Resource, err)
 		}
 		msgs = append(msgs, amqp.Message{RoutingKey: t.sp.RabbitMQ.InterfacesRoutingKey, Body: body,
 			MessageID: i.Resource + "|interface|" + strconv.FormatInt(nowMS, 10), Timestamp: now})
 	}
-	if err := t.publish(ctx, msgs); err != nil {
-		return err
+	// Interface messages are a snapshot sent again every pass: returned
+	// ones hold nothing back, so the pass goes on to the points.
+	if err := t.publish(ctx, msgs); err != nil && !returned.add(err) {
+		return nil, err
 	}
 	rows, res, err := t.inv.Sync(ctx, present, nowMS, t.sp.Backfill.D())
 	if err != nil {
-		return fmt.Errorf("inventory sync: %w", err)
+		return nil, err // "inventory: sync of table ...: ..."
 	}
 	t.update(func(st *Status) { st.Active, st.Retired, st.RetiredOwed = res.Active, res.Retired, res.RetiredOwed })
 
@@ -252,7 +281,7 @@ func (t *target) pass(ctx context.Context) error {
 				err := t.collect(ctx, row, m, limit, nowMS, func(wm int64) { last = wm })
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
+				if err != nil && !returned.add(err) {
 					errs = append(errs, err)
 				}
 				if cur, seen := wms[m]; row.Active && last >= 0 && (!seen || last < cur) {
@@ -264,9 +293,43 @@ func (t *target) pass(ctx context.Context) error {
 	wg.Wait()
 	t.update(func(st *Status) { st.Watermarks = wms })
 	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d interface metrics failed; first: %w", len(errs), len(rows)*len(metrics), errs[0])
+		return nil, fmt.Errorf("%d of %d interface metrics failed; first: %w", len(errs), len(rows)*len(metrics), errs[0])
 	}
-	return nil
+	return nil, nil
+}
+
+// routingKeys gathers, safe for concurrent use, the routing keys of the
+// messages the broker returned during a pass.
+type routingKeys struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+// add records the keys of err if it is an *amqp.UnroutableError, and
+// reports whether it was.
+func (r *routingKeys) add(err error) bool {
+	var ue *amqp.UnroutableError
+	if !errors.As(err, &ue) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil {
+		r.keys = map[string]bool{}
+	}
+	for _, k := range ue.RoutingKeys {
+		r.keys[k] = true
+	}
+	return true
+}
+
+func (r *routingKeys) sorted() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.keys) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(r.keys))
 }
 
 // selected applies the spec's include and exclude globs to a resource.
@@ -287,7 +350,10 @@ func (t *target) selected(resource string) bool {
 // collect walks one interface's metric from its watermark to
 // min(now - lag, active_until) in slices of at most sliceMax. The
 // watermark advances only once every message of a slice is confirmed;
-// reached is told the watermark, as read and after each advance.
+// reached is told the watermark, as read and after each advance. When the
+// broker returns any message of a slice (no queue bound), the watermark
+// stays at the slice's start, the walk stops, and the
+// *amqp.UnroutableError is returned.
 func (t *target) collect(ctx context.Context, row inventory.Row, metric string, limit, nowMS int64, reached func(int64)) error {
 	from, ok := row.Until[metric]
 	if ok {
@@ -330,6 +396,14 @@ func (t *target) collect(ctx context.Context, row inventory.Row, metric string, 
 				MessageID: row.Name + "|" + metric + "|" + strconv.FormatInt(p.Timestamp, 10), Timestamp: time.UnixMilli(p.Timestamp)})
 		}
 		if err := t.publish(ctx, msgs); err != nil {
+			var ue *amqp.UnroutableError
+			if errors.As(err, &ue) {
+				// The slice is held back whole: a slice whose route came
+				// or went while it was published is published again, and
+				// its delivered points arrive twice (consumers drop
+				// duplicates by message_id).
+				return err
+			}
 			return fmt.Errorf("%s %s [%d, %d): %w", row.Name, metric, from, to, err)
 		}
 		if err := t.inv.Advance(ctx, row.ID, metric, to); err != nil {
@@ -362,6 +436,8 @@ func interfaceMessage(raw json.RawMessage, nowMS int64) ([]byte, error) {
 }
 
 // publish sends msgs once the watched queues have room, and counts them.
+// An *amqp.UnroutableError is returned as it is: every message but the
+// returned ones was delivered.
 func (t *target) publish(ctx context.Context, msgs []amqp.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -370,7 +446,16 @@ func (t *target) publish(ctx context.Context, msgs []amqp.Message) error {
 		return err
 	}
 	t.update(func(st *Status) { st.Published += uint64(len(msgs)) })
-	if err := t.pub.PublishAll(ctx, msgs); err != nil {
+	err := t.pub.PublishAll(ctx, msgs)
+	var ue *amqp.UnroutableError
+	switch {
+	case errors.As(err, &ue):
+		t.update(func(st *Status) {
+			st.Confirmed += uint64(len(msgs) - len(ue.Returned))
+			st.Returned += uint64(len(ue.Returned))
+		})
+		return err
+	case err != nil:
 		return fmt.Errorf("rabbitmq: %w", err)
 	}
 	t.update(func(st *Status) { st.Confirmed += uint64(len(msgs)) })

@@ -7,7 +7,7 @@ import (
 // Topology implements topology.Source: one node per running collector
 // (Type collector), owned by the host, with where it reads and publishes,
 // the number of active interfaces and its state (Collecting, Paused or
-// Failing).
+// Failing: the last pass failed or the broker returned messages).
 func (p *Provider) Topology(g *topology.Graph) {
 	p.mu.Lock()
 	targets := make([]*target, 0, len(p.targets))
@@ -21,8 +21,8 @@ func (p *Provider) Topology(g *topology.Graph) {
 		switch {
 		case st.Paused:
 			state = "Paused"
-		case st.LastError != "":
-			state = "Failing"
+		case st.LastError != "" || len(st.Unroutable) > 0:
+			state = "Failing" // returned messages are not delivered either
 		}
 		id := topology.ID(g.Host(), "collector", t.name)
 		n := g.AddNode(topology.PartCollectors, id, topology.Metadata{"Type": "collector", "Name": t.name, "Manager": "netbeam",
