@@ -117,7 +117,7 @@ type lane struct {
 	conn    *connection
 	ch      *amqp091.Channel
 	closes  chan *amqp091.Error
-	returns chan amqp091.Return
+	returns *returnWatch
 }
 
 // lanes returns n confirm-mode channels on the live connection, idle ones
@@ -138,7 +138,7 @@ func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, err
 		}
 	}
 	for len(lanes) < n {
-		l, err := openLane(conn, p.opts.MaxInFlight)
+		l, err := openLane(conn)
 		if err != nil {
 			for _, l := range lanes {
 				go l.ch.Close()
@@ -150,13 +150,7 @@ func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, err
 	return conn, lanes, nil
 }
 
-// openLane opens a confirm-mode channel on conn. Its returns buffer holds
-// maxInFlight: amqp091 gives up delivering a return to a full buffer after
-// a few seconds, and a lost return would count an undelivered message as
-// delivered. publishLane drains it after every confirm, and a return
-// precedes the confirm of its message, so at most the unconfirmed messages,
-// maxInFlight at most, have returns waiting in it.
-func openLane(conn *connection, maxInFlight int) (*lane, error) {
+func openLane(conn *connection) (*lane, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
@@ -165,8 +159,7 @@ func openLane(conn *connection, maxInFlight int) (*lane, error) {
 		go ch.Close()
 		return nil, err
 	}
-	return &lane{conn: conn, ch: ch, closes: ch.NotifyClose(make(chan *amqp091.Error, 1)),
-		returns: ch.NotifyReturn(make(chan amqp091.Return, maxInFlight))}, nil
+	return &lane{conn: conn, ch: ch, closes: ch.NotifyClose(make(chan *amqp091.Error, 1)), returns: watchReturns(ch)}, nil
 }
 
 // release keeps a lane whose every publication was confirmed for the next
@@ -199,12 +192,28 @@ func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) ([
 	// order, usually many at once, so waiting on the oldest is enough.
 	ring := make([]pending, min(p.opts.MaxInFlight, len(msgs)))
 	head, n := 0, 0
-	rt := returnTracker{msgs: msgs}
+	rt := returnTracker{msgs: msgs, covered: -1}
+	// doneThrough returns the last index up to which, from the oldest
+	// unconfirmed on, every confirm has arrived: after one call to
+	// received, the returns of all of them are known.
+	doneThrough := func() int {
+		last := -1
+		for k := range n {
+			pd := ring[(head+k)%len(ring)]
+			select {
+			case <-pd.dc.Done():
+				last = pd.i
+			default:
+				return last
+			}
+		}
+		return last
+	}
 	mandatory := !p.opts.AllowUnroutable
 	for i := range msgs {
 		m := &msgs[i]
 		if n == len(ring) {
-			if err := p.settle(ctx, l, &rt, ring[head]); err != nil {
+			if err := p.settle(ctx, l, &rt, ring[head], doneThrough); err != nil {
 				return nil, err
 			}
 			ring[head] = pending{}
@@ -222,7 +231,7 @@ func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) ([
 		n++
 	}
 	for ; n > 0; n-- {
-		if err := p.settle(ctx, l, &rt, ring[head]); err != nil {
+		if err := p.settle(ctx, l, &rt, ring[head], doneThrough); err != nil {
 			return nil, err
 		}
 		head = (head + 1) % len(ring)
@@ -230,18 +239,24 @@ func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) ([
 	return rt.returned, nil
 }
 
-// settle waits for pd's confirm and returns an error unless it is an ack.
-// It then takes the returns that arrived, which include pd's own if the
-// broker returned it, since the broker sends a return before the confirm.
-func (p *Publisher) settle(ctx context.Context, l *lane, rt *returnTracker, pd pending) error {
+// settle waits for pd's confirm, the oldest unconfirmed, and returns an
+// error unless it is an ack. Unless already known, it then takes the
+// returns received, which include pd's own if the broker returned it (the
+// broker sends a return before the confirm), and those of every message
+// doneThrough says is confirmed too, so that a batch of confirms costs one
+// hand-over.
+func (p *Publisher) settle(ctx context.Context, l *lane, rt *returnTracker, pd pending, doneThrough func() int) error {
 	id := rt.msgs[pd.i].MessageID
 	select {
 	case <-pd.dc.Done():
 	case <-ctx.Done():
 		return p.errorf("waiting for the confirm of message %q: %w", id, ctx.Err())
 	}
-	if err := rt.drain(l.returns); err != nil {
-		return p.errorf("%w", err)
+	if pd.i > rt.covered {
+		rt.covered = doneThrough() // before received: those confirms came first
+		if err := rt.take(l.returns.received()); err != nil {
+			return p.errorf("%w", err)
+		}
 	}
 	if pd.dc.Acked() {
 		if rt.wasReturned(pd.i) {

@@ -58,6 +58,85 @@ func (p *Publisher) unroutable(msgs []Message, returned []int) error {
 	return &UnroutableError{Exchange: p.opts.Exchange, RoutingKeys: slices.Compact(keys), Returned: returned, Total: len(msgs)}
 }
 
+// returnBuffer is the room for returns between the broker's connection
+// reader and a lane's returnWatch, which keeps receiving them.
+const returnBuffer = 64
+
+// returnWatch receives the returns of one channel on a goroutine of its
+// own. amqp091 gives up delivering a return that finds no room within a few
+// seconds, and a lost return would count an undelivered message as
+// delivered; so the returns are taken as they come, whatever the publisher
+// is doing, and handed over by received.
+type returnWatch struct {
+	in    chan amqp091.Return
+	fence chan struct{}
+	reply chan []amqp091.Return
+	done  chan struct{}
+	// got are the returns received and not yet handed over; once done is
+	// closed, read by received only.
+	got []amqp091.Return
+}
+
+// watchReturns starts the returnWatch of ch; it ends when ch closes.
+func watchReturns(ch *amqp091.Channel) *returnWatch {
+	w := &returnWatch{in: ch.NotifyReturn(make(chan amqp091.Return, returnBuffer)), fence: make(chan struct{}),
+		reply: make(chan []amqp091.Return, 1), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *returnWatch) run() {
+	defer close(w.done)
+	for {
+		select {
+		case r, ok := <-w.in:
+			if !ok {
+				return // the channel closed: received hands over w.got
+			}
+			w.got = append(w.got, r)
+		case <-w.fence:
+			open := w.take()
+			w.reply <- w.got
+			w.got = nil
+			if !open {
+				return
+			}
+		}
+	}
+}
+
+// take moves what waits in w.in to w.got, and reports whether w.in is
+// still open.
+func (w *returnWatch) take() bool {
+	for {
+		select {
+		case r, ok := <-w.in:
+			if !ok {
+				return false
+			}
+			w.got = append(w.got, r)
+		default:
+			return true
+		}
+	}
+}
+
+// received returns, in the order they came, the returns received since the
+// last call. It includes every return amqp091 delivered before the call:
+// amqp091 delivers a message's return before it processes the message's
+// confirm, so once a confirm is seen, received holds its return, if any.
+// One caller at a time.
+func (w *returnWatch) received() []amqp091.Return {
+	select {
+	case w.fence <- struct{}{}:
+		return <-w.reply
+	case <-w.done:
+		got := w.got
+		w.got = nil
+		return got
+	}
+}
+
 // returnTracker tells which messages of one lane's share the broker
 // returned. A return carries no delivery tag, only the message's
 // properties, so it is matched by message_id and routing key. The broker
@@ -71,28 +150,23 @@ type returnTracker struct {
 	published int
 	// next is where the next return's message is looked for.
 	next int
+	// covered is the last index whose return, if any, has been matched.
+	covered int
 	// returned are the indexes matched, ascending; checked is how far
 	// wasReturned has looked through them.
 	returned []int
 	checked  int
 }
 
-// drain matches every return waiting in returns. A return that matches no
-// message is an error: what was delivered can no longer be told.
-func (rt *returnTracker) drain(returns <-chan amqp091.Return) error {
-	for {
-		select {
-		case r, ok := <-returns:
-			if !ok {
-				return nil // the channel closed; the caller reports why
-			}
-			if err := rt.match(r); err != nil {
-				return err
-			}
-		default:
-			return nil
+// take matches returns. A return that matches no message is an error: what
+// was delivered can no longer be told.
+func (rt *returnTracker) take(returns []amqp091.Return) error {
+	for _, r := range returns {
+		if err := rt.match(r); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func (rt *returnTracker) match(r amqp091.Return) error {
@@ -108,7 +182,7 @@ func (rt *returnTracker) match(r amqp091.Return) error {
 }
 
 // wasReturned reports whether message i was returned; calls must come with
-// i ascending.
+// i ascending, each after its confirm's returns were taken.
 func (rt *returnTracker) wasReturned(i int) bool {
 	for rt.checked < len(rt.returned) && rt.returned[rt.checked] < i {
 		rt.checked++

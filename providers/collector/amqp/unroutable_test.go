@@ -81,18 +81,20 @@ func TestNoQueueBound(t *testing.T) {
 }
 
 // TestPartlyUnroutable interleaves messages of a routing key a queue is
-// bound to with messages of one no queue is bound to, in batches spread
-// over one and over four channels, with a small confirm window: the error
-// names exactly the returned messages, and exactly the others arrive.
+// bound to with messages of one no queue is bound to, in a batch on one
+// channel with the default confirm window (far more returns outstanding
+// than a return watch buffers) and one spread over four channels with a
+// small window: the error names exactly the returned messages, and exactly
+// the others arrive.
 // Each unroutable message has the message_id of the routed one before it,
 // so that only the routing key tells them apart.
 func TestPartlyUnroutable(t *testing.T) {
 	t.Parallel()
 	const unbound = "esnet_nobody"
-	for _, channels := range []int{1, 4} {
-		t.Run(fmt.Sprintf("channels=%d", channels), func(t *testing.T) {
+	for _, tc := range []struct{ channels, maxInFlight int }{{1, amqp.DefaultMaxInFlight}, {4, 64}} {
+		t.Run(fmt.Sprintf("channels=%d,maxInFlight=%d", tc.channels, tc.maxInFlight), func(t *testing.T) {
 			t.Parallel()
-			b, q, p := setup(t, amqp.Options{Channels: channels, MaxInFlight: 64})
+			b, q, p := setup(t, amqp.Options{Channels: tc.channels, MaxInFlight: tc.maxInFlight})
 			c := b.Consume(t, q)
 			msgs := statsMessages("p", 3000)
 			var routed []amqp.Message
