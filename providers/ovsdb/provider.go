@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -39,6 +40,9 @@ type Options struct {
 	// SettleTimeout bounds how long an apply waits for the monitor to show
 	// the transaction's result before the engine confirms it (default 2 s).
 	SettleTimeout time.Duration
+	// Secrets reads the TLS files of ssl: managers, confined to the
+	// operator's secrets directory (nil: the default directory).
+	Secrets *secret.Store
 }
 
 // Provider reconciles OVSManager, Bridge and Mirror objects. It implements
@@ -231,7 +235,7 @@ func (p *Provider) conn(name string) (*conn, error) {
 	if !ok {
 		return nil, fmt.Errorf("ovsdb: manager %s is not one of node %s's OVSManagers", name, p.opts.Node)
 	}
-	c := newConn(name, *sp, p.log, p.onEvent)
+	c := newConn(name, *sp, p.opts.Secrets, p.log, p.onEvent)
 	p.conns[name] = c
 	return c, nil
 }
