@@ -170,7 +170,7 @@ func (l *loader) readSpecFile(f fs.File, name string) {
 		return
 	}
 	if len(data) > MaxFileSize {
-		l.diags = append(l.diags, fileDiag(name, fmt.Sprintf("file is larger than %d bytes (1 MiB); split it into several files", MaxFileSize)))
+		l.diags = append(l.diags, fileDiag(name, "file is larger than 1 MiB; split it into several files"))
 		return
 	}
 	if !utf8.Valid(data) {
