@@ -299,7 +299,7 @@ func TestFileRules(t *testing.T) {
 	}
 	wantPrefixes := []string{
 		"escape.yaml:1:1 symlink to \"" + outside + "\" leaves the spec tree",
-		"huge.yaml:1:1 file is larger than 1048576 bytes (1 MiB)",
+		"huge.yaml:1:1 file is larger than 1 MiB; split it into several files",
 		"latin1.yaml:3:21 file is not valid UTF-8",
 		"real.yaml:3:18 OVSManager/ovs-a is defined twice; first at " + filepath.Join(dir, "alias.yaml") + ":1:1",
 		"relative-escape.yaml:1:1 symlink to \"../x/../../etc/passwd.yaml\" leaves the spec tree",

@@ -25,6 +25,9 @@ var (
 func (w *walker) value(field string, n *yaml.Node, v reflect.Value, r Rules) {
 	n = resolve(n)
 	w.obj.fields[field] = w.pos(n)
+	if v.Kind() != reflect.Pointer {
+		w.visited++ // once per node: a pointer passes its node on to its element
+	}
 	switch {
 	case v.Type() == durationType:
 		w.duration(field, n, v, r)
@@ -177,6 +180,7 @@ func (w *walker) stringMap(field string, n *yaml.Node, v reflect.Value, r Rules)
 		e := entries[k]
 		f := field + "." + k
 		w.obj.fields[f] = w.pos(e.value)
+		w.visited++
 		if r.KeyFormat != "" {
 			if why := checkFormat(r.KeyFormat, k); why != "" {
 				w.errorf(e.key, f, "%s", formatMessage(fmt.Sprintf("key %q", k), r.KeyFormat, why))
