@@ -69,6 +69,8 @@ chaos: ## the fault-injection suite at full length (50 kills), with the servers 
 
 fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./spec/
+	go test -run '^$$' -fuzz FuzzAliasBudget -fuzztime $(FUZZTIME) ./spec/
+	go test -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME) ./internal/secret/
 	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./reconciler/webhook/
 	go test -run '^$$' -fuzz FuzzResponses -fuzztime $(FUZZTIME) ./providers/collector/netbeam/
 

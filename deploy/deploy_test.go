@@ -45,14 +45,49 @@ func settings(t *testing.T) (envs, keys map[string]bool) {
 	return envs, keys
 }
 
-// secretEnvs are the variables the example specs name with {env: ...}.
-var secretEnvs = map[string]bool{"WIREKEEPER_SKYDIVE_PASSWORD": true, "WIREKEEPER_RABBITMQ_URL": true}
+// exampleSecrets returns what the example specs name: the variables of
+// their {env: ...} secrets and the files of their {file: ...} secrets and
+// tls: blocks, which the deployment must provide.
+func exampleSecrets(t *testing.T) (envs, files map[string]bool) {
+	t.Helper()
+	envs, files = map[string]bool{}, map[string]bool{}
+	envRE := regexp.MustCompile(`\{env: (\w+)\}`)
+	fileRE := regexp.MustCompile(`(?:\{file: |(?:caFile|certFile|keyFile): )([\w./-]+)`)
+	err := filepath.Walk("../examples", func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "#") {
+				continue
+			}
+			for _, m := range envRE.FindAllStringSubmatch(l, -1) {
+				envs[m[1]] = true
+			}
+			for _, m := range fileRE.FindAllStringSubmatch(l, -1) {
+				files[m[1]] = true
+			}
+		}
+		return err
+	})
+	if err != nil || len(envs) == 0 || len(files) == 0 {
+		t.Fatalf("reading the examples' secrets: %v (env %v, files %v)", err, envs, files)
+	}
+	return envs, files
+}
+
+// under reports whether path p lies inside dir (lexically).
+func under(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
 
 type manifests struct {
 	daemonSets  []appsv1.DaemonSet
 	deployments []appsv1.Deployment
 	configMaps  []corev1.ConfigMap
-	secrets     []corev1.Secret
+	secrets     map[string]corev1.Secret // by name
 }
 
 func loadManifests(t *testing.T) manifests {
@@ -61,7 +96,7 @@ func loadManifests(t *testing.T) manifests {
 	if len(files) == 0 {
 		t.Fatal("no manifests in kubernetes/")
 	}
-	var m manifests
+	m := manifests{secrets: map[string]corev1.Secret{}}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -98,7 +133,7 @@ func loadManifests(t *testing.T) manifests {
 			case "Secret":
 				var o corev1.Secret
 				strict(&o)
-				m.secrets = append(m.secrets, o)
+				m.secrets[o.Name] = o
 			case "Namespace":
 				var o corev1.Namespace
 				strict(&o)
@@ -112,9 +147,10 @@ func loadManifests(t *testing.T) manifests {
 
 func TestKubernetesManifests(t *testing.T) {
 	envs, keys := settings(t)
+	specEnvs, specFiles := exampleSecrets(t)
 	m := loadManifests(t)
-	if len(m.daemonSets) != 1 || len(m.deployments) != 1 || len(m.configMaps) != 1 || len(m.secrets) != 1 {
-		t.Fatalf("want one DaemonSet, Deployment, ConfigMap and Secret; got %d %d %d %d", len(m.daemonSets), len(m.deployments), len(m.configMaps), len(m.secrets))
+	if len(m.daemonSets) != 1 || len(m.deployments) != 1 || len(m.configMaps) != 1 || len(m.secrets) != 2 {
+		t.Fatalf("want one DaemonSet, Deployment and ConfigMap, and two Secrets; got %d %d %d %d", len(m.daemonSets), len(m.deployments), len(m.configMaps), len(m.secrets))
 	}
 	// The shared config file names only settings wirekeeper has.
 	var cfg map[string]any
@@ -126,9 +162,23 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("config.yaml key %q is not a setting of wirekeeper run", k)
 		}
 	}
-	secretKeys := map[string]bool{}
-	for k := range m.secrets[0].StringData {
-		secretKeys[k] = true
+	// A Secret key named by the manifests exists in the example Secret
+	// (Secrets the examples do not define, such as the OVSDB certificates,
+	// are the operator's).
+	hasKey := func(secret, key string) bool {
+		s, ok := m.secrets[secret]
+		_, has := s.StringData[key]
+		return !ok || has
+	}
+	secretsDir, _ := cfg["secretsDir"].(string)
+	if secretsDir == "" {
+		secretsDir = "/etc/wirekeeper/secrets"
+	}
+	// The daemon's own credentials are never where specs can name them.
+	for _, k := range []string{"sshKeyFile", "knownHostsFile", "webhookSecretFile", "httpsPasswordFile", "verifySignatures"} {
+		if p, ok := cfg[k].(string); ok && under(p, secretsDir) {
+			t.Errorf("config.yaml %s %s lies in the secrets directory %s: any spec could name it", k, p, secretsDir)
+		}
 	}
 	pods := map[string]corev1.PodSpec{"DaemonSet": m.daemonSets[0].Spec.Template.Spec, "Deployment": m.deployments[0].Spec.Template.Spec}
 	for kind, pod := range pods {
@@ -140,10 +190,14 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("%s args %v", kind, c.Args)
 		}
 		for _, e := range c.Env {
-			if !envs[e.Name] && !secretEnvs[e.Name] {
-				t.Errorf("%s env %s is neither a setting nor a secret the specs name", kind, e.Name)
+			secretEnv := strings.HasPrefix(e.Name, "WIREKEEPER_SECRET_")
+			if !envs[e.Name] && !secretEnv {
+				t.Errorf("%s env %s is neither a setting nor a secret the specs may name", kind, e.Name)
 			}
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !secretKeys[e.ValueFrom.SecretKeyRef.Key] {
+			if secretEnv && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+				t.Errorf("%s env %s is a secret given as a value, not from a Secret", kind, e.Name)
+			}
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !hasKey(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key) {
 				t.Errorf("%s env %s refers to a key the Secret lacks", kind, e.Name)
 			}
 		}
@@ -163,9 +217,34 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 			if v.Secret != nil {
 				for _, it := range v.Secret.Items {
-					if !secretKeys[it.Key] {
+					if !hasKey(v.Secret.SecretName, it.Key) {
 						t.Errorf("%s volume %s names Secret key %s, which the example lacks", kind, v.Name, it.Key)
 					}
+				}
+			}
+			if v.Projected != nil {
+				for _, src := range v.Projected.Sources {
+					if src.Secret == nil {
+						continue
+					}
+					for _, it := range src.Secret.Items {
+						if !hasKey(src.Secret.Name, it.Key) {
+							t.Errorf("%s volume %s names Secret key %s, which the example lacks", kind, v.Name, it.Key)
+						}
+					}
+				}
+			}
+		}
+		// The secrets directory is mounted and holds nothing the daemon
+		// reads for itself.
+		secretsVolume, ok := volumes[mountedAt(c.VolumeMounts, secretsDir)]
+		if !ok {
+			t.Errorf("%s: nothing is mounted at the secrets directory %s", kind, secretsDir)
+		}
+		for _, vm := range c.VolumeMounts {
+			for _, k := range []string{"sshKeyFile", "knownHostsFile", "webhookSecretFile"} {
+				if p, ok := cfg[k].(string); ok && under(p, vm.MountPath) && vm.Name == secretsVolume.Name {
+					t.Errorf("%s: %s %s comes from the secrets directory's volume", kind, k, p)
 				}
 			}
 		}
@@ -210,6 +289,31 @@ func TestKubernetesManifests(t *testing.T) {
 	if p := mounts["/var/run/docker/netns"].MountPropagation; p == nil || *p != corev1.MountPropagationHostToContainer {
 		t.Error("Docker's netns directory needs HostToContainer propagation, or namespaces made later are not seen")
 	}
+	// The DaemonSet gives every daemon what the example specs name.
+	dsEnv := map[string]bool{}
+	for _, e := range c.Env {
+		dsEnv[e.Name] = true
+	}
+	for e := range specEnvs {
+		if !dsEnv[e] {
+			t.Errorf("the example specs read {env: %s}, which the DaemonSet does not set", e)
+		}
+	}
+	dsFiles := map[string]bool{}
+	for _, v := range ds.Volumes {
+		if v.Name == mountedAt(c.VolumeMounts, "/etc/wirekeeper/secrets") && v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				for _, it := range src.Secret.Items {
+					dsFiles[it.Path] = true
+				}
+			}
+		}
+	}
+	for f := range specFiles {
+		if !dsFiles[f] {
+			t.Errorf("the example specs read the file %s, which the DaemonSet's secrets directory lacks", f)
+		}
+	}
 	if add := c.SecurityContext.Capabilities.Add; !slices.Contains(add, "NET_ADMIN") || !slices.Contains(add, "SYS_ADMIN") || len(add) != 2 {
 		t.Errorf("the DaemonSet adds capabilities %v, want NET_ADMIN and SYS_ADMIN only", add)
 	}
@@ -221,6 +325,16 @@ func TestKubernetesManifests(t *testing.T) {
 	if dep.Spec.Template.Spec.HostNetwork || len(dep.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add) != 0 {
 		t.Error("the central Deployment needs neither the host network nor capabilities")
 	}
+}
+
+// mountedAt returns the name of the volume mounted at path.
+func mountedAt(mounts []corev1.VolumeMount, path string) string {
+	for _, m := range mounts {
+		if m.MountPath == path {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 func TestSystemdUnit(t *testing.T) {
@@ -235,10 +349,31 @@ func TestSystemdUnit(t *testing.T) {
 		"CapabilityBoundingSet": "CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE",
 	}
 	got := map[string]string{}
+	all := map[string][]string{}
 	sc := bufio.NewScanner(bytes.NewReader(unit))
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok && !strings.HasPrefix(k, "#") {
 			got[k] = v
+			all[k] = append(all[k], v)
+		}
+	}
+	// The secrets directory is the unit's credentials directory, holding a
+	// credential for every file the example specs name.
+	specEnvs, specFiles := exampleSecrets(t)
+	if !slices.Contains(all["Environment"], "WIREKEEPER_SECRETS_DIR=%d") {
+		t.Errorf("the unit does not set WIREKEEPER_SECRETS_DIR=%%d: %v", all["Environment"])
+	}
+	creds := map[string]bool{}
+	for _, lc := range all["LoadCredential"] {
+		id, path, _ := strings.Cut(lc, ":")
+		creds[id] = true
+		if !strings.HasPrefix(path, "/etc/wirekeeper/secrets/") {
+			t.Errorf("LoadCredential=%s: the specs' files are kept in /etc/wirekeeper/secrets", lc)
+		}
+	}
+	for f := range specFiles {
+		if !creds[f] {
+			t.Errorf("the example specs read the file %s, which no LoadCredential= provides", f)
 		}
 	}
 	for k, v := range want {
@@ -253,9 +388,13 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	for _, l := range strings.Split(string(env), "\n") {
 		l = strings.TrimPrefix(strings.TrimSpace(l), "# ")
-		if k, _, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "WIREKEEPER_") && !envs[k] && !secretEnvs[k] {
+		if k, _, ok := strings.Cut(l, "="); ok && strings.HasPrefix(k, "WIREKEEPER_") && !envs[k] && !strings.HasPrefix(k, "WIREKEEPER_SECRET_") {
 			t.Errorf("wirekeeper.env.example sets %s, which is not a setting", k)
 		}
+		delete(specEnvs, strings.SplitN(l, "=", 2)[0])
+	}
+	for e := range specEnvs {
+		t.Errorf("the example specs read {env: %s}, which wirekeeper.env.example does not set", e)
 	}
 	// systemd's own check, with the paths it looks at made real.
 	analyze, err := exec.LookPath("systemd-analyze")

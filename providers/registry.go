@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/collector"
 	"github.com/wirekeeper/wirekeeper/providers/container"
@@ -21,6 +22,9 @@ type Config struct {
 	// OVSNetns is the network namespace ovs-vswitchd runs in; DockerHost
 	// the Docker engine (both empty for the defaults).
 	OVSNetns, DockerHost string
+	// Secrets reads the secrets and TLS files specs name, confined to the
+	// operator's secrets directory (nil: the default directory).
+	Secrets *secret.Store
 	// built are the providers built before this one, by name, for the
 	// providers that work through another (container ports through OVSDB).
 	built map[string]reconciler.Provider
@@ -52,7 +56,7 @@ type Factory struct {
 // provider's issue adds its one line here.
 var registry = []Factory{
 	{Name: "ovsdb", Kinds: ovsdb.Kinds, New: func(c Config) (reconciler.Provider, error) {
-		return ovsdb.New(ovsdb.Options{Node: c.Node, Logger: c.Logger}), nil
+		return ovsdb.New(ovsdb.Options{Node: c.Node, Logger: c.Logger, Secrets: c.Secrets}), nil
 	}},
 	{Name: "container", Kinds: container.Kinds, New: func(c Config) (reconciler.Provider, error) {
 		ovs, ok := c.built["ovsdb"].(*ovsdb.Provider)
@@ -63,10 +67,10 @@ var registry = []Factory{
 			OVSNetns: c.OVSNetns, DockerHost: c.DockerHost}), nil
 	}},
 	{Name: "collector", Kinds: collector.Kinds, New: func(c Config) (reconciler.Provider, error) {
-		return collector.New(collector.Options{Node: c.Node, Logger: c.Logger}), nil
+		return collector.New(collector.Options{Node: c.Node, Logger: c.Logger, Secrets: c.Secrets}), nil
 	}},
 	{Name: "skydive", Kinds: skydive.Kinds, New: func(c Config) (reconciler.Provider, error) {
-		return skydive.New(skydive.Options{Node: c.Node, Logger: c.Logger, Sources: c.sources()}), nil
+		return skydive.New(skydive.Options{Node: c.Node, Logger: c.Logger, Sources: c.sources(), Secrets: c.Secrets}), nil
 	}},
 }
 

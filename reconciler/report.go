@@ -99,6 +99,10 @@ type RefusedRevision struct {
 	// Since is when this revision was first refused.
 	Since       time.Time         `json:"since" yaml:"since"`
 	Diagnostics []spec.Diagnostic `json:"diagnostics,omitempty" yaml:"diagnostics,omitempty"`
+	// DiagnosticsOmitted counts the diagnostics left out of Diagnostics:
+	// the status files list at most MaxListed of them (see ListDiagnostics),
+	// so a status read back from the branch has the rest only as this count.
+	DiagnosticsOmitted int `json:"diagnosticsOmitted,omitempty" yaml:"diagnosticsOmitted,omitempty"`
 }
 
 // SourceProblem is a problem reaching or reading the spec branch (remote

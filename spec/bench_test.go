@@ -60,3 +60,22 @@ func TestGeneratedTreeIsValid(t *testing.T) {
 		t.Fatalf("got %d objects, want 90", len(set.Objects))
 	}
 }
+
+// BenchmarkAliasBombRefused loads the alias file of issue 15 (1 MiB, a map
+// of 20,000 labels reused by 6,800 documents), which the alias budget
+// refuses before decoding the expansion. Target: well under 1 s and 100 MB.
+func BenchmarkAliasBombRefused(b *testing.B) {
+	data, _ := aliasBomb(20000)
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bomb.yaml"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		set, diags := Load(dir)
+		if len(set.Objects) != 0 || len(diags) != 1 {
+			b.Fatalf("objects=%d, diagnostics: %v", len(set.Objects), diags)
+		}
+	}
+}

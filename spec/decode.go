@@ -15,9 +15,46 @@ import (
 )
 
 // Decode parses the YAML documents of one file (file names the file in
-// diagnostics). It returns every document it could recognise, even those
-// with errors, and all the diagnostics it found; it never panics.
+// diagnostics) as a load of its own. It returns every document it could
+// recognise, even those with errors, and all the diagnostics it found; it
+// never panics. When the file's aliases expand past the budget (see
+// AliasExpansionFactor) it decodes nothing: no object, and a diagnostic on
+// the alias that passed the limit.
 func Decode(file string, data []byte) (objs []*Object, diags Diagnostics) {
+	var l loader
+	l.decode(file, data)
+	return l.finish()
+}
+
+// loader decodes the files of one load. The alias budget belongs to the
+// whole load, so a file with aliases is kept parsed, not decoded, until
+// every file has been measured; a file without any is decoded at once.
+type loader struct {
+	aliases aliasCounter
+	files   []*loadedFile
+	// diags are about files and folders (unreadable, too large, links).
+	diags Diagnostics
+	// visited counts the nodes the walker decoded; the fuzz test holds it
+	// to what the budget measured.
+	visited int64
+}
+
+// loadedFile is one file of a load: its parsed documents until decoded,
+// then its objects.
+type loadedFile struct {
+	name   string
+	docs   []*yaml.Node
+	walked bool
+	objs   []*Object
+	diags  Diagnostics
+	// syntax is the error that ended the parse, reported after the
+	// diagnostics of the documents before it.
+	syntax *Diagnostic
+}
+
+// decode parses data, measures its aliases, and decodes it unless it has any.
+func (l *loader) decode(file string, data []byte) {
+	f := &loadedFile{name: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -26,18 +63,71 @@ func Decode(file string, data []byte) (objs []*Object, diags Diagnostics) {
 			break
 		}
 		if err != nil {
-			diags = append(diags, syntaxDiagnostic(file, err))
+			d := syntaxDiagnostic(file, err)
+			f.syntax = &d
 			break
 		}
-		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-			continue // an empty document, e.g. after a trailing ---
-		}
-		w := &walker{file: file, diags: &diags}
-		if obj := w.document(doc.Content[0]); obj != nil {
-			objs = append(objs, obj)
+		if len(doc.Content) > 0 {
+			f.docs = append(f.docs, doc.Content[0])
 		}
 	}
-	return objs, diags
+	if !l.aliases.file(f.docs) {
+		l.walk(f)
+	}
+	l.files = append(l.files, f)
+}
+
+// walk decodes the documents of f into objects.
+func (l *loader) walk(f *loadedFile) {
+	for _, root := range f.docs {
+		if isNull(root) {
+			continue // an empty document, e.g. after a trailing ---
+		}
+		w := &walker{file: f.name, diags: &f.diags}
+		if obj := w.document(root); obj != nil {
+			f.objs = append(f.objs, obj)
+		}
+		l.visited += w.visited
+	}
+	f.docs, f.walked = nil, true
+}
+
+// finish checks the load's aliases against the budget, then decodes the
+// files kept for it, or refuses the load: no object, and the diagnostics
+// found so far plus one on the alias that passed the limit.
+func (l *loader) finish() ([]*Object, Diagnostics) {
+	limit := aliasLimit(l.aliases.written)
+	refused := l.aliases.expanded > limit
+	var objs []*Object
+	diags := l.diags
+	for _, f := range l.files {
+		if !f.walked && !refused {
+			l.walk(f)
+		}
+		objs = append(objs, f.objs...)
+		diags = append(diags, f.diags...)
+		if f.syntax != nil {
+			diags = append(diags, *f.syntax)
+		}
+	}
+	if !refused {
+		return objs, diags
+	}
+	// Measure again, in load order, to find the alias that passed the limit.
+	search := aliasCounter{limit: limit}
+	for _, f := range l.files {
+		if f.walked {
+			continue // no aliases
+		}
+		if search.file(f.docs); search.crossing != nil {
+			return nil, append(diags, search.crossing.diagnostic(f.name, limit, l.aliases.written))
+		}
+	}
+	// Unreachable: the search measures what the first pass measured.
+	return nil, append(diags, Diagnostic{
+		Position: Position{File: l.files[0].name, Line: 1, Column: 1}, Severity: SeverityError,
+		Message: fmt.Sprintf("aliases expand to %d nodes, more than the limit of %d; write the values out or use fewer aliases", l.aliases.expanded, limit),
+	})
 }
 
 // parseNext reads the next YAML document. yaml.v3 has panicked on some
@@ -76,6 +166,8 @@ type walker struct {
 	file  string
 	diags *Diagnostics
 	obj   *Object
+	// visited counts the nodes decoded into fields.
+	visited int64
 }
 
 func (w *walker) pos(n *yaml.Node) Position {
@@ -91,8 +183,9 @@ func (w *walker) errorf(n *yaml.Node, field, format string, args ...any) {
 	*w.diags = append(*w.diags, d)
 }
 
-// resolve follows aliases. Aliases cannot make decoding explode: the walker
-// descends only as deep as the spec types nest, whatever the YAML graph.
+// resolve follows aliases. The walker descends only as deep as the spec
+// types nest, whatever the YAML graph, and the alias budget bounds how
+// often it meets each node.
 func resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias

@@ -110,14 +110,17 @@ type Format struct {
 }
 
 var (
-	dnsLabelRE  = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	nodeNameRE  = `^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
-	envNameRE   = `^[A-Za-z_][A-Za-z0-9_]*$`
-	labelKeyRE  = `^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
-	containerRE = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
-	macRE       = `^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`
-	urlPathRE   = `^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`
-	sqlIdentRE  = `^[A-Za-z_][A-Za-z0-9_]*$`
+	dnsLabelRE = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	nodeNameRE = `^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// secretFileRE admits relative names only: no leading '/', no '.' or
+	// '..' segment (no segment starts with '.'), no empty segment.
+	secretFileRE = `^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$`
+	secretEnvRE  = `^` + SecretEnvPrefix + `[A-Za-z0-9_]+$`
+	labelKeyRE   = `^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	containerRE  = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
+	macRE        = `^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`
+	urlPathRE    = `^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`
+	sqlIdentRE   = `^[A-Za-z_][A-Za-z0-9_]*$`
 )
 
 // Formats are the named string formats used in `wk` tags.
@@ -133,8 +136,11 @@ var Formats = map[string]Format{
 	"ovsdbaddress": {Pattern: `^(unix:.+|(tcp|ssl):.+:[0-9]+)$`,
 		Valid: "an OVSDB connection method: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT",
 		Check: checkOVSDBAddress},
-	"abspath":      {Pattern: `^/`, Valid: "an absolute path on the node"},
-	"envname":      {Pattern: envNameRE, Valid: "an environment variable name (letters, digits and '_', not starting with a digit)"},
+	"secretfile": {Pattern: secretFileRE, MaxLength: 255,
+		Valid: "a file name inside the daemon's secrets directory, such as rabbitmq-url or tls/ca.pem (letters, digits, '.', '_', '-' and '/'; no segment starting with '.')",
+		Check: CheckSecretFile},
+	"secretenv": {Pattern: secretEnvRE, MaxLength: 255,
+		Valid: "an environment variable name starting with " + SecretEnvPrefix + " (then letters, digits and '_')"},
 	"containerref": {Pattern: containerRE, Valid: "a Docker container name or ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"},
 	"cidr": {Pattern: `^[0-9A-Fa-f:.]+/[0-9]{1,3}$`,
 		Valid: "an address in CIDR notation, e.g. 10.0.0.2/24 or 2001:db8::2/64",

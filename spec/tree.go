@@ -22,15 +22,15 @@ func IsSpecFile(name string) bool {
 
 // Load reads every path (a directory is read as a spec tree, a file on its
 // own), validates all objects together as one set, and returns them with every
-// diagnostic. The set is usable only when the diagnostics hold no error.
+// diagnostic. The set is usable only when the diagnostics hold no error. The
+// paths are one load for the alias budget (see AliasExpansionFactor): past
+// it, the set is empty.
 func Load(paths ...string) (*Set, Diagnostics) {
-	var objs []*Object
-	var diags Diagnostics
+	var l loader
 	for _, p := range paths {
-		o, d := readPath(p)
-		objs = append(objs, o...)
-		diags = append(diags, d...)
+		l.readPath(p)
 	}
+	objs, diags := l.finish()
 	diags = append(diags, Validate(objs)...)
 	diags.Sort()
 	return &Set{Objects: objs}, diags
@@ -45,49 +45,66 @@ func LoadFS(fsys fs.FS, prefix string) (*Set, Diagnostics) {
 	return &Set{Objects: objs}, diags
 }
 
-func readPath(p string) ([]*Object, Diagnostics) {
+func (l *loader) readPath(p string) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, Diagnostics{fileDiag(p, fmt.Sprintf("cannot read: %v", unwrapPathError(err)))}
+		l.diags = append(l.diags, fileDiag(p, fmt.Sprintf("cannot read: %v", unwrapPathError(err))))
+		return
 	}
 	if !fi.IsDir() {
-		return ReadFile(p)
+		l.readFile(p)
+		return
 	}
 	root, err := os.OpenRoot(p)
 	if err != nil {
-		return nil, Diagnostics{fileDiag(p, fmt.Sprintf("cannot open: %v", unwrapPathError(err)))}
+		l.diags = append(l.diags, fileDiag(p, fmt.Sprintf("cannot open: %v", unwrapPathError(err))))
+		return
 	}
 	defer root.Close()
-	return ReadTree(root.FS(), p)
+	l.readTree(root.FS(), p)
 }
 
-// ReadFile decodes one spec file from disk, whatever its name.
+// ReadFile decodes one spec file from disk, whatever its name, as a load of
+// its own (see Decode).
 func ReadFile(name string) ([]*Object, Diagnostics) {
+	var l loader
+	l.readFile(name)
+	return l.finish()
+}
+
+func (l *loader) readFile(name string) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, Diagnostics{fileDiag(name, fmt.Sprintf("cannot read: %v", unwrapPathError(err)))}
+		l.diags = append(l.diags, fileDiag(name, fmt.Sprintf("cannot read: %v", unwrapPathError(err))))
+		return
 	}
 	defer f.Close()
-	return readSpecFile(f, name)
+	l.readSpecFile(f, name)
 }
 
 // ReadTree decodes every spec file (*.yaml, *.yml, not hidden, in no hidden
-// folder) of fsys. prefix is joined to file names in positions (the
-// directory the user named). A symlink is followed only to a file inside the
-// tree (fsys must refuse escaping links, as os.Root's FS does); a symlink to
-// a directory is not followed, since its target is read on its own.
+// folder) of fsys, as one load for the alias budget (see Decode). prefix is
+// joined to file names in positions (the directory the user named). A
+// symlink is followed only to a file inside the tree (fsys must refuse
+// escaping links, as os.Root's FS does); a symlink to a directory is not
+// followed, since its target is read on its own.
 func ReadTree(fsys fs.FS, prefix string) ([]*Object, Diagnostics) {
-	var objs []*Object
-	var diags Diagnostics
+	var l loader
+	l.readTree(fsys, prefix)
+	return l.finish()
+}
+
+func (l *loader) readTree(fsys fs.FS, prefix string) {
 	display := func(name string) string {
 		if prefix == "" {
 			return name
 		}
 		return filepath.Join(prefix, filepath.FromSlash(name))
 	}
+	problem := func(name, msg string) { l.diags = append(l.diags, fileDiag(name, msg)) }
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			diags = append(diags, fileDiag(display(name), fmt.Sprintf("cannot read: %v", unwrapPathError(err))))
+			problem(display(name), fmt.Sprintf("cannot read: %v", unwrapPathError(err)))
 			return nil
 		}
 		if name != "." && strings.HasPrefix(d.Name(), ".") {
@@ -101,7 +118,7 @@ func ReadTree(fsys fs.FS, prefix string) ([]*Object, Diagnostics) {
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			if why := symlinkProblem(fsys, name); why != "" {
-				diags = append(diags, fileDiag(display(name), why))
+				problem(display(name), why)
 				return nil
 			}
 		}
@@ -110,19 +127,16 @@ func ReadTree(fsys fs.FS, prefix string) ([]*Object, Diagnostics) {
 		}
 		f, err := fsys.Open(name)
 		if err != nil {
-			diags = append(diags, fileDiag(display(name), fmt.Sprintf("cannot read: %v", unwrapPathError(err))))
+			problem(display(name), fmt.Sprintf("cannot read: %v", unwrapPathError(err)))
 			return nil
 		}
 		defer f.Close()
-		o, d2 := readSpecFile(f, display(name))
-		objs = append(objs, o...)
-		diags = append(diags, d2...)
+		l.readSpecFile(f, display(name))
 		return nil
 	})
 	if err != nil {
-		diags = append(diags, fileDiag(prefix, fmt.Sprintf("cannot walk the tree: %v", err)))
+		problem(prefix, fmt.Sprintf("cannot walk the tree: %v", err))
 	}
-	return objs, diags
 }
 
 // symlinkProblem explains why the symlink at name cannot be read, or "" when
@@ -149,21 +163,24 @@ func symlinkProblem(fsys fs.FS, name string) string {
 	return ""
 }
 
-func readSpecFile(f fs.File, name string) ([]*Object, Diagnostics) {
+func (l *loader) readSpecFile(f fs.File, name string) {
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, Diagnostics{fileDiag(name, fmt.Sprintf("cannot read: %v", unwrapPathError(err)))}
+		l.diags = append(l.diags, fileDiag(name, fmt.Sprintf("cannot read: %v", unwrapPathError(err))))
+		return
 	}
 	if len(data) > MaxFileSize {
-		return nil, Diagnostics{fileDiag(name, fmt.Sprintf("file is larger than %d bytes (1 MiB); split it into several files", MaxFileSize))}
+		l.diags = append(l.diags, fileDiag(name, "file is larger than 1 MiB; split it into several files"))
+		return
 	}
 	if !utf8.Valid(data) {
 		line, col := firstInvalidUTF8(data)
 		d := fileDiag(name, "file is not valid UTF-8; save it as UTF-8")
 		d.Line, d.Column = line, col
-		return nil, Diagnostics{d}
+		l.diags = append(l.diags, d)
+		return
 	}
-	return Decode(name, data)
+	l.decode(name, data)
 }
 
 func firstInvalidUTF8(data []byte) (line, col int) {

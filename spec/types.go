@@ -27,24 +27,24 @@ const (
 	PolicyObserve Policy = "observe"
 )
 
-// TLS names PEM files on the host running the daemon.
+// TLS names PEM files in the daemon's secrets directory.
 type TLS struct {
-	// CA certificate bundle (PEM) used to verify the peer; an absolute path on the node.
-	CAFile string `json:"caFile,omitempty" wk:"format=abspath"`
-	// Client certificate (PEM); an absolute path on the node.
-	CertFile string `json:"certFile,omitempty" wk:"format=abspath"`
-	// Private key of the client certificate (PEM); an absolute path on the node.
-	KeyFile string `json:"keyFile,omitempty" wk:"format=abspath"`
+	// CA certificate bundle (PEM) used to verify the peer: a file name inside the daemon's secrets directory, such as tls/ca.pem.
+	CAFile string `json:"caFile,omitempty" wk:"format=secretfile"`
+	// Client certificate (PEM): a file name inside the daemon's secrets directory.
+	CertFile string `json:"certFile,omitempty" wk:"format=secretfile"`
+	// Private key of the client certificate (PEM): a file name inside the daemon's secrets directory.
+	KeyFile string `json:"keyFile,omitempty" wk:"format=secretfile"`
 }
 
 // Secret is a reference to a value kept outside the repository: an
-// environment variable of the daemon or a file on its node. A literal value is
-// refused by the validator.
+// environment variable of the daemon or a file in its secrets directory. A
+// literal value is refused by the validator.
 type Secret struct {
-	// Name of an environment variable of the wirekeeper daemon holding the value.
-	Env string `json:"env,omitempty" wk:"format=envname"`
-	// Absolute path of a file on the node holding the value (trailing newline ignored).
-	File string `json:"file,omitempty" wk:"format=abspath"`
+	// Name of an environment variable of the wirekeeper daemon holding the value; it must start with WIREKEEPER_SECRET_.
+	Env string `json:"env,omitempty" wk:"format=secretenv"`
+	// Name of a file inside the daemon's secrets directory holding the value (trailing newline ignored), such as rabbitmq-url.
+	File string `json:"file,omitempty" wk:"format=secretfile"`
 }
 
 // OVSManagerSpec is an OVSDB server that one daemon connects to.
@@ -181,7 +181,7 @@ type InterfaceFilter struct {
 
 // RabbitMQ is the broker messages are published to.
 type RabbitMQ struct {
-	// AMQP URL (amqp:// or amqps://), a secret: {env: NAME} or {file: PATH}.
+	// AMQP URL (amqp:// or amqps://), a secret: {env: WIREKEEPER_SECRET_NAME} or {file: NAME}.
 	URL *Secret `json:"url" wk:"required"`
 	// Certificates for amqps:// (the system roots and no client certificate
 	// without them).
@@ -215,7 +215,7 @@ type Inventory struct {
 
 // MySQLInventory is an inventory table in MySQL or MariaDB.
 type MySQLInventory struct {
-	// go-sql-driver DSN (user:password@tcp(host:3306)/db), a secret: {env: NAME} or {file: PATH}.
+	// go-sql-driver DSN (user:password@tcp(host:3306)/db), a secret: {env: WIREKEEPER_SECRET_NAME} or {file: NAME}.
 	DSN *Secret `json:"dsn" wk:"required"`
 	// Inventory table, created when missing.
 	Table string `json:"table,omitempty" wk:"default=esnet_interfaces,format=sqlident"`
@@ -251,7 +251,7 @@ type SkyDiveExportSpec struct {
 type SkyDiveAuth struct {
 	// User name.
 	Username string `json:"username" wk:"required,format=nonempty"`
-	// Password, a secret: {env: NAME} or {file: PATH}.
+	// Password, a secret: {env: WIREKEEPER_SECRET_NAME} or {file: NAME}.
 	Password *Secret `json:"password" wk:"required"`
 	// How the credentials are presented: basic sends them on every request
 	// (Authorization: Basic); login posts them once to /login and presents

@@ -155,7 +155,7 @@ func TestValidateRules(t *testing.T) {
 			}},
 		{"ipv6 needs mtu 1280", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [\"2001:db8::5/64\"]\n  gateway: \"2001:db8::1\"\n  mtu: 1200\n")},
 			[]want{{"a.yaml:16:8 ContainerPort/p spec.mtu", "1200 is too small for IPv6 addresses"}}},
-		{"durations and urls", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://user:pw@netbeam.example\"}\n  interval: 2s\n  lag: 15 minutes\n  backfill: 0\n  sliceMax: 48\n  rabbitmq: {url: {env: AMQP_URL}, exchange: x}\n  inventory: {mysql: {dsn: {file: /etc/wk/dsn}}}\n")},
+		{"durations and urls", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://user:pw@netbeam.example\"}\n  interval: 2s\n  lag: 15 minutes\n  backfill: 0\n  sliceMax: 48\n  rabbitmq: {url: {env: WIREKEEPER_SECRET_AMQP_URL}, exchange: x}\n  inventory: {mysql: {dsn: {file: wk/dsn}}}\n")},
 			[]want{
 				{"a.yaml:6:18 CollectorTarget/c spec.netbeam.url", "credentials in the URL are not allowed in the repo"},
 				{"a.yaml:7:13 CollectorTarget/c spec.interval", "2s is too short; at least 5s"},
@@ -164,7 +164,7 @@ func TestValidateRules(t *testing.T) {
 				{"a.yaml:10:13 CollectorTarget/c spec.sliceMax", `"48" is not a duration: a duration needs a unit, e.g. 48s`},
 			}},
 		{"analyzer url", map[string]string{"a.yaml": doc("SkyDiveExport", "s", "  analyzer: http://skydive:8082\n") + "---\n" +
-			doc("SkyDiveExport", "t", "  node: node-b\n  analyzer: \"ws://skydive:8082\"\n  tls: {caFile: /etc/ca.pem, certFile: /etc/c.pem}\n")},
+			doc("SkyDiveExport", "t", "  node: node-b\n  analyzer: \"ws://skydive:8082\"\n  tls: {caFile: ca.pem, certFile: c.pem}\n")},
 			[]want{
 				{"a.yaml:5:13 SkyDiveExport/s spec.analyzer", "the scheme must be ws or wss"},
 				{"a.yaml:13:8 SkyDiveExport/t spec.tls", "certFile and keyFile go together"},
@@ -172,7 +172,7 @@ func TestValidateRules(t *testing.T) {
 			}},
 		{"ovsdb address and tls", map[string]string{"a.yaml": doc("OVSManager", "a", "  node: n\n  address: tcp:10.0.0.1\n") + "---\n" +
 			doc("OVSManager", "b", "  node: n\n  address: ssl:10.0.0.1:6640\n") + "---\n" +
-			doc("OVSManager", "c", "  node: n\n  address: unix:/x\n  tls: {caFile: /ca.pem}\n") + "---\n" +
+			doc("OVSManager", "c", "  node: n\n  address: unix:/x\n  tls: {caFile: ca.pem}\n") + "---\n" +
 			doc("OVSManager", "d", "  node: n\n  address: ptcp:6640\n")},
 			[]want{
 				{"a.yaml:6:12 OVSManager/a spec.address", "needs HOST:PORT"},
@@ -205,12 +205,25 @@ func TestValidateRules(t *testing.T) {
 			[]want{{"a.yaml:10:9 ContainerPort/p spec.node", `no OVSManager has node "node-b"`}}},
 		{"container port manager on another node", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-b\n  manager: ovs-a\n  bridge: br0\n  container: web\n  interface: eth1\n")},
 			[]want{{"a.yaml:11:12 ContainerPort/p spec.manager", `OVSManager "ovs-a" belongs to node "node-a", but this port is on node "node-b"`}}},
-		{"literal secrets", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://netbeam.example\"}\n  rabbitmq: {url: \"amqp://guest:guest@mq:5672/\", exchange: x}\n  inventory: {mysql: {dsn: {env: DSN, file: /etc/dsn}}}\n") + "---\n" +
+		{"literal secrets", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://netbeam.example\"}\n  rabbitmq: {url: \"amqp://guest:guest@mq:5672/\", exchange: x}\n  inventory: {mysql: {dsn: {env: WIREKEEPER_SECRET_DSN, file: dsn}}}\n") + "---\n" +
 			doc("SkyDiveExport", "s", "  analyzer: skydive:8082\n  auth: {username: admin, password: hunter2}\n")},
 			[]want{
-				{"a.yaml:7:19 CollectorTarget/c spec.rabbitmq.url", "a literal secret is not allowed in the repository; write url: {env: NAME}"},
+				{"a.yaml:7:19 CollectorTarget/c spec.rabbitmq.url", "a literal secret is not allowed in the repository; write url: {env: WIREKEEPER_SECRET_NAME}"},
 				{"a.yaml:8:28 CollectorTarget/c spec.inventory.mysql.dsn", "env and file are mutually exclusive"},
-				{"a.yaml:15:37 SkyDiveExport/s spec.auth.password", "a literal secret is not allowed in the repository; write password: {env: NAME}"},
+				{"a.yaml:15:37 SkyDiveExport/s spec.auth.password", "a literal secret is not allowed in the repository; write password: {env: WIREKEEPER_SECRET_NAME}"},
+			}},
+		{"secrets and TLS files stay inside what the operator provides", map[string]string{"a.yaml": doc("SkyDiveExport", "s", "  analyzer: skydive:8082\n  auth: {username: x, password: {file: /root/.ssh/id_ed25519}}\n") + "---\n" +
+			doc("SkyDiveExport", "t", "  analyzer: wss://skydive:8082\n  auth: {username: x, password: {env: HOME}}\n  tls: {caFile: ../../etc/shadow, certFile: tls/./c.pem, keyFile: .hidden/k.pem}\n") + "---\n" +
+			doc("SkyDiveExport", "u", "  analyzer: sky-u:8082\n  auth: {username: x, password: {file: /etc/wirekeeper/secrets/sky}}\n") + "---\n" +
+			doc("SkyDiveExport", "v", "  analyzer: sky-v:8082\n  auth: {username: x, password: {file: \"a//b\"}}\n")},
+			[]want{
+				{"a.yaml:6:40 SkyDiveExport/s spec.auth.password.file", `"/root/.ssh/id_ed25519" is not valid: an absolute path; the daemon reads secret and TLS files only from its secrets directory (--secrets-dir, default /etc/wirekeeper/secrets) and names them relative to it; expected a file name inside the daemon's secrets directory`},
+				{"a.yaml:13:39 SkyDiveExport/t spec.auth.password.env", `"HOME" is not valid; expected an environment variable name starting with WIREKEEPER_SECRET_`},
+				{"a.yaml:14:17 SkyDiveExport/t spec.tls.caFile", `"../../etc/shadow" is not valid: has a '..' segment: it must stay inside the secrets directory`},
+				{"a.yaml:14:45 SkyDiveExport/t spec.tls.certFile", `has a '.' segment`},
+				{"a.yaml:14:67 SkyDiveExport/t spec.tls.keyFile", `has a segment starting with '.' (.hidden)`},
+				{"a.yaml:21:40 SkyDiveExport/u spec.auth.password.file", `and names them relative to it: write sky;`},
+				{"a.yaml:28:40 SkyDiveExport/v spec.auth.password.file", `has an empty segment`},
 			}},
 		{"mirror selects nothing, output both and port conflict", map[string]string{"a.yaml": manager +
 			doc("Mirror", "m1", "  manager: ovs-a\n  bridge: br0\n  output: {port: tap0, vlan: 10}\n") + "---\n" +
@@ -286,7 +299,7 @@ func TestFileRules(t *testing.T) {
 	}
 	wantPrefixes := []string{
 		"escape.yaml:1:1 symlink to \"" + outside + "\" leaves the spec tree",
-		"huge.yaml:1:1 file is larger than 1048576 bytes (1 MiB)",
+		"huge.yaml:1:1 file is larger than 1 MiB; split it into several files",
 		"latin1.yaml:3:21 file is not valid UTF-8",
 		"real.yaml:3:18 OVSManager/ovs-a is defined twice; first at " + filepath.Join(dir, "alias.yaml") + ":1:1",
 		"relative-escape.yaml:1:1 symlink to \"../x/../../etc/passwd.yaml\" leaves the spec tree",
@@ -303,7 +316,7 @@ func TestFileRules(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	objs, diags := Decode("a.yaml", []byte(manager+doc("Bridge", "br-int", "  manager: ovs-a\n")+"---\n"+
-		doc("CollectorTarget", "c", "  node: n\n  netbeam: {url: \"https://nb.example\"}\n  rabbitmq: {url: {env: U}, exchange: x}\n  inventory: {mysql: {dsn: {env: D}}}\n")))
+		doc("CollectorTarget", "c", "  node: n\n  netbeam: {url: \"https://nb.example\"}\n  rabbitmq: {url: {env: WIREKEEPER_SECRET_U}, exchange: x}\n  inventory: {mysql: {dsn: {env: WIREKEEPER_SECRET_D}}}\n")))
 	diags = append(diags, Validate(objs)...)
 	if len(diags) != 0 {
 		t.Fatalf("unexpected diagnostics: %v", diags)
@@ -313,9 +326,9 @@ func TestDefaults(t *testing.T) {
 		Node:     "n",
 		Netbeam:  &Netbeam{URL: "https://nb.example", Network: "esnet/prod", Metrics: []string{"traffic", "errors", "discards"}},
 		Interval: Duration(60e9), Lag: Duration(15 * 60e9), Backfill: Duration(2 * 60e9), SliceMax: Duration(48 * 3600e9),
-		RabbitMQ: &RabbitMQ{URL: &Secret{Env: "U"}, Exchange: "x", ExchangeType: "topic",
+		RabbitMQ: &RabbitMQ{URL: &Secret{Env: "WIREKEEPER_SECRET_U"}, Exchange: "x", ExchangeType: "topic",
 			InterfacesRoutingKey: "esnet_interfaces", StatsRoutingKey: "esnet_traffic", MaxQueueDepth: 50000},
-		Inventory: &Inventory{MySQL: &MySQLInventory{DSN: &Secret{Env: "D"}, Table: "esnet_interfaces"}},
+		Inventory: &Inventory{MySQL: &MySQLInventory{DSN: &Secret{Env: "WIREKEEPER_SECRET_D"}, Table: "esnet_interfaces"}},
 		Policy:    PolicyEnforce,
 	}
 	want := []any{

@@ -25,6 +25,9 @@ var (
 func (w *walker) value(field string, n *yaml.Node, v reflect.Value, r Rules) {
 	n = resolve(n)
 	w.obj.fields[field] = w.pos(n)
+	if v.Kind() != reflect.Pointer {
+		w.visited++ // once per node: a pointer passes its node on to its element
+	}
 	switch {
 	case v.Type() == durationType:
 		w.duration(field, n, v, r)
@@ -33,7 +36,7 @@ func (w *walker) value(field string, n *yaml.Node, v reflect.Value, r Rules) {
 		w.value(field, n, elem.Elem(), r)
 		v.Set(elem)
 	case v.Type() == secretType && n.Kind == yaml.ScalarNode:
-		w.errorf(n, field, "a literal secret is not allowed in the repository; write %s: {env: NAME} to read it from the daemon's environment, or %s: {file: /path/on/node} to read it from a file, and remove the value from git history",
+		w.errorf(n, field, "a literal secret is not allowed in the repository; write %s: {env: WIREKEEPER_SECRET_NAME} to read it from the daemon's environment, or %s: {file: NAME} to read it from a file in the daemon's secrets directory, and remove the value from git history",
 			lastSegment(field), lastSegment(field))
 	case v.Kind() == reflect.Struct:
 		w.structure(field, n, v)
@@ -177,6 +180,7 @@ func (w *walker) stringMap(field string, n *yaml.Node, v reflect.Value, r Rules)
 		e := entries[k]
 		f := field + "." + k
 		w.obj.fields[f] = w.pos(e.value)
+		w.visited++
 		if r.KeyFormat != "" {
 			if why := checkFormat(r.KeyFormat, k); why != "" {
 				w.errorf(e.key, f, "%s", formatMessage(fmt.Sprintf("key %q", k), r.KeyFormat, why))
@@ -262,7 +266,7 @@ func (w *walker) exactlyOne(field string, n *yaml.Node, group []string) {
 
 func requiredHint(f fieldInfo) string {
 	if f.field.Type == reflect.TypeFor[*Secret]() {
-		return " (a secret: {env: NAME} or {file: /path/on/node})"
+		return " (a secret: {env: WIREKEEPER_SECRET_NAME} or {file: NAME in the secrets directory})"
 	}
 	r := f.rules
 	if len(r.Enum) > 0 {

@@ -28,6 +28,9 @@ type runConfig struct {
 	Repo, Branch, Path, Node string
 	Interval                 time.Duration
 	StatusBranch, CacheDir   string
+	// SecretsDir is the only directory specs may name files in: their
+	// {file: NAME} secrets and TLS files. Absolute.
+	SecretsDir string
 
 	WebhookListen, WebhookSecretFile, MetricsListen string
 
@@ -225,10 +228,34 @@ func (c runConfig) crossCheck(settings map[string]setting) []error {
 	if c.WebhookListen != "" && c.WebhookSecretFile == "" {
 		errs = append(errs, fmt.Errorf("%s: the webhook needs a secret: set --webhook-secret-file (or WIREKEEPER_WEBHOOK_SECRET_FILE, or webhookSecretFile: in the config file)", settings["webhook-listen"].where))
 	}
+	// Every spec may name a file of the secrets directory and send it to a
+	// server of its choosing: the daemon's own credentials stay outside.
+	for name, p := range map[string]string{"ssh-key-file": c.SSHKeyFile, "https-password-file": c.HTTPSPasswordFile,
+		"webhook-secret-file": c.WebhookSecretFile, "known-hosts-file": c.KnownHostsFile, "verify-signatures": c.VerifySignatures} {
+		if p != "" && c.SecretsDir != "" && insideDir(p, c.SecretsDir) {
+			errs = append(errs, fmt.Errorf("%s lies inside %s: any spec could name it in a {file: ...} secret; keep the daemon's own credentials outside the secrets directory",
+				settings[name].where, settings["secrets-dir"].where))
+		}
+	}
 	if c.InsecureSkipHostKeyCheck && c.KnownHostsFile != "" {
 		errs = append(errs, fmt.Errorf("%s contradicts %s: choose one", settings["insecure-skip-host-key-check"].where, settings["known-hosts-file"].where))
 	}
 	return errs
+}
+
+// insideDir reports whether path p lies inside dir, lexically and, where
+// both exist, after resolving symlinks.
+func insideDir(p, dir string) bool {
+	inside := func(p, dir string) bool {
+		rel, err := filepath.Rel(dir, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	}
+	if abs, err := filepath.Abs(p); err == nil && inside(abs, dir) {
+		return true
+	}
+	rp, err1 := filepath.EvalSymlinks(p)
+	rd, err2 := filepath.EvalSymlinks(dir)
+	return err1 == nil && err2 == nil && inside(rp, rd)
 }
 
 // newLogger returns the logger the configuration asks for, writing to w.
@@ -257,6 +284,8 @@ Every setting is a flag, an environment variable and a key of the --config
 file (YAML, keys as below); a flag beats the environment, which beats the
 file, which beats the default. Secrets are never values: name a file that
 holds them (--webhook-secret-file, --https-password-file, --ssh-key-file).
+The specs' own secrets and TLS files are read only from --secrets-dir, and
+their {env: NAME} secrets only from variables named WIREKEEPER_SECRET_*.
 
 `)
 	for _, o := range runOptions {
@@ -341,6 +370,16 @@ var runOptions = []runOption{
 				return errors.New("must not be empty")
 			}
 			return nil
+		}},
+	{name: "secrets-dir", arg: "DIR", def: spec.DefaultSecretsDir,
+		help: "the directory of the files specs name: {file: NAME} secrets and TLS files (caFile, certFile, keyFile); specs read nothing outside it, and only environment variables named " + spec.SecretEnvPrefix + "*",
+		set: func(c *runConfig, v string) error {
+			if v == "" {
+				return errors.New("must not be empty")
+			}
+			abs, err := filepath.Abs(v)
+			c.SecretsDir = abs
+			return err
 		}},
 	{name: "webhook-listen", arg: "HOST:PORT", help: "serve push webhooks (GitHub, GitLab, Gitea, HMAC) on this address; off when empty",
 		set: func(c *runConfig, v string) error { c.WebhookListen = v; return checkListen(v) }},

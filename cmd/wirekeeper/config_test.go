@@ -30,7 +30,7 @@ func testRunEnv(env map[string]string) runEnv {
 func defaultRunConfig() runConfig {
 	return runConfig{
 		Repo: "git://h/spec", Branch: "main", Node: "node-1", Interval: 30 * time.Second,
-		StatusBranch: "wirekeeper/status", CacheDir: "/home/u/.cache/wirekeeper",
+		StatusBranch: "wirekeeper/status", CacheDir: "/home/u/.cache/wirekeeper", SecretsDir: "/etc/wirekeeper/secrets",
 		MaxPruneFraction: 0.5, LogFormat: "text", LogLevel: "info", Workers: 4,
 	}
 }
@@ -114,6 +114,7 @@ node: edge-7.ams
 interval: 2m
 statusBranch: prod-status
 cacheDir: /srv/cache
+secretsDir: /run/credentials/wirekeeper.service
 webhookListen: ":9000"
 webhookSecretFile: /etc/wk/hook
 metricsListen: 127.0.0.1:9090
@@ -134,7 +135,7 @@ workers: 8
 	}
 	want := runConfig{
 		Repo: "ssh://git@example.com/net/spec.git", Branch: "prod", Path: "sites/ams", Node: "edge-7.ams",
-		Interval: 2 * time.Minute, StatusBranch: "prod-status", CacheDir: "/srv/cache",
+		Interval: 2 * time.Minute, StatusBranch: "prod-status", CacheDir: "/srv/cache", SecretsDir: "/run/credentials/wirekeeper.service",
 		WebhookListen: ":9000", WebhookSecretFile: "/etc/wk/hook", MetricsListen: "127.0.0.1:9090",
 		SSHKeyFile: "/etc/wk/id_ed25519", KnownHostsFile: "/etc/wk/known_hosts",
 		HTTPSUsername: "bot", HTTPSPasswordFile: "/etc/wk/token", VerifySignatures: "/etc/wk/keyring.gpg",
@@ -244,6 +245,12 @@ func TestLoadRunConfigInvalid(t *testing.T) {
 
 		{"absolute path", with("--path", "/etc"), nil, "", []string{"--path=/etc: must be relative to the repository root"}},
 		{"path leaving the repo", repo, nil, "path: a/../../b\n", []string{"CFG:1: path: a/../../b: leaves the repository"}},
+
+		{"ssh key inside the secrets directory", with("--ssh-key-file", "/etc/wirekeeper/secrets/ssh-key"), nil, "",
+			[]string{"--ssh-key-file=/etc/wirekeeper/secrets/ssh-key lies inside secrets-dir /etc/wirekeeper/secrets (the default): any spec could name it"}},
+		{"webhook secret inside a chosen secrets directory", with("--secrets-dir", "/run/creds"), map[string]string{"WIREKEEPER_WEBHOOK_SECRET_FILE": "/run/creds/sub/hook", "WIREKEEPER_WEBHOOK_LISTEN": ":9000"}, "",
+			[]string{"WIREKEEPER_WEBHOOK_SECRET_FILE=/run/creds/sub/hook lies inside --secrets-dir=/run/creds"}},
+		{"empty secrets directory", with("--secrets-dir="), nil, "", []string{`--secrets-dir="": must not be empty`}},
 
 		{"fraction above 1", with("--max-prune-fraction", "1.5"), nil, "", []string{"--max-prune-fraction=1.5: must be a number from 0 to 1"}},
 		{"fraction NaN", repo, map[string]string{"WIREKEEPER_MAX_PRUNE_FRACTION": "NaN"}, "", []string{"WIREKEEPER_MAX_PRUNE_FRACTION=NaN: must be a number from 0 to 1"}},

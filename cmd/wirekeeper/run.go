@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/providers"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
@@ -38,7 +39,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := cfg.newLogger(stderr)
-	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log, OVSNetns: cfg.OVSNetns, DockerHost: cfg.DockerHost})
+	if st, err := os.Stat(cfg.SecretsDir); err != nil || !st.IsDir() {
+		log.Warn("the secrets directory is missing: specs naming {file: NAME} secrets or TLS files fail until it exists", "secretsDir", cfg.SecretsDir)
+	}
+	secrets := secret.New(secret.Options{Dir: cfg.SecretsDir})
+	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log, OVSNetns: cfg.OVSNetns, DockerHost: cfg.DockerHost,
+		Secrets: secrets})
 	if err != nil {
 		log.Error("cannot build the providers", "err", err)
 		return exitFail

@@ -47,7 +47,7 @@ kind: SkyDiveExport
 metadata: {name: sky}
 spec:
   analyzer: %[4]s
-  auth: {username: wk, password: {env: WK_TEST_SKYDIVE_PASSWORD}}
+  auth: {username: wk, password: {env: WIREKEEPER_SECRET_TEST_SKYDIVE_PASSWORD}}
   verifyInterval: 1s
 `, node, o.DB, br, a.URL())
 	remote, work := newSpecRepo(t)
@@ -59,7 +59,7 @@ spec:
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "run", "--interval", "1h", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "WIREKEEPER_REPO="+remote, "WIREKEEPER_NODE="+node, "WIREKEEPER_CACHE_DIR="+t.TempDir(),
-		"WK_TEST_SKYDIVE_PASSWORD="+password)
+		"WIREKEEPER_SECRET_TEST_SKYDIVE_PASSWORD="+password)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

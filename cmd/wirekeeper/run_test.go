@@ -75,10 +75,21 @@ func freeAddr(t *testing.T) string {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitUntilFor(t, what, 30*time.Second, cond, nil)
+}
+
+// waitUntilFor polls cond until it holds or d has passed; on a timeout
+// the failure shows what describe says of the last state, when given.
+func waitUntilFor(t *testing.T, what string, d time.Duration, cond func() bool, describe func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			last := ""
+			if describe != nil {
+				last = ":\n" + describe()
+			}
+			t.Fatalf("timed out after %s waiting for %s%s", d, what, last)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

@@ -78,6 +78,24 @@ func TestValidateExitCodesAndFormats(t *testing.T) {
 	}
 }
 
+// TestValidateLargeFileOnce is a minor point of issue 15: a file over the
+// size limit gets one diagnostic that states the limit once.
+func TestValidateLargeFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	big := writeFile(t, dir, "big.yaml", validDoc+"# "+strings.Repeat("x", spec.MaxFileSize)+"\n")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", dir}, &stdout, &stderr); code != exitFail {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFail, stderr.String())
+	}
+	want := big + ":1:1: error: file is larger than 1 MiB; split it into several files\n"
+	if diff := cmp.Diff(want, stdout.String()); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("1 error(s) in "+dir+"\n", stderr.String()); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+}
+
 func TestValidateJSONIsStable(t *testing.T) {
 	bad := t.TempDir()
 	badFile := writeFile(t, bad, "b.yaml", invalidDoc)

@@ -16,7 +16,7 @@ const DurationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 // secretNote is appended to the description of every spec.Secret field, since
 // the most likely mistake there is pasting the value itself.
-const secretNote = "A literal value is refused so that no secret is committed to the repository: write {env: NAME} or {file: /path/on/node}."
+const secretNote = "A literal value is refused so that no secret is committed to the repository: write {env: WIREKEEPER_SECRET_NAME} (an environment variable of the daemon) or {file: NAME} (a file in the daemon's secrets directory)."
 
 var (
 	durationType = reflect.TypeFor[spec.Duration]()

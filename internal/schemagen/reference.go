@@ -26,8 +26,11 @@ generated from the spec types: do not edit. Every document has
 ` + "`apiVersion: wirekeeper.io/v1alpha1`" + `, a ` + "`kind`" + `, ` + "`metadata`" + ` (` + "`name`" + `, a DNS
 label unique per kind; ` + "`labels`" + `; ` + "`annotations`" + `, where
 ` + "`wirekeeper.io/suspend: \"true\"`" + ` pauses an object) and a ` + "`spec`" + ` as below. A
-secret is ` + "`{env: NAME}`" + ` (an environment variable of the daemon) or
-` + "`{file: /path}`" + ` (a file on the node); a literal value is refused.
+secret is ` + "`{env: WIREKEEPER_SECRET_NAME}`" + ` (an environment variable of the daemon,
+whose name must start with ` + "`WIREKEEPER_SECRET_`" + `) or ` + "`{file: NAME}`" + ` (a file inside
+the daemon's secrets directory, ` + "`--secrets-dir`" + `); a literal value is refused. TLS
+files (` + "`caFile`" + `, ` + "`certFile`" + `, ` + "`keyFile`" + `) are named inside the secrets directory
+too. See docs/security.md.
 
 `)
 	for _, k := range spec.Kinds() {

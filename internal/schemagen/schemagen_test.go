@@ -188,8 +188,8 @@ func TestSchemaFragments(t *testing.T) {
 		{"collectortarget.json", "properties.spec.properties.rabbitmq.properties.url", map[string]any{
 			"type": "object",
 			"properties": map[string]any{
-				"env":  map[string]any{"type": "string", "pattern": `^[A-Za-z_][A-Za-z0-9_]*$`},
-				"file": map[string]any{"type": "string", "pattern": "^/"},
+				"env":  map[string]any{"type": "string", "pattern": `^WIREKEEPER_SECRET_[A-Za-z0-9_]+$`, "maxLength": 255.0},
+				"file": map[string]any{"type": "string", "pattern": `^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$`, "maxLength": 255.0},
 			},
 			"additionalProperties": false,
 			"oneOf":                oneOf("env", "file"),

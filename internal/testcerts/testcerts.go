@@ -51,6 +51,10 @@ func New(t testing.TB) *CA {
 	return ca
 }
 
+// Dir is the directory holding every file of the CA, for use as a
+// daemon's secrets directory: the spec names each file by its base name.
+func (ca *CA) Dir() string { return ca.dir }
+
 // Server issues a server certificate for 127.0.0.1, ::1 and localhost and
 // returns its PEM files.
 func (ca *CA) Server(t testing.TB) (certFile, keyFile string) {
@@ -92,7 +96,7 @@ func (ca *CA) issue(t testing.TB, cn string, usage x509.ExtKeyUsage) (string, st
 
 func (ca *CA) write(t testing.TB, name, typ string, der []byte) string {
 	p := filepath.Join(ca.dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatalf("testcerts: %v", err)
 	}
 	return p

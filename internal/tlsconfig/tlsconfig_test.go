@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/testcerts"
 	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -30,8 +31,10 @@ func TestClientChecksTheCAAndTheHostName(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	clientCert, clientKey := ca.Client(t, "wk-client")
+	store := secret.New(secret.Options{Dir: ca.Dir()})
+	base := filepath.Base
 	get := func(t *spec.TLS, serverName string) error {
-		cfg, err := tlsconfig.Client(t, serverName)
+		cfg, err := tlsconfig.Client(store, "spec.tls", t, serverName)
 		if err != nil {
 			return err
 		}
@@ -45,7 +48,7 @@ func TestClientChecksTheCAAndTheHostName(t *testing.T) {
 		}
 		return nil
 	}
-	if err := get(&spec.TLS{CAFile: ca.File, CertFile: clientCert, KeyFile: clientKey}, ""); err != nil {
+	if err := get(&spec.TLS{CAFile: base(ca.File), CertFile: base(clientCert), KeyFile: base(clientKey)}, ""); err != nil {
 		t.Errorf("with the CA and a client certificate: %v", err)
 	}
 	for _, tc := range []struct {
@@ -55,20 +58,51 @@ func TestClientChecksTheCAAndTheHostName(t *testing.T) {
 		want       string
 	}{
 		{"system roots", nil, "", "certificate"},
-		{"wrong host name", &spec.TLS{CAFile: ca.File}, "db.example.net", "certificate"},
-		{"no client certificate", &spec.TLS{CAFile: ca.File}, "", "403"},
+		{"wrong host name", &spec.TLS{CAFile: base(ca.File)}, "db.example.net", "certificate"},
+		{"no client certificate", &spec.TLS{CAFile: base(ca.File)}, "", "403"},
 	} {
 		if err := get(tc.tls, tc.serverName); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error about %s", tc.name, err, tc.want)
 		}
 	}
-	bad := filepath.Join(t.TempDir(), "bad.pem")
-	os.WriteFile(bad, []byte("not a certificate"), 0o644)
-	if _, err := tlsconfig.Client(&spec.TLS{CAFile: bad}, ""); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Errorf("a CA file without PEM: %v", err)
+}
+
+// TestFilesStayInTheSecretsDirectory: every file of a tls block is read
+// through the secrets directory, and a key that does not load is reported
+// by field, never with what the file holds.
+func TestFilesStayInTheSecretsDirectory(t *testing.T) {
+	ca := testcerts.New(t)
+	cert, _ := ca.Client(t, "wk-client")
+	os.WriteFile(filepath.Join(ca.Dir(), "bad.pem"), []byte("not a certificate"), 0o600)
+	os.WriteFile(filepath.Join(ca.Dir(), "canary-key.pem"), []byte("-----BEGIN EC PRIVATE KEY-----\nKEY-CANARY-0231\n-----END EC PRIVATE KEY-----\n"), 0o600)
+	outside := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(outside, []byte("x"), 0o600)
+	os.Symlink(outside, filepath.Join(ca.Dir(), "escape.pem"))
+	store := secret.New(secret.Options{Dir: ca.Dir()})
+	for _, tc := range []struct {
+		name string
+		tls  *spec.TLS
+		want string
+	}{
+		{"a CA file without PEM", &spec.TLS{CAFile: "bad.pem"}, `rabbitmq.tls.caFile: "bad.pem" holds no PEM certificate`},
+		{"a missing CA file", &spec.TLS{CAFile: "nope.pem"}, `rabbitmq.tls.caFile: secret file "nope.pem" (in ` + ca.Dir() + `) does not exist`},
+		{"an absolute CA path", &spec.TLS{CAFile: outside}, `rabbitmq.tls.caFile: "` + outside + `" cannot be read: an absolute path`},
+		{"a CA symlinked out", &spec.TLS{CAFile: "escape.pem"}, "leads outside the secrets directory"},
+		{"a key symlinked out", &spec.TLS{CertFile: filepath.Base(cert), KeyFile: "escape.pem"}, "rabbitmq.tls.keyFile: "},
+		{"a key that does not load", &spec.TLS{CertFile: filepath.Base(cert), KeyFile: "canary-key.pem"},
+			`rabbitmq.tls: client certificate "` + filepath.Base(cert) + `" with key "canary-key.pem": not a PEM certificate and its matching PEM private key`},
+		{"a certificate without key", &spec.TLS{CertFile: filepath.Base(cert)}, "certFile and keyFile go together"},
+	} {
+		_, err := tlsconfig.Client(store, "rabbitmq.tls", tc.tls, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("%s: %v quotes the key", tc.name, err)
+		}
 	}
-	if _, err := tlsconfig.Client(&spec.TLS{CAFile: "/nonexistent/ca.pem"}, ""); err == nil {
-		t.Error("a missing CA file is not an error")
+	if _, err := tlsconfig.ChainOnly(store, "spec.tls", &spec.TLS{}); err == nil || !strings.Contains(err.Error(), "spec.tls.caFile: is required") {
+		t.Errorf("ChainOnly without a CA: %v", err)
 	}
 }
 

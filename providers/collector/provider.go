@@ -39,9 +39,9 @@ type Options struct {
 	// spec.node names it.
 	Node   string
 	Logger *slog.Logger
-	// Secrets reads the spec's secrets (default: the process environment
-	// and files).
-	Secrets secret.Source
+	// Secrets reads the spec's secrets and TLS files, confined to the
+	// operator's secrets directory (nil: the default directory).
+	Secrets *secret.Store
 	// HTTPClient talks to Netbeam (default: a client with the system's
 	// roots; tests pass their stand-in's).
 	HTTPClient *http.Client
@@ -170,13 +170,13 @@ func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconcile
 
 // newTarget resolves the secrets and builds the clients of one target.
 func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target, error) {
-	url, err := p.opts.Secrets.Resolve(sp.RabbitMQ.URL)
+	url, err := p.opts.Secrets.Resolve("rabbitmq.url", sp.RabbitMQ.URL)
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq.url: %w", err)
+		return nil, err
 	}
-	dsn, err := p.opts.Secrets.Resolve(sp.Inventory.MySQL.DSN)
+	dsn, err := p.opts.Secrets.Resolve("inventory.mysql.dsn", sp.Inventory.MySQL.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("inventory.mysql.dsn: %w", err)
+		return nil, err
 	}
 	nb, err := netbeam.New(netbeam.Options{BaseURL: sp.Netbeam.URL, Network: sp.Netbeam.Network, HTTPClient: p.opts.HTTPClient,
 		RateLimit: p.opts.NetbeamRateLimit})
@@ -184,14 +184,14 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 		return nil, err
 	}
 	log := p.log.With("target", name)
-	mqTLS, err := tlsconfig.Client(sp.RabbitMQ.TLS, "")
+	mqTLS, err := tlsconfig.Client(p.opts.Secrets, "rabbitmq.tls", sp.RabbitMQ.TLS, "")
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq.%w", err)
+		return nil, err
 	}
 	var dbTLS *tls.Config
 	if sp.Inventory.MySQL.TLS != nil {
-		if dbTLS, err = tlsconfig.Client(sp.Inventory.MySQL.TLS, ""); err != nil {
-			return nil, fmt.Errorf("inventory.mysql.%w", err)
+		if dbTLS, err = tlsconfig.Client(p.opts.Secrets, "inventory.mysql.tls", sp.Inventory.MySQL.TLS, ""); err != nil {
+			return nil, err
 		}
 	}
 	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS,

@@ -85,9 +85,9 @@ func newRigFull(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(
 		r.consumer = broker.Consume(t, r.queue)
 	}
 	t.Cleanup(func() { r.exec("DROP TABLE IF EXISTS " + r.table) })
-	env := map[string]string{"WK_AMQP_URL": broker.URL, "WK_MYSQL_DSN": dsn}
+	env := map[string]string{"WIREKEEPER_SECRET_AMQP_URL": broker.URL, "WIREKEEPER_SECRET_MYSQL_DSN": dsn}
 	opts := collector.Options{Node: r.node, Logger: testLogger(t), HTTPClient: r.nb.Client(),
-		Secrets: secret.Source{Getenv: func(k string) string { return env[k] }}, PauseInterval: 200 * time.Millisecond}
+		Secrets: secret.New(secret.Options{Getenv: func(k string) string { return env[k] }}), PauseInterval: 200 * time.Millisecond}
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -116,8 +116,8 @@ func (r *rig) targetDoc(name, netbeam, rabbit, extra string) string {
 	return fmt.Sprintf(`apiVersion: wirekeeper.io/v1alpha1
 kind: CollectorTarget
 metadata: {name: %s}
-spec: {node: %s, netbeam: {url: %q%s}, rabbitmq: {url: {env: WK_AMQP_URL}, exchange: %s%s},
-  inventory: {mysql: {dsn: {env: WK_MYSQL_DSN}, table: %s}}%s}`, name, r.node, r.nb.URL, netbeam, r.exchange, rabbit, r.table, extra)
+spec: {node: %s, netbeam: {url: %q%s}, rabbitmq: {url: {env: WIREKEEPER_SECRET_AMQP_URL}, exchange: %s%s},
+  inventory: {mysql: {dsn: {env: WIREKEEPER_SECRET_MYSQL_DSN}, table: %s}}%s}`, name, r.node, r.nb.URL, netbeam, r.exchange, rabbit, r.table, extra)
 }
 
 func (r *rig) apply(docs ...string) {

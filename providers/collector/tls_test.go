@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +27,20 @@ func TestTLSToRabbitMQAndMariaDB(t *testing.T) {
 	cert, key := ca.Server(t)
 	broker := rabbittest.StartTLS(t, rabbittest.TLSFiles{CA: ca.File, Cert: cert, Key: key})
 	db := mysqltest.StartTLS(t, mysqltest.TLSFiles{CA: ca.File, Cert: cert, Key: key})
-	env := map[string]string{"WK_AMQP_URL": broker.TLSURL, "WK_MYSQL_DSN": db.TLSDSN}
+	env := map[string]string{"WIREKEEPER_SECRET_AMQP_URL": broker.TLSURL, "WIREKEEPER_SECRET_MYSQL_DSN": db.TLSDSN}
 	r := newRigWith(t, broker, db.DSN, func(o *collector.Options) {
-		o.Secrets = secret.Source{Getenv: func(k string) string { return env[k] }}
+		o.Secrets = secret.New(secret.Options{Dir: ca.Dir(), Getenv: func(k string) string { return env[k] }})
 	})
 	r.nb.SetInterfaces(netbeamtest.Iface("albq-asw1", "ge-0/0/1"))
 	clientCert, clientKey := ca.Client(t, "wirekeeper")
-	tlsBlock := fmt.Sprintf("{caFile: %s, certFile: %s, keyFile: %s}", ca.File, clientCert, clientKey)
+	tlsBlock := fmt.Sprintf("{caFile: %s, certFile: %s, keyFile: %s}", filepath.Base(ca.File), filepath.Base(clientCert), filepath.Base(clientKey))
 	doc := func(name, mqTLS, dbTLS string) string {
 		return fmt.Sprintf(`apiVersion: wirekeeper.io/v1alpha1
 kind: CollectorTarget
 metadata: {name: %s}
 spec: {node: %s, netbeam: {url: %q, metrics: [traffic]}, lag: 0s, backfill: 10m, sliceMax: 5m,
-  rabbitmq: {url: {env: WK_AMQP_URL}, exchange: %s%s},
-  inventory: {mysql: {dsn: {env: WK_MYSQL_DSN}, table: %s%s}}}`, name, r.node, r.nb.URL, r.exchange, mqTLS, r.table, dbTLS)
+  rabbitmq: {url: {env: WIREKEEPER_SECRET_AMQP_URL}, exchange: %s%s},
+  inventory: {mysql: {dsn: {env: WIREKEEPER_SECRET_MYSQL_DSN}, table: %s%s}}}`, name, r.node, r.nb.URL, r.exchange, mqTLS, r.table, dbTLS)
 	}
 	r.apply(doc("tls", ", tls: "+tlsBlock, ", tls: "+tlsBlock), doc("noca", "", ", tls: "+tlsBlock))
 	r.waitFor("a clean pass over TLS", 60*time.Second, func() bool {

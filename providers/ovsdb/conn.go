@@ -2,12 +2,9 @@ package ovsdb
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -17,6 +14,8 @@ import (
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
+	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -31,6 +30,8 @@ type conn struct {
 	name string
 	spec spec.OVSManagerSpec
 	log  *slog.Logger
+	// secrets reads the TLS files of an ssl: address.
+	secrets *secret.Store
 	// events is called with every row event, after the view has it.
 	events func(c *conn, table string, old, row model.Model)
 
@@ -51,9 +52,9 @@ type conn struct {
 // errNotConnected wraps the reason a manager cannot be used right now.
 var errNotConnected = errors.New("not connected")
 
-func newConn(name string, sp spec.OVSManagerSpec, log *slog.Logger, events func(*conn, string, model.Model, model.Model)) *conn {
+func newConn(name string, sp spec.OVSManagerSpec, secrets *secret.Store, log *slog.Logger, events func(*conn, string, model.Model, model.Model)) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{name: name, spec: sp, log: log.With("manager", name, "address", sp.Address), events: events,
+	c := &conn{name: name, spec: sp, secrets: secrets, log: log.With("manager", name, "address", sp.Address), events: events,
 		up: make(chan struct{}), tried: make(chan struct{}), cancel: cancel, done: make(chan struct{}), lastErr: errors.New("connecting")}
 	go c.run(ctx)
 	return c
@@ -158,7 +159,10 @@ func (c *conn) connect(ctx context.Context) (client.Client, *view, error) {
 	discard := logr.Discard()
 	opts := []client.Option{client.WithEndpoint(c.spec.Address), client.WithLogger(&discard)}
 	if c.spec.TLS != nil {
-		cfg, err := tlsConfig(c.spec.TLS)
+		// Read at each connect, so renewed files are used. As in Open
+		// vSwitch's own SSL (ovs-pki certificates name no host), the
+		// server's host name is not checked, only its chain to caFile.
+		cfg, err := tlsconfig.ChainOnly(c.secrets, "spec.tls", c.spec.TLS)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ovsdb: manager %s: %w", c.name, err)
 		}
@@ -232,46 +236,4 @@ func (c *conn) sameSettings(sp spec.OVSManagerSpec) bool {
 	a, b := c.spec, sp
 	a.Policy, b.Policy = "", ""
 	return reflect.DeepEqual(a, b)
-}
-
-// tlsConfig builds the client side of an ssl: connection from the spec's
-// certificate files (read at each connect, so renewed files are used). The
-// server's certificate must chain to caFile; as in Open vSwitch's own SSL
-// (ovs-pki certificates name no host), its host name is not checked.
-func tlsConfig(t *spec.TLS) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CAFile == "" {
-		return nil, errors.New("tls: caFile is required to verify the server")
-	}
-	pem, err := os.ReadFile(t.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.CAFile)
-	}
-	cfg.InsecureSkipVerify = true // replaced by the chain check below, without the host name
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("tls: the server sent no certificate")
-		}
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter})
-		if err != nil {
-			return fmt.Errorf("tls: server certificate: %w", err)
-		}
-		return nil
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -39,6 +40,9 @@ type Options struct {
 	// SettleTimeout bounds how long an apply waits for the monitor to show
 	// the transaction's result before the engine confirms it (default 2 s).
 	SettleTimeout time.Duration
+	// Secrets reads the TLS files of ssl: managers, confined to the
+	// operator's secrets directory (nil: the default directory).
+	Secrets *secret.Store
 }
 
 // Provider reconciles OVSManager, Bridge and Mirror objects. It implements
@@ -231,7 +235,7 @@ func (p *Provider) conn(name string) (*conn, error) {
 	if !ok {
 		return nil, fmt.Errorf("ovsdb: manager %s is not one of node %s's OVSManagers", name, p.opts.Node)
 	}
-	c := newConn(name, *sp, p.log, p.onEvent)
+	c := newConn(name, *sp, p.opts.Secrets, p.log, p.onEvent)
 	p.conns[name] = c
 	return c, nil
 }
@@ -278,32 +282,50 @@ func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 			}
 			return
 		}
-		// Mirrors added to or removed from Bridge.mirrors.
-		if !slices.Equal(o.Mirrors, n.Mirrors) {
-			_, v, err := c.current()
-			if err != nil {
-				return
-			}
-			v.mu.RLock()
-			for _, id := range symmetricDifference(o.Mirrors, n.Mirrors) {
-				if m := v.mirrors[id]; m != nil {
-					for _, r := range mi.mirrorsByName[m.Name] {
+		// Ports and mirrors put on or taken off the bridge. The monitor
+		// hands a transaction over one row at a time, its tables in no
+		// fixed order, and each row's event wakes objects at once: the
+		// Port row of an add-port can wake a mirror that then sees the
+		// port on no bridge yet, and waits (Pending, or Degraded) for a
+		// wake-up that must come from this Bridge row's event. So it wakes
+		// the mirrors naming a port it gained or lost, and those of a
+		// mirror it gained or lost. A port the view does not hold has its
+		// own event still to come, or had it already and is gone: that
+		// event wakes them.
+		portsMoved := len(mi.mirrorsByPort) > 0 && !slices.Equal(o.Ports, n.Ports)
+		mirrorsMoved := !slices.Equal(o.Mirrors, n.Mirrors)
+		if !portsMoved && !mirrorsMoved {
+			return
+		}
+		_, v, err := c.current()
+		if err != nil {
+			return // not connected: the resync at the next connection wakes everything
+		}
+		v.mu.RLock()
+		if portsMoved {
+			for _, id := range symmetricDifference(o.Ports, n.Ports) {
+				if pr := v.ports[id]; pr != nil {
+					for _, r := range mi.mirrorsByPort[pr.Name] {
 						enqueue(r)
 					}
 				}
 			}
-			v.mu.RUnlock()
+		}
+		if mirrorsMoved {
+			for _, id := range symmetricDifference(o.Mirrors, n.Mirrors) {
+				if m := v.mirrors[id]; m != nil {
+					p.enqueueMirror(mi, m, enqueue)
+				}
+			}
+		}
+		v.mu.RUnlock()
+		if mirrorsMoved {
 			enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.name})
 		}
 	case "Mirror":
 		for _, m := range []model.Model{old, row} {
 			if mr, ok := m.(*vswitch.Mirror); ok && mr != nil {
-				for _, r := range mi.mirrorsByName[mr.Name] {
-					enqueue(r)
-				}
-				if name := mr.ExternalIDs[keyName]; name != "" && p.owns(mr.ExternalIDs) {
-					enqueue(reconciler.Ref{Kind: "Mirror", Name: name})
-				}
+				p.enqueueMirror(mi, mr, enqueue)
 			}
 		}
 		enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.name})
@@ -315,6 +337,17 @@ func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 				}
 			}
 		}
+	}
+}
+
+// enqueueMirror wakes the Mirror objects a live mirror row concerns: those
+// naming it, and the one whose marker it carries for this node.
+func (p *Provider) enqueueMirror(mi *managerIndex, m *vswitch.Mirror, enqueue func(reconciler.Ref)) {
+	for _, r := range mi.mirrorsByName[m.Name] {
+		enqueue(r)
+	}
+	if name := m.ExternalIDs[keyName]; name != "" && m.ExternalIDs[keyKind] == "Mirror" && p.owns(m.ExternalIDs) {
+		enqueue(reconciler.Ref{Kind: "Mirror", Name: name})
 	}
 }
 

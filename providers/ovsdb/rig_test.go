@@ -68,9 +68,13 @@ type rig struct {
 	done   chan struct{}
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB, tweak ...func(*ovsdb.Options)) *rig {
 	t.Helper()
-	p := ovsdb.New(ovsdb.Options{Node: node, Logger: testLogger(t)})
+	opts := ovsdb.Options{Node: node, Logger: testLogger(t)}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	p := ovsdb.New(opts)
 	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: testLogger(t)})
 	if err != nil {

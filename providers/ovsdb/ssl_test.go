@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
+	"github.com/wirekeeper/wirekeeper/internal/secret"
+	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -26,7 +28,9 @@ type pki struct {
 	serial int64
 }
 
-func newPKI(t *testing.T, name string) *pki {
+// newPKI makes a CA whose files go to dir, the daemon's secrets directory
+// of the test.
+func newPKI(t *testing.T, dir, name string) *pki {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,7 +47,7 @@ func newPKI(t *testing.T, name string) *pki {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pki{dir: t.TempDir(), ca: ca, caKey: key, serial: 1}
+	p := &pki{dir: dir, ca: ca, caKey: key, serial: 1}
 	p.write(t, name+"-ca.pem", "CERTIFICATE", der)
 	return p
 }
@@ -89,15 +93,16 @@ func sslManagerDoc(name, address, ca, cert, key string) string {
 // client certificate from the spec, the server's checked against the
 // spec's CA; a server signed by another CA is refused.
 func TestSSLManager(t *testing.T) {
-	good := newPKI(t, "ovs")
+	secrets := t.TempDir()
+	good := newPKI(t, secrets, "ovs")
 	serverKey, serverCert := good.issue(t, "ovsdb-server")
 	clientKey, clientCert := good.issue(t, "wirekeeper")
 	o := ovstest.Start(t, ovstest.Options{TLS: &ovstest.TLSFiles{Key: serverKey, Cert: serverCert, CA: filepath.Join(good.dir, "ovs-ca.pem")}})
 	o.AddBridge(t, "br0")
 	ovstest.AddPorts(t, o.DB, "br0", []string{"vm1", "out"}, true)
 
-	r := newRig(t)
-	r.apply(sslManagerDoc("ovs1", o.SSL, filepath.Join(good.dir, "ovs-ca.pem"), clientCert, clientKey),
+	r := newRig(t, func(o *ovsdb.Options) { o.Secrets = secret.New(secret.Options{Dir: secrets}) })
+	r.apply(sslManagerDoc("ovs1", o.SSL, "ovs-ca.pem", filepath.Base(clientCert), filepath.Base(clientKey)),
 		mirrorDoc("span", "ovs1", "br0", "selectSrcPorts: [vm1], output: {port: out}"))
 	r.waitPhase("OVSManager", "ovs1", reconciler.PhaseReady)
 	r.waitPhase("Mirror", "span", reconciler.PhaseReady)
@@ -106,7 +111,7 @@ func TestSSLManager(t *testing.T) {
 	}
 
 	// A CA that did not sign the server's certificate: refused, and said so.
-	other := newPKI(t, "other")
-	r.apply(sslManagerDoc("ovs1", o.SSL, filepath.Join(other.dir, "other-ca.pem"), clientCert, clientKey))
+	newPKI(t, secrets, "other")
+	r.apply(sslManagerDoc("ovs1", o.SSL, "other-ca.pem", filepath.Base(clientCert), filepath.Base(clientKey)))
 	r.waitPhase("OVSManager", "ovs1", reconciler.PhaseFailed, "certificate")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -39,8 +40,8 @@ var (
 )
 
 // newEndpoint builds the endpoint of sp for node; pass is the resolved
-// password ("" without auth).
-func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string) (*endpoint, error) {
+// password ("" without auth); secrets reads the TLS files.
+func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string, secrets *secret.Store) (*endpoint, error) {
 	a := sp.Analyzer
 	secure := sp.TLS != nil
 	switch {
@@ -53,7 +54,7 @@ func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string) (*endpoint, error
 	e := &endpoint{ws: "ws://" + a + "/ws/publisher", http: "http://" + a, hostID: node, clientType: sp.ClientType,
 		persist: sp.Persistence}
 	if secure {
-		cfg, err := tlsconfig.Client(sp.TLS, "")
+		cfg, err := tlsconfig.Client(secrets, "tls", sp.TLS, "")
 		if err != nil {
 			return nil, fmt.Errorf("skydive: %w", err)
 		}

@@ -3,10 +3,12 @@ package skydive_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/skydive"
@@ -236,11 +238,11 @@ func TestSameHostIDTwiceIsReportedAs409(t *testing.T) {
 func TestAuthBasicLoginAndRefusal(t *testing.T) {
 	const secret = "s3cr3t-Pa55-wk"
 	a := skydivetest.Start(t, skydivetest.Options{Users: map[string]string{"wk": secret}})
-	t.Setenv("WK_SKYDIVE_PW", secret)
-	t.Setenv("WK_SKYDIVE_BAD", "wrong")
+	t.Setenv("WIREKEEPER_SECRET_SKYDIVE_PW", secret)
+	t.Setenv("WIREKEEPER_SECRET_SKYDIVE_BAD", "wrong")
 	for _, tc := range []struct{ name, auth string }{
-		{"basic", "auth: {username: wk, password: {env: WK_SKYDIVE_PW}}"},
-		{"login", "auth: {username: wk, password: {env: WK_SKYDIVE_PW}, method: login}"},
+		{"basic", "auth: {username: wk, password: {env: WIREKEEPER_SECRET_SKYDIVE_PW}}"},
+		{"login", "auth: {username: wk, password: {env: WIREKEEPER_SECRET_SKYDIVE_PW}, method: login}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := newMemSource()
@@ -256,8 +258,8 @@ func TestAuthBasicLoginAndRefusal(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ name, auth string }{
-		{"wrong password", "auth: {username: wk, password: {env: WK_SKYDIVE_BAD}}"},
-		{"wrong password login", "auth: {username: wk, password: {env: WK_SKYDIVE_BAD}, method: login}"},
+		{"wrong password", "auth: {username: wk, password: {env: WIREKEEPER_SECRET_SKYDIVE_BAD}}"},
+		{"wrong password login", "auth: {username: wk, password: {env: WIREKEEPER_SECRET_SKYDIVE_BAD}, method: login}"},
 		{"none", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,8 +284,8 @@ func TestExportOverTLS(t *testing.T) {
 	}
 	src := newMemSource()
 	src.change(func(n map[string]topology.Metadata, _ map[[3]string]bool) { n["p1"] = port("p1", 1) })
-	r := newExporter(t, "h1", skydive.Options{}, src)
-	r.apply(loadSet(t, exportDoc("sky", a.URL(), "tls: {caFile: "+a.CAFile()+"}, verifyInterval: 1s")), "sky")
+	r := newExporter(t, "h1", skydive.Options{Secrets: secret.New(secret.Options{Dir: filepath.Dir(a.CAFile())})}, src)
+	r.apply(loadSet(t, exportDoc("sky", a.URL(), "tls: {caFile: "+filepath.Base(a.CAFile())+"}, verifyInterval: 1s")), "sky")
 	r.waitHeld(a, nil)
 	r.waitStatus("sky", "verified over https", func(s skydive.Status) bool { return s.VerifiedOK })
 	// Without the CA the certificate is refused.

@@ -38,9 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Sources are the parts of the graph (the other providers).
 	Sources []topology.Source
-	// Secrets reads the spec's secrets (default: the process environment
-	// and files).
-	Secrets secret.Source
+	// Secrets reads the spec's secrets and TLS files, confined to the
+	// operator's secrets directory (nil: the default directory).
+	Secrets *secret.Store
 	// BackoffMin and BackoffMax bound the jittered delay between
 	// connection attempts (defaults 500 ms and 30 s).
 	BackoffMin, BackoffMax time.Duration
@@ -276,11 +276,11 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 	var pass string
 	if sp.Auth != nil {
 		var err error
-		if pass, err = p.opts.Secrets.Resolve(sp.Auth.Password); err != nil {
-			return nil, fmt.Errorf("skydive: auth.password: %w", err)
+		if pass, err = p.opts.Secrets.Resolve("auth.password", sp.Auth.Password); err != nil {
+			return nil, fmt.Errorf("skydive: %w", err)
 		}
 	}
-	ep, err := newEndpoint(sp, p.opts.Node, pass)
+	ep, err := newEndpoint(sp, p.opts.Node, pass, p.opts.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,9 @@ type Options struct {
 	// Metrics, when set, is served on MetricsListen.
 	MetricsListen string
 	Metrics       http.Handler
+	// HTTPLimits bound the webhook and metrics servers; zero fields take
+	// the defaults (see HTTPLimits).
+	HTTPLimits HTTPLimits
 	// Observer receives measurements for metrics; optional.
 	Observer Observer
 	Logger   *slog.Logger
@@ -75,6 +77,9 @@ type Daemon struct {
 func New(opts Options) (*Daemon, error) {
 	if opts.Node == "" || opts.Source == nil || opts.Engine == nil {
 		return nil, errors.New("daemon: node, source and engine are required")
+	}
+	if err := opts.HTTPLimits.check(); err != nil {
+		return nil, err
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 30 * time.Second
@@ -267,34 +272,4 @@ func (d *Daemon) observeFetch(err error, dur time.Duration) {
 		result = "error"
 	}
 	d.opts.Observer.Fetched(result, dur)
-}
-
-// listen binds the webhook and metrics listeners before anything else, so
-// a bad address fails the start instead of a goroutine later.
-func (d *Daemon) listen() ([]*http.Server, error) {
-	var servers []*http.Server
-	for _, l := range []struct {
-		name, addr string
-		h          http.Handler
-	}{{"webhook", d.opts.WebhookListen, d.opts.Webhook}, {"metrics", d.opts.MetricsListen, d.opts.Metrics}} {
-		if l.addr == "" || l.h == nil {
-			continue
-		}
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			for _, s := range servers {
-				s.Close()
-			}
-			return nil, fmt.Errorf("daemon: %s listener: %w", l.name, err)
-		}
-		s := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, s)
-		d.log.Info("listening", "server", l.name, "address", ln.Addr().String())
-		go func() {
-			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.log.Error("server stopped", "server", l.name, "err", err)
-			}
-		}()
-	}
-	return servers, nil
 }

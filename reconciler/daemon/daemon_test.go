@@ -108,6 +108,8 @@ type rig struct {
 	cancel   context.CancelFunc
 	done     chan error
 	keyring  string // --verify-signatures, when set
+	// configure, when set, changes the daemon's options before it starts.
+	configure func(*daemon.Options)
 }
 
 func newRig(t *testing.T) *rig {
@@ -135,8 +137,12 @@ func (r *rig) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.daemon, err = daemon.New(daemon.Options{Node: "hv1", Source: src, Status: r.writer, Engine: r.engine,
-		Interval: 100 * time.Millisecond, StatusDelay: 20 * time.Millisecond})
+	opts := daemon.Options{Node: "hv1", Source: src, Status: r.writer, Engine: r.engine,
+		Interval: 100 * time.Millisecond, StatusDelay: 20 * time.Millisecond}
+	if r.configure != nil {
+		r.configure(&opts)
+	}
+	r.daemon, err = daemon.New(opts)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -25,8 +25,6 @@ const (
 	maxInlineFields = 3
 	// maxOpenDiffLines: a longer diff block is folded in <details>.
 	maxOpenDiffLines = 15
-	// maxDiagnostics listed in the comment; `wirekeeper validate` has all.
-	maxDiagnostics = 50
 )
 
 // Markdown renders r as a pull-request comment in GitHub-flavoured
@@ -269,15 +267,16 @@ func diffBlock(changes []reconciler.Change) (block string, lines int) {
 }
 
 // writeDiagnostics lists diagnostics, file:line:column first, in a text
-// block; at most maxDiagnostics of them.
+// block: the first reconciler.MaxListed, each clipped, as the status files
+// list them (reconciler.ListDiagnostics); `wirekeeper validate` has all.
 func writeDiagnostics(b *strings.Builder, ds spec.Diagnostics) {
 	var body strings.Builder
-	for i, d := range ds {
-		if i == maxDiagnostics {
-			fmt.Fprintf(&body, "… and %d more: run wirekeeper validate for all of them\n", len(ds)-maxDiagnostics)
-			break
-		}
+	shown, omitted := reconciler.ListDiagnostics(ds)
+	for _, d := range shown {
 		body.WriteString(lineEscaper.Replace(d.String()) + "\n")
+	}
+	if omitted > 0 {
+		body.WriteString(reconciler.MoreText(omitted) + ": run wirekeeper validate for all of them\n")
 	}
 	fence := fenceFor(body.String())
 	b.WriteString(fence + "text\n" + body.String() + fence + "\n\n")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // TestMarkdownAnnotatedPlan is the golden comment for the common case: a
@@ -228,5 +229,30 @@ func TestMarkdownStaysUnderCommentLimit(t *testing.T) {
 	}
 	if strings.Contains(got, "```diff") {
 		t.Error("the field diffs are still there")
+	}
+}
+
+// An invalid head lists 50 diagnostics, each clipped, and counts the rest:
+// the comment stays within GitHub's limit even when every diagnostic
+// echoes a 1 MiB value.
+func TestMarkdownBoundsDiagnostics(t *testing.T) {
+	huge := "no port " + strings.Repeat("v", 1<<20) // shared by all, not copied
+	ds := make(spec.Diagnostics, 60_000)
+	for i := range ds {
+		ds[i] = spec.Diagnostic{Position: spec.Position{File: "m.yaml", Line: i + 1, Column: 1}, Severity: spec.SeverityError,
+			Kind: "Mirror", Name: "m", Field: fmt.Sprintf("spec.selectSrcPorts[%d]", i), Message: huge}
+	}
+	r := &review.Report{Base: review.Revision{Ref: "main", Hash: baseHash}, Head: review.Revision{Ref: "feature", Hash: headHash, Diagnostics: ds}}
+	got := review.Markdown(r)
+	if len(got) > review.MaxCommentLength {
+		t.Errorf("comment is %d bytes, over GitHub's %d", len(got), review.MaxCommentLength)
+	}
+	for i, want := range map[int]bool{0: true, 49: true, 50: false} {
+		if has := strings.Contains(got, fmt.Sprintf("error: Mirror/m: spec.selectSrcPorts[%d]: no port vvv", i)); has != want {
+			t.Errorf("comment lists diagnostic %d: %v, want %v", i, has, want)
+		}
+	}
+	if !strings.Contains(got, "\n… and 59950 more: run wirekeeper validate for all of them\n") {
+		t.Errorf("comment does not count the diagnostics it leaves out")
 	}
 }

@@ -18,7 +18,9 @@ import (
 // an indented line for a refused revision and for a source problem, then a
 // table KIND NAME PHASE REVISION MESSAGE aligned with text/tabwriter,
 // objects sorted by kind (registry order) then name. Nodes are written in
-// the order given, separated by a blank line. Messages are folded on one line.
+// the order given, separated by a blank line. Messages are folded on one
+// line; a refusal lists at most reconciler.MaxListed diagnostics and counts
+// the rest, those the status file already left out included.
 func StatusText(w io.Writer, nodes []*reconciler.NodeStatus) error {
 	for i, ns := range nodes {
 		if i > 0 {
@@ -46,8 +48,12 @@ func nodeText(w io.Writer, ns *reconciler.NodeStatus) error {
 	fmt.Fprintf(&b, "%s  %s  (branch %s)  %s\n", ns.Node, applied, cmp.Or(follows, "?"), countsText(ns))
 	if rr := ns.Refused; rr != nil {
 		fmt.Fprintf(&b, "  refused %s (%s) since %s: %s\n", reconciler.ShortHash(rr.Revision), rr.Reason, reconciler.HumanTime(rr.Since), oneLine(rr.Message))
-		for _, d := range rr.Diagnostics {
+		shown, omitted := reconciler.ListDiagnostics(rr.Diagnostics)
+		for _, d := range shown {
 			fmt.Fprintf(&b, "    %s\n", oneLine(d.String()))
+		}
+		if omitted += rr.DiagnosticsOmitted; omitted > 0 {
+			fmt.Fprintf(&b, "    %s\n", reconciler.MoreText(omitted))
 		}
 	}
 	if sp := ns.Source; sp != nil {

@@ -67,3 +67,24 @@ func TestStatusJSON(t *testing.T) {
 		t.Errorf("no nodes: %q, want %q", got, want)
 	}
 }
+
+// A refusal lists at most 50 diagnostics and counts the rest, with those
+// the status file already left out.
+func TestStatusTextBoundsDiagnostics(t *testing.T) {
+	ds := make(spec.Diagnostics, 60)
+	for i := range ds {
+		ds[i] = spec.Diagnostic{Position: spec.Position{File: "m.yaml", Line: i + 1, Column: 1}, Severity: spec.SeverityError, Message: "bad"}
+	}
+	ns := &reconciler.NodeStatus{Node: "hv2", Branch: "main",
+		Refused: &reconciler.RefusedRevision{Revision: headHash, Reason: "Invalid", Message: "160 errors", Since: at("2024-05-01T08:00:00Z"),
+			Diagnostics: ds, DiagnosticsOmitted: 100}}
+	var out bytes.Buffer
+	if err := review.StatusText(&out, []*reconciler.NodeStatus{ns}); err != nil {
+		t.Fatal(err)
+	}
+	got := lines(out.String())
+	want := []string{"    m.yaml:50:1: error: bad", "    … and 110 more", "  no objects", ""}
+	if len(got) != 55 || !cmp.Equal(got[51:], want) {
+		t.Errorf("StatusText has %d lines, ending (-want +got):\n%s", len(got), cmp.Diff(want, got[max(0, len(got)-4):]))
+	}
+}

@@ -3,6 +3,7 @@ package status
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ func (c *cache) open() error {
 	repo, err := git.PlainOpen(c.dir)
 	switch {
 	case err == nil && ours:
+		if err := restrict(c.dir); err != nil {
+			return err
+		}
 		c.repo = repo
 		return nil
 	case err == nil:
@@ -53,15 +57,18 @@ func (c *cache) open() error {
 			return fmt.Errorf("status: wipe cache %s: %w", c.dir, err)
 		}
 	}
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("status: create cache %s: %w", c.dir, err)
 	}
 	repo, err = git.PlainInit(c.dir, true)
 	if err != nil {
 		return fmt.Errorf("status: create cache %s: %w", c.dir, err)
 	}
-	if err := os.WriteFile(filepath.Join(c.dir, cacheMarker), []byte("status branch cache of wirekeeper; safe to delete\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.dir, cacheMarker), []byte("status branch cache of wirekeeper; safe to delete\n"), 0o600); err != nil {
 		return fmt.Errorf("status: create cache %s: %w", c.dir, err)
+	}
+	if err := restrict(c.dir); err != nil {
+		return err
 	}
 	c.repo = repo
 	return nil
@@ -114,6 +121,33 @@ func (c *cache) compact() error {
 	c.repo = repo
 	if err := repo.Prune(git.PruneOptions{Handler: repo.DeleteObject}); err != nil {
 		return fmt.Errorf("status: prune cache: %w", err)
+	}
+	return nil
+}
+
+// restrict makes the cache private to the daemon's user, as the source
+// cache is: it takes the group and other permissions off the directory and
+// everything in it (0755 becomes 0700, 0644 becomes 0600), which also fixes
+// a cache left by a version that made it world-readable. Files git adds
+// later may be readable by others, but only through the 0700 directory,
+// which nobody else can enter. Symbolic links are left alone (chmod would
+// follow them out of the cache), and so is a file that vanishes meanwhile
+// (git replaces files by renaming).
+func restrict(dir string) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && (d.IsDir() || d.Type().IsRegular()) {
+			var info fs.FileInfo
+			if info, err = d.Info(); err == nil && info.Mode().Perm()&0o077 != 0 {
+				err = os.Chmod(path, info.Mode().Perm()&^0o077)
+			}
+		}
+		if errors.Is(err, fs.ErrNotExist) && path != dir {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("status: make cache %s private: %w", dir, err)
 	}
 	return nil
 }

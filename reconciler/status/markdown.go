@@ -32,6 +32,9 @@ func renderMarkdown(ns *reconciler.NodeStatus, set *spec.Set) []byte {
 			for _, d := range r.Diagnostics {
 				fmt.Fprintf(&b, "> - `%s`\n", codeText(d.String()))
 			}
+			if r.DiagnosticsOmitted > 0 {
+				fmt.Fprintf(&b, "> - %s: run `wirekeeper validate` on this revision for all of them\n", reconciler.MoreText(r.DiagnosticsOmitted))
+			}
 		}
 		b.WriteString("\n")
 	}

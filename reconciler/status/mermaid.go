@@ -52,7 +52,8 @@ func (g *graph) edge(from, arrow, to, label string) {
 }
 
 // renderMermaid draws the node's OVS managers, bridges, ports, mirrors and
-// containers as a ```mermaid block, coloured by phase.
+// containers as a ```mermaid block, coloured by phase; a topology too large
+// for Mermaid (maxDiagramBytes) gets a note instead.
 func renderMermaid(ns *reconciler.NodeStatus, set *spec.Set) string {
 	if set == nil {
 		return "No spec revision is enforced yet, so there is no topology to draw.\n"
@@ -140,8 +141,18 @@ func renderMermaid(ns *reconciler.NodeStatus, set *spec.Set) string {
 	if len(g.nodes) == 0 {
 		return "No OVS objects on this node.\n"
 	}
-	return g.render()
+	text, ok := g.render()
+	if !ok {
+		return fmt.Sprintf("The topology (%d shapes, %d links) is too large to draw: Mermaid draws at most %d characters of diagram. The tables above list every object.\n",
+			len(g.nodes), len(g.edges), maxDiagramBytes)
+	}
+	return "```mermaid\n" + text + "```\n"
 }
+
+// maxDiagramBytes is Mermaid's default maxTextSize: past it a viewer shows
+// an error instead of the diagram. A byte count is never below the UTF-16
+// length Mermaid counts.
+const maxDiagramBytes = 50_000
 
 // onlyManager is the node's OVSManager when it has exactly one, as a
 // ContainerPort without manager means.
@@ -158,9 +169,11 @@ func onlyManager(set *spec.Set, node string) string {
 	return found
 }
 
-func (g *graph) render() string {
+// render writes the diagram text (without the fence); ok is false, and the
+// text incomplete, when it would be longer than maxDiagramBytes.
+func (g *graph) render() (text string, ok bool) {
 	var b strings.Builder
-	b.WriteString("```mermaid\nflowchart LR\n")
+	b.WriteString("flowchart LR\n")
 	for _, s := range phaseStyles {
 		fmt.Fprintf(&b, "  classDef %s %s\n", s.class, s.style)
 	}
@@ -170,6 +183,9 @@ func (g *graph) render() string {
 		n := g.nodes[id]
 		open, close := n.shape, shapeClose[n.shape]
 		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id, open, mermaidLabel(n.label), close)
+		if b.Len() > maxDiagramBytes {
+			return "", false
+		}
 		if n.class != "" {
 			byClass[n.class] = append(byClass[n.class], id)
 		}
@@ -186,14 +202,19 @@ func (g *graph) render() string {
 		} else {
 			fmt.Fprintf(&b, "  %s %s|\"%s\"| %s\n", e.from, e.arrow, mermaidLabel(e.label), e.to)
 		}
+		if b.Len() > maxDiagramBytes {
+			return "", false
+		}
 	}
 	for _, s := range phaseStyles {
 		if ids := byClass[s.class]; len(ids) > 0 {
 			fmt.Fprintf(&b, "  class %s %s\n", strings.Join(ids, ","), s.class)
 		}
 	}
-	b.WriteString("```\n")
-	return b.String()
+	if b.Len() > maxDiagramBytes {
+		return "", false
+	}
+	return b.String(), true
 }
 
 var shapeClose = map[string]string{"[": "]", "([": "])", "{{": "}}", "[/": "/]"}
@@ -219,12 +240,45 @@ func mermaidID(prefix string, parts ...string) string {
 	return b.String()
 }
 
-// mermaidLabel escapes text for a quoted Mermaid label with entity codes,
-// so quotes, '#', HTML and backticks (Markdown strings) stay literal;
-// "\n" becomes a line break.
-var mermaidEscaper = strings.NewReplacer(
-	`#`, "#35;", `"`, "#quot;", "<", "#lt;", ">", "#gt;", "`", "#96;",
-	"&", "#amp;", "\r", "", "\n", "<br/>",
-)
+// maxLabelBytes bounds the text of one diagram label (before escaping).
+const maxLabelBytes = 200
 
-func mermaidLabel(s string) string { return mermaidEscaper.Replace(s) }
+// mermaidEntities are the characters mermaidLabel writes as entity codes:
+// '"' ends a quoted label; '%' starts a directive (Mermaid finds %%{...}%%
+// anywhere in the text) or a comment; '#' starts an entity code, so an
+// entity in the text ("#quot;") stays literal; '<', '>' and '&' are HTML;
+// '`' opens a Markdown string; ':' and ';' would let a label match
+// Mermaid's pre-pass that rewrites "style ...:#...;" lines; brackets,
+// braces and '|' delimit shapes and edge labels. Inside quotes most of
+// these are inert today; escaping them keeps a label inert should a
+// Mermaid version read quoted text differently.
+var mermaidEntities = map[rune]string{
+	'"': "#quot;", '<': "#lt;", '>': "#gt;", '&': "#amp;",
+	'#': "#35;", '%': "#37;", '`': "#96;", ':': "#58;", ';': "#59;",
+	'[': "#91;", ']': "#93;", '{': "#123;", '}': "#125;", '|': "#124;",
+}
+
+// mermaidLabel escapes text for a quoted Mermaid label: "\n" becomes a line
+// break (<br/>), "\r" is dropped, the characters of mermaidEntities, other
+// control characters and Unicode line separators (which JavaScript's
+// regular expressions treat as line ends) become entity codes, so that the
+// label shows its text and can neither end the label, the statement or the
+// line nor open a directive, comment, HTML tag or Markdown string. The text
+// is clipped to maxLabelBytes first.
+func mermaidLabel(s string) string {
+	var b strings.Builder
+	for _, r := range reconciler.Clip(s, maxLabelBytes) {
+		switch {
+		case r == '\n':
+			b.WriteString("<br/>")
+		case r == '\r':
+		case mermaidEntities[r] != "":
+			b.WriteString(mermaidEntities[r])
+		case r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, "#%d;", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -21,7 +21,9 @@ import (
 // name), and "refused <short>" when cur refuses a revision prev did not; it
 // is "all N ready" when there is nothing else to say. A body after a blank
 // line lists phase transitions, the new and repaired drift and the refusal,
-// in a deterministic order. The result depends only on its input.
+// in a deterministic order: at most reconciler.MaxListed lines of at most
+// reconciler.MaxTextBytes, then a line counting the rest. The result depends
+// only on its input.
 func CommitMessage(prev, cur *reconciler.NodeStatus) string {
 	if cur == nil {
 		return "status: no status"
@@ -81,7 +83,7 @@ func CommitMessage(prev, cur *reconciler.NodeStatus) string {
 	if len(body) == 0 {
 		return subject
 	}
-	return subject + "\n\n" + strings.Join(body, "\n") + "\n"
+	return subject + "\n\n" + strings.Join(reconciler.ListLines(body), "\n") + "\n"
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -111,6 +111,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad time", "edge-1", replace("status/edge-1.yaml", `lastTransitionTime: "2024-05-01T07:00:00Z"`, "lastTransitionTime: yesterday"),
 			`objects[0].conditions[0].lastTransitionTime: invalid time "yesterday"`},
 		{"bad diagnostic", "edge-1", replace("status/edge-1.yaml", "'mirrors.yaml:12:5: error:", "'mirrors.yaml: error:"), "refused.diagnostics[0]"},
+		{"negative omitted count", "edge-1", replace("status/edge-1.yaml", "  since: \"2024-05-01T08:00:00Z\"\n", "  since: \"2024-05-01T08:00:00Z\"\n  diagnosticsOmitted: -3\n"),
+			"refused.diagnosticsOmitted: -3 is negative"},
 		{"object without name", "edge-1", replace("status/edge-1.yaml", "name: edge-br-int", "name: ''"), "objects[1]: kind and name are required"},
 		{"no drift block", "edge-1", with("drift/edge-1.md", "# Drift log\n"), "has no \"<!-- wirekeeper:drift-log v1\" block"},
 		{"unclosed drift block", "edge-1", replace("drift/edge-1.md", "\n-->\n", "\n"), "is not closed"},
@@ -133,5 +135,45 @@ func TestParseErrors(t *testing.T) {
 	ns, err := Parse("edge-1", with("drift/edge-1.md", "<delete>"))
 	if err != nil || len(ns.Drift) != 0 {
 		t.Errorf("Parse without drift log = %v events, %v; want none, nil", len(ns.Drift), err)
+	}
+}
+
+// A bounded status reads back as what its files show, the count of the
+// diagnostics they leave out included, and renders to the same bytes again:
+// a daemon that restores it does not commit merely because it restarted.
+func TestParseBoundedStatus(t *testing.T) {
+	long, _ := longTextStatus()
+	tests := []struct {
+		name        string
+		ns          *reconciler.NodeStatus
+		diagnostics int
+		omitted     int
+	}{
+		{"60,000 diagnostics", refusedStatus(invalidVLANs(t, 60_000)), 50, 59_950},
+		{"long texts and lists", long, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := Render(tt.ns, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse(tt.ns.Node, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := got.Refused; len(r.Diagnostics) != tt.diagnostics || r.DiagnosticsOmitted != tt.omitted {
+				t.Errorf("parsed refusal has %d diagnostics and %d omitted, want %d and %d", len(r.Diagnostics), r.DiagnosticsOmitted, tt.diagnostics, tt.omitted)
+			}
+			again, err := Render(got, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range Paths(tt.ns.Node) {
+				if !bytes.Equal(files[p], again[p]) {
+					t.Errorf("Render(Parse(Render(x))) changed %s:\n%s", p, cmp.Diff(string(files[p]), string(again[p])))
+				}
+			}
+		})
 	}
 }

@@ -200,7 +200,7 @@ func TestRenderMermaid(t *testing.T) {
 		"```mermaid\nflowchart LR\n",
 		"  classDef Ready ", "  classDef Drifted ", "  classDef Failed ", "  classDef undeclared ",
 		// nodes
-		`  mgr__edge_2dovs["OVSManager edge-ovs<br/>unix:/run/openvswitch/db.sock"]`,
+		`  mgr__edge_2dovs["OVSManager edge-ovs<br/>unix#58;/run/openvswitch/db.sock"]`,
 		`  br__edge_2dovs__br_2dint["bridge br-int<br/>(edge-br-int)"]`,
 		`  br__edge_2dovs__br_2dext["bridge br-ext"]`,
 		`  mir__tap_2dall{{"mirror tap-all"}}`,

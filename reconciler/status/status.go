@@ -80,25 +80,36 @@ func compareRefs(aKind, aName, bKind, bName string) int {
 
 // canonical returns a copy of ns in the form Render writes: objects by kind
 // rank then name, conditions by type, the drift log newest first and bounded,
-// times in UTC and diff values in their plain form (see normalizeValue).
+// times in UTC, diff values in their plain form (see normalizeValue) and
+// every list and text a spec author can make long bounded (see bounds.go).
+// Bounding a canonical status again changes nothing.
 func canonical(ns *reconciler.NodeStatus) (*reconciler.NodeStatus, error) {
 	out := *ns
 	if ns.Refused != nil {
 		r := *ns.Refused
 		r.Since = r.Since.UTC()
-		r.Diagnostics = slices.Clone(r.Diagnostics)
+		r.Reason, r.Message = clipText(r.Reason), clipText(r.Message)
+		var omitted int
+		r.Diagnostics, omitted = reconciler.ListDiagnostics(r.Diagnostics)
+		r.DiagnosticsOmitted += omitted
 		out.Refused = &r
 	}
 	if ns.Source != nil {
 		s := *ns.Source
 		s.Since = s.Since.UTC()
+		s.Reason, s.Message = clipText(s.Reason), clipText(s.Message)
 		out.Source = &s
 	}
 	out.Objects = make([]reconciler.ObjectStatus, len(ns.Objects))
 	for i, o := range ns.Objects {
+		o.Message = clipText(o.Message)
+		o.Unmanaged = reconciler.ListLines(o.Unmanaged)
+		o.Details = reconciler.ListLines(o.Details)
 		o.Conditions = slices.Clone(o.Conditions)
 		for j := range o.Conditions {
-			o.Conditions[j].LastTransitionTime = o.Conditions[j].LastTransitionTime.UTC()
+			c := &o.Conditions[j]
+			c.LastTransitionTime = c.LastTransitionTime.UTC()
+			c.Reason, c.Message = clipText(c.Reason), clipText(c.Message)
 		}
 		slices.SortStableFunc(o.Conditions, func(a, b reconciler.Condition) int { return cmp.Compare(a.Type, b.Type) })
 		if o.LastDrift != nil {
@@ -135,8 +146,9 @@ func canonicalDrift(e reconciler.DriftEvent) (reconciler.DriftEvent, error) {
 		t := e.RepairedAt.UTC()
 		e.RepairedAt = &t
 	}
-	diff := make([]reconciler.FieldDiff, len(e.Diff))
-	for i, d := range e.Diff {
+	shown, omitted := listedDiff(e.Diff)
+	diff := make([]reconciler.FieldDiff, len(shown), len(shown)+1)
+	for i, d := range shown {
 		from, err := normalizeValue(d.From)
 		if err != nil {
 			return e, fmt.Errorf("%s: from: %w", d.Path, err)
@@ -145,7 +157,10 @@ func canonicalDrift(e reconciler.DriftEvent) (reconciler.DriftEvent, error) {
 		if err != nil {
 			return e, fmt.Errorf("%s: to: %w", d.Path, err)
 		}
-		diff[i] = reconciler.FieldDiff{Path: d.Path, From: from, To: to}
+		diff[i] = reconciler.FieldDiff{Path: clipText(d.Path), From: boundValue(from), To: boundValue(to)}
+	}
+	if omitted > 0 {
+		diff = append(diff, reconciler.FieldDiff{Path: moreFields(omitted)})
 	}
 	e.Diff = diff
 	return e, nil

@@ -34,6 +34,9 @@ type refusedDoc struct {
 	Message     string   `yaml:"message"`
 	Since       string   `yaml:"since"`
 	Diagnostics []string `yaml:"diagnostics,omitempty"`
+	// DiagnosticsOmitted counts the diagnostics past the first
+	// reconciler.MaxListed, which the file leaves out.
+	DiagnosticsOmitted int `yaml:"diagnosticsOmitted,omitempty"`
 }
 
 type sourceDoc struct {
@@ -99,7 +102,7 @@ func renderYAML(ns *reconciler.NodeStatus) ([]byte, error) {
 		Objects:         make([]objectDoc, 0, len(ns.Objects)),
 	}
 	if r := ns.Refused; r != nil {
-		doc.Refused = &refusedDoc{Revision: r.Revision, Reason: r.Reason, Message: r.Message, Since: formatTime(r.Since)}
+		doc.Refused = &refusedDoc{Revision: r.Revision, Reason: r.Reason, Message: r.Message, Since: formatTime(r.Since), DiagnosticsOmitted: r.DiagnosticsOmitted}
 		for _, d := range r.Diagnostics {
 			doc.Refused.Diagnostics = append(doc.Refused.Diagnostics, d.String())
 		}
@@ -170,7 +173,10 @@ func parseYAML(node string, data []byte) (*reconciler.NodeStatus, error) {
 	var err error
 	fail := func(field string, err error) error { return fmt.Errorf("status: %s: %s: %w", name, field, err) }
 	if r := doc.Refused; r != nil {
-		ns.Refused = &reconciler.RefusedRevision{Revision: r.Revision, Reason: r.Reason, Message: r.Message}
+		if r.DiagnosticsOmitted < 0 {
+			return nil, fail("refused.diagnosticsOmitted", fmt.Errorf("%d is negative", r.DiagnosticsOmitted))
+		}
+		ns.Refused = &reconciler.RefusedRevision{Revision: r.Revision, Reason: r.Reason, Message: r.Message, DiagnosticsOmitted: r.DiagnosticsOmitted}
 		if ns.Refused.Since, err = parseTime(r.Since); err != nil {
 			return nil, fail("refused.since", err)
 		}

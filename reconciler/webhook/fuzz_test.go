@@ -17,6 +17,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(1), "Push Hook", "application/json", []byte(`{"ref":"refs/heads/main"}`), true)
 	f.Add(uint8(2), "push", "application/x-www-form-urlencoded", []byte(`payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%7D`), true)
 	f.Add(uint8(3), "", "", []byte(``), true)
+	f.Add(uint8(4), "", "application/x-www-form-urlencoded", []byte(`{"ref":"refs/heads/main"}`), true) // curl -d
 	f.Add(uint8(0), "ping", "application/json", []byte(`{"zen":"x"}`), false)
 	f.Add(uint8(4), "push", "application/json", []byte(`{"ref":"refs/heads/main","after":"zz"}`), true)
 	f.Fuzz(func(t *testing.T, host uint8, event, contentType string, body []byte, signed bool) {

@@ -167,10 +167,14 @@ func (p *provider) parse(h http.Header, body []byte, branchRef string) (Event, e
 	return Event{Ref: pl.Ref, After: pl.After}, nil
 }
 
-// decodePush reads a JSON push body, or GitHub's form-encoded variant
-// (payload=<json>).
+// decodePush reads a JSON push body whatever the content type, or GitHub's
+// form-encoded variant (payload=<json>). A body starting with "{" is JSON
+// even when labelled a form: `curl -d`, which scripts use, labels every body
+// application/x-www-form-urlencoded, and a real form body never starts with
+// "{" (GitHub's starts with "payload=").
 func decodePush(h http.Header, body []byte) (pushPayload, error) {
-	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if mt == "application/x-www-form-urlencoded" && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 		form, err := url.ParseQuery(string(body))
 		if err != nil || form.Get("payload") == "" {
 			return pushPayload{}, errors.New("form body without a payload field")

@@ -12,10 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultRefusedLogInterval is Options.RefusedLogInterval when it is 0.
+const DefaultRefusedLogInterval = 5 * time.Second
 
 // Results passed to Options.Observe, one per request.
 const (
@@ -36,7 +40,9 @@ type Options struct {
 	// Trigger is called once for every accepted push, from the request's
 	// goroutine; it must not block. Required.
 	Trigger func(Event)
-	// Logger receives one line per request; nil discards.
+	// Logger receives an INFO line per accepted push, a DEBUG line per
+	// ignored request, and WARN lines for refused ones, throttled (see
+	// RefusedLogInterval); nil discards.
 	Logger *slog.Logger
 	// Observe, when set, is called once per request with the provider
 	// ("github", "gitlab", "gitea", "hmac" or "unknown") and one of the
@@ -45,6 +51,14 @@ type Options struct {
 	// MaxBodyBytes bounds the request body; larger bodies get 413. Zero
 	// means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RefusedLogInterval is the least time between two WARN lines about
+	// refused requests (400, 401, 405, 413) of the same status code, so an
+	// unauthenticated flood cannot flood the log; the next line written
+	// says how many were left out ("suppressed"). Observe still sees every
+	// request. Zero means DefaultRefusedLogInterval.
+	RefusedLogInterval time.Duration
+	// Now is the clock of RefusedLogInterval; nil means time.Now.
+	Now func() time.Time
 }
 
 // Event is an accepted push.
@@ -70,6 +84,7 @@ type Handler struct {
 	log     *slog.Logger
 	observe func(provider, result string)
 	maxBody int64
+	refused *refusalLog
 }
 
 // New returns a Handler, or an error when Secret, Branch or Trigger is missing.
@@ -83,6 +98,8 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("webhook: no trigger given")
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("webhook: negative body limit %d", opts.MaxBodyBytes)
+	case opts.RefusedLogInterval < 0:
+		return nil, fmt.Errorf("webhook: negative log interval %s", opts.RefusedLogInterval)
 	}
 	h := &Handler{
 		secret:  append([]byte(nil), opts.Secret...),
@@ -98,6 +115,7 @@ func New(opts Options) (*Handler, error) {
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
+	h.refused = newRefusalLog(h.log, opts.RefusedLogInterval, opts.Now)
 	return h, nil
 }
 
@@ -120,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	attrs := []any{"provider", resp.provider, "status", resp.status, "remote", r.RemoteAddr, "message", resp.text}
 	switch resp.result {
 	case ResultRejected, ResultBadRequest:
-		h.log.Warn("webhook request refused", attrs...)
+		h.refused.warn(resp.status, attrs)
 	case ResultIgnored:
 		h.log.Debug("webhook request ignored", attrs...)
 	}

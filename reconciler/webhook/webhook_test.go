@@ -258,6 +258,51 @@ func TestHandlerGitHubFormPayload(t *testing.T) {
 	}
 }
 
+// TestHandlerJSONWhateverTheContentType: a JSON body is read as JSON under
+// any content type, including the form type `curl -d` sends; GitHub's form
+// encoding (payload=<json>) still works.
+func TestHandlerJSONWhateverTheContentType(t *testing.T) {
+	jsonBody := pushBody("refs/heads/main", sha)
+	form := url.Values{"payload": {jsonBody}}.Encode()
+	tests := []struct {
+		name, contentType, body string
+		wantStatus              int
+	}{
+		{"json", "application/json", jsonBody, 202},
+		{"json with charset", "application/json; charset=utf-8", jsonBody, 202},
+		{"json without content type", "", jsonBody, 202},
+		{"json as text", "text/plain", jsonBody, 202},
+		{"json as a form (curl -d)", "application/x-www-form-urlencoded", jsonBody, 202},
+		{"json as a form, leading blank", "application/x-www-form-urlencoded", "\n  " + jsonBody, 202},
+		{"github form payload", "application/x-www-form-urlencoded", form, 202},
+		{"form without payload", "application/x-www-form-urlencoded", "other=1", 400},
+		{"form labelled json", "application/json", form, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o observed
+			h := newHandler(t, &o)
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			req.Header.Set("X-GitHub-Event", "push")
+			req.Header.Set("X-Hub-Signature-256", "sha256="+mac(testSecret, tt.body))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d (%s)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if tt.wantStatus == 202 {
+				want := []Event{{Provider: "github", Ref: "refs/heads/main", After: sha}}
+				if diff := cmp.Diff(want, o.events); diff != "" {
+					t.Errorf("events (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
 // TestHandlerOverHTTP sends real requests, concurrently, through a server.
 func TestHandlerOverHTTP(t *testing.T) {
 	var n atomic.Int64

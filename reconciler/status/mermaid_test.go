@@ -1,0 +1,147 @@
+package status
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// mirrorSet is node edge-1 with a manager and one Mirror "m" whose OVS name
+// and source port are name, with output port tap0.
+func mirrorSet(t *testing.T, name string) *spec.Set {
+	t.Helper()
+	q := strconv.Quote(name) // a YAML double-quoted scalar too
+	set, diags := spec.LoadFS(fstest.MapFS{"m.yaml": {Data: []byte(`apiVersion: wirekeeper.io/v1alpha1
+kind: OVSManager
+metadata: {name: edge-ovs}
+spec: {node: edge-1, address: "unix:/run/ovs.sock"}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Mirror
+metadata: {name: m}
+spec:
+  manager: edge-ovs
+  bridge: br-int
+  mirrorName: ` + q + `
+  selectSrcPorts: [` + q + `]
+  output: {port: tap0}
+`)}}, "")
+	if diags.HasErrors() {
+		t.Fatalf("test spec for %q is invalid:\n%v", name, diags)
+	}
+	return set
+}
+
+// Whatever a spec author puts in a name, the diagram keeps it inside its
+// label: no directive, comment, click, style, link, HTML tag or Markdown
+// string, and exactly the statements the topology calls for. These
+// diagrams were checked once by hand with Mermaid 11.17.2's own parser
+// (vertices, edges, classes, clicks, directive config, and each label's
+// text as shown); the test itself needs no Mermaid.
+func TestMermaidLabelInjection(t *testing.T) {
+	tests := []struct {
+		name, in, want string // want: the label text as written in the diagram
+	}{
+		{"init directive", `%%{init: {"theme":"dark"}}%%`,
+			"#37;#37;#123;init#58; #123;#quot;theme#quot;#58;#quot;dark#quot;#125;#125;#37;#37;"},
+		{"init directive, single quotes, then a click", "%%{init: {'theme':'forest'}}%%\nclick mgr__edge_2dovs call alert(1)",
+			"#37;#37;#123;init#58; #123;'theme'#58;'forest'#125;#125;#37;#37;<br/>click mgr__edge_2dovs call alert(1)"},
+		{"comment", "%% comment", "#37;#37; comment"},
+		{"style pre-pass", "style x:#35;y; classDef Ready fill:#f00;", "style x#58;#35;35#59;y#59; classDef Ready fill#58;#35;f00#59;"},
+		{"close node and click", `"]; click A href "javascript:alert(1)"`,
+			"#quot;#93;#59; click A href #quot;javascript#58;alert(1)#quot;"},
+		{"link out of the node", "]-->B[x", "#93;--#gt;B#91;x"},
+		{"style on a new line", "x\nstyle A fill:#f00", "x<br/>style A fill#58;#35;f00"},
+		{"carriage return and style", "x\r\nstyle A fill:#f00", "x<br/>style A fill#58;#35;f00"},
+		{"HTML", "<img src=x onerror=alert(1)>", "#lt;img src=x onerror=alert(1)#gt;"},
+		{"Markdown string", "`**bold**`", "#96;**bold**#96;"},
+		{"encoded quote", "#quot;", "#35;quot#59;"},
+		{"encoded ampersand", "a&amp;b", "a#amp;amp#59;b"},
+		{"edge label pipe", "a|b", "a#124;b"},
+		{"line separator", "a\u2028%%{init}%%", "a#8232;#37;#37;#123;init#125;#37;#37;"},
+		{"tab and escape", "a\tb\x1b", "a#9;b#27;"},
+		{"fence", "```", "#96;#96;#96;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := renderMermaid(&reconciler.NodeStatus{Node: "edge-1"}, mirrorSet(t, tt.in))
+			br, tap := mermaidID("br", "edge-ovs", "br-int"), mermaidID("port", "edge-ovs", "br-int", "tap0")
+			port := mermaidID("port", "edge-ovs", "br-int", tt.in)
+			want := []string{"```mermaid", "flowchart LR"}
+			for _, s := range phaseStyles {
+				want = append(want, "  classDef "+s.class+" "+s.style)
+			}
+			want = append(want,
+				`  `+br+`["bridge br-int"]`,
+				`  mgr__edge_2dovs["OVSManager edge-ovs<br/>unix#58;/run/ovs.sock"]`,
+				`  mir__m{{"mirror `+tt.want+`"}}`,
+				`  `+port+`[/"port `+tt.want+`"/]`,
+				`  `+tap+`[/"port tap0"/]`,
+				`  mgr__edge_2dovs --- `+br,
+				`  `+br+` -.- mir__m`,
+				`  `+br+` --- `+port,
+				`  `+br+` --- `+tap,
+				`  `+port+` -->|"src"| mir__m`,
+				`  mir__m -->|"output"| `+tap,
+				`  class mgr__edge_2dovs,mir__m Pending`,
+				`  class `+br+` undeclared`,
+				"```",
+			)
+			lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+			if diff := cmp.Diff(sorted(want), sorted(lines)); diff != "" {
+				t.Errorf("diagram lines (-want +got):\n%s\ndiagram:\n%s", diff, got)
+			}
+			if inside := strings.Join(lines[1:len(lines)-1], "\n"); strings.Contains(inside, tt.in) {
+				t.Errorf("the diagram holds %q unescaped", tt.in)
+			}
+		})
+	}
+}
+
+func sorted(lines []string) []string { return slices.Sorted(slices.Values(lines)) }
+
+// A topology too large for Mermaid to draw gets a note rather than a
+// diagram that viewers show as an error.
+func TestMermaidTooLarge(t *testing.T) {
+	ports := make([]string, 3000)
+	for i := range ports {
+		ports[i] = fmt.Sprintf("port-%04d", i)
+	}
+	set, diags := spec.LoadFS(fstest.MapFS{"m.yaml": {Data: []byte(`apiVersion: wirekeeper.io/v1alpha1
+kind: OVSManager
+metadata: {name: edge-ovs}
+spec: {node: edge-1, address: "unix:/run/ovs.sock"}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Mirror
+metadata: {name: m}
+spec: {manager: edge-ovs, bridge: br-int, selectSrcPorts: [` + strings.Join(ports, ", ") + `], output: {port: tap0}}
+`)}}, "")
+	if diags.HasErrors() {
+		t.Fatalf("test spec is invalid:\n%v", diags)
+	}
+	got := renderMermaid(&reconciler.NodeStatus{Node: "edge-1"}, set)
+	want := "The topology (3004 shapes, 6004 links) is too large to draw: Mermaid draws at most 50000 characters of diagram. The tables above list every object.\n"
+	if got != want {
+		if len(got) > 300 {
+			got = got[:300] + "…"
+		}
+		t.Errorf("diagram of 3,000 ports = %q, want %q", got, want)
+	}
+}
+
+// A label is clipped to 200 bytes before escaping, saying how much was cut.
+func TestMermaidLabelClipped(t *testing.T) {
+	got := mermaidLabel("port " + strings.Repeat("x", 1000))
+	if want := "port " + strings.Repeat("x", 175) + "… #91;825 bytes cut#93;"; got != want {
+		t.Errorf("label of a 1000-byte name = %q, want %q", got, want)
+	}
+}
