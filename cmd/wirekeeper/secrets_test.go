@@ -213,6 +213,9 @@ spec:
 		}
 		return b.String()
 	})
+	for _, o := range last.Objects {
+		t.Logf("%s/%s %s: %s", o.Kind, o.Name, o.Phase, o.Message)
+	}
 	// Webhooks: one forged (signed with a guess), one with the secret in
 	// the wrong header, one authentic.
 	for _, h := range []map[string]string{

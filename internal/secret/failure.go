@@ -27,7 +27,7 @@ func Failure(field, what string, err error, classify ...Classifier) error {
 		return &failure{msg: field + ": " + what}
 	}
 	problem := ""
-	for _, c := range append(classify, generic...) {
+	for _, c := range append(append([]Classifier{classifySafe}, classify...), generic...) {
 		if problem = c(err); problem != "" {
 			break
 		}
@@ -57,6 +57,29 @@ func (f *failure) Error() string { return f.msg }
 
 // Is matches the cause's chain without exposing it to Unwrap.
 func (f *failure) Is(target error) bool { return f.cause != nil && errors.Is(f.cause, target) }
+
+// Safe marks err as wirekeeper's own words about values that are not
+// secret (a row id, a count): Failure shows its text. Only for errors that
+// wrap nothing a server or parser wrote.
+func Safe(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &safe{err}
+}
+
+type safe struct{ error }
+
+func (s *safe) Unwrap() error { return s.error }
+
+// classifySafe shows the text of an error marked Safe at the top of the
+// chain (not one wrapped in text of unknown origin).
+func classifySafe(err error) string {
+	if s, ok := err.(*safe); ok {
+		return s.Error()
+	}
+	return ""
+}
 
 // generic recognises what any network client may return.
 var generic = []Classifier{classifyContext, classifyDNS, classifyTLS, classifyErrno, classifyEOF}

@@ -20,7 +20,7 @@ func (r *rig) degradedWith(name, prefix string) {
 		ph, msg = r.phase(name)
 		return ph == reconciler.PhaseDegraded && strings.HasPrefix(msg, prefix)
 	})
-	for _, doubled := range []string{"inventory: inventory:", "inventory sync: inventory:", "netbeam interfaces: netbeam:", "netbeam: netbeam:", "amqp: amqp:", "rabbitmq: rabbitmq:"} {
+	for _, doubled := range []string{"inventory: inventory:", "inventory sync: inventory:", "netbeam interfaces: netbeam:", "netbeam: netbeam:", "amqp: amqp:", "rabbitmq: rabbitmq:", "inventory.mysql.dsn: inventory.mysql.dsn:", "rabbitmq.url: rabbitmq.url:"} {
 		if strings.Contains(msg, doubled) {
 			r.t.Errorf("message says where it came from twice (%q): %s", doubled, msg)
 		}
@@ -38,7 +38,7 @@ func TestPassErrorsSayWhereOnce(t *testing.T) {
 		r := newRig(t, nil, "wk:wk@tcp(127.0.0.1:1)/wk")
 		r.nb.SetInterfaces(netbeamtest.Iface("albq-asw1", "ge-0/0/1"))
 		r.apply(r.targetDoc("ei", "metrics: [traffic]", "", ""))
-		r.degradedWith("ei", failed+"inventory: cannot connect to ")
+		r.degradedWith("ei", failed+"inventory.mysql.dsn: cannot connect to the MySQL server it names: connection refused")
 	})
 	t.Run("inventory table gone", func(t *testing.T) {
 		t.Parallel()
@@ -48,7 +48,7 @@ func TestPassErrorsSayWhereOnce(t *testing.T) {
 		r.waitFor("the first pass", 20*time.Second, func() bool { return r.passes("es") >= 1 })
 		r.exec("DROP TABLE " + r.table)
 		r.nextPass("es")
-		r.degradedWith("es", failed+"inventory: sync of table "+r.table+": ")
+		r.degradedWith("es", failed+"inventory.mysql.dsn: sync of table "+r.table+": the table does not exist (MySQL error 1146)")
 	})
 	t.Run("netbeam fails", func(t *testing.T) {
 		t.Parallel()

@@ -456,7 +456,7 @@ func (t *target) publish(ctx context.Context, msgs []amqp.Message) error {
 		})
 		return err
 	case err != nil:
-		return fmt.Errorf("rabbitmq: %w", err)
+		return err // names rabbitmq.url already
 	}
 	t.update(func(st *Status) { st.Confirmed += uint64(len(msgs)) })
 	return nil
@@ -486,7 +486,7 @@ func (t *target) waitForRoom(ctx context.Context, n int) error {
 		for _, q := range queues {
 			d, err := t.pub.QueueDepth(ctx, q)
 			if err != nil {
-				return fmt.Errorf("rabbitmq: depth of watched queue %s: %w", q, err)
+				return fmt.Errorf("depth of watched queue %s: %w", q, err)
 			}
 			if d > t.sp.RabbitMQ.MaxQueueDepth {
 				full, depth = q, d

@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -143,7 +144,7 @@ func (p *Publisher) lanes(ctx context.Context, n int) (*connection, []*lane, err
 			for _, l := range lanes {
 				go l.ch.Close()
 			}
-			return nil, nil, p.errorf("%w", err)
+			return nil, nil, p.fail("open a confirm-mode channel", err)
 		}
 		lanes = append(lanes, l)
 	}
@@ -223,7 +224,7 @@ func (p *Publisher) publishLane(ctx context.Context, l *lane, msgs []Message) ([
 			amqp091.Publishing{ContentType: "text/plain", DeliveryMode: amqp091.Persistent,
 				MessageId: m.MessageID, Timestamp: m.Timestamp, Body: m.Body})
 		if err != nil {
-			return nil, p.errorf("publish message %q: %w%s", m.MessageID, err, closeReason(l))
+			return nil, p.fail(fmt.Sprintf("publish message %q", m.MessageID), closeReason(l, err))
 		}
 		p.published.Add(1)
 		rt.published = i + 1
@@ -250,12 +251,12 @@ func (p *Publisher) settle(ctx context.Context, l *lane, rt *returnTracker, pd p
 	select {
 	case <-pd.dc.Done():
 	case <-ctx.Done():
-		return p.errorf("waiting for the confirm of message %q: %w", id, ctx.Err())
+		return p.fail(fmt.Sprintf("waiting for the confirm of message %q", id), ctx.Err())
 	}
 	if pd.i > rt.covered {
 		rt.covered = doneThrough() // before received: those confirms came first
 		if err := rt.take(l.returns.received()); err != nil {
-			return p.errorf("%w", err)
+			return fmt.Errorf("amqp: %w", err) // our own words, about message ids
 		}
 	}
 	if pd.dc.Acked() {
@@ -268,20 +269,22 @@ func (p *Publisher) settle(ctx context.Context, l *lane, rt *returnTracker, pd p
 	}
 	// A channel that closes settles its pending confirms as nacks.
 	if l.ch.IsClosed() {
-		return p.errorf("channel closed before message %q was confirmed%s", id, closeReason(l))
+		return p.fail(fmt.Sprintf("channel closed before message %q was confirmed", id), closeReason(l, nil))
 	}
 	p.nacked.Add(1)
-	return p.errorf("the broker nacked message %q", id)
+	return p.fail(fmt.Sprintf("the broker nacked message %q", id), nil)
 }
 
-// closeReason returns ": " and why l's channel closed, when known.
-func closeReason(l *lane) string {
+// closeReason returns why l's channel closed, when known (the broker's
+// code says more than the error of the call that found it closed), and
+// otherwise err.
+func closeReason(l *lane, err error) error {
 	select {
 	case e, ok := <-l.closes:
 		if ok && e != nil {
-			return ": " + e.Error()
+			return e
 		}
 	default:
 	}
-	return ""
+	return err
 }

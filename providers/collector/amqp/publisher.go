@@ -12,6 +12,8 @@ import (
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 )
 
 // Defaults of Options.
@@ -83,7 +85,6 @@ type Stats struct {
 type Publisher struct {
 	opts   Options
 	log    *slog.Logger
-	redact redactor
 	urlErr error
 
 	mu     sync.Mutex
@@ -121,8 +122,15 @@ func New(opts Options) *Publisher {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Publisher{opts: opts}
-	p.redact, p.urlErr = newRedactor(opts.URL)
-	p.log = opts.Logger.With("broker", p.redact.shown, "exchange", opts.Exchange)
+	if _, err := amqp091.ParseURI(opts.URL); err != nil {
+		// Its message quotes the URL.
+		p.urlErr = secret.Failure(URLField, "does not parse", err, func(error) string {
+			return "expected amqp://user:password@host:5672/vhost or amqps://..."
+		})
+	}
+	// The broker is not named in the log: its host and virtual host are
+	// part of the secret URL.
+	p.log = opts.Logger.With("exchange", opts.Exchange)
 	return p
 }
 
@@ -148,15 +156,73 @@ func (p *Publisher) Close() error {
 	// A blocked broker reads nothing: do not wait for its close-ok forever.
 	err := p.conn.CloseDeadline(time.Now().Add(p.opts.ConnectTimeout))
 	if err != nil && !errors.Is(err, amqp091.ErrClosed) {
-		return p.errorf("close: %w", err)
+		return p.fail("close", err)
 	}
 	return nil
 }
 
-// errorf formats an error prefixed with the package and the redacted URL,
-// with no secret in its message.
-func (p *Publisher) errorf(format string, args ...any) error {
-	return p.redact.error(fmt.Errorf("amqp: %s: "+format, append([]any{p.redact.shown}, args...)...))
+// URLField is the spec field the broker's URL comes from: errors about the
+// broker name it (and the kind of problem), never any part of the URL.
+const URLField = "rabbitmq.url"
+
+// fail is the error for what failing with err on the broker the URL names.
+// The words come from secret.Failure, never from err's text: the broker's
+// reasons quote the user and the virtual host, and dial errors the host.
+func (p *Publisher) fail(what string, err error) error {
+	return secret.Failure(URLField, what, err, classifyAMQP(false))
+}
+
+// failConnect is fail for connecting, where a refusal is of the
+// credentials or the virtual host the URL names.
+func (p *Publisher) failConnect(err error) error {
+	return secret.Failure(URLField, "cannot connect to the broker it names", err, classifyAMQP(true))
+}
+
+// amqpCodes names the AMQP reply codes a broker closes with.
+var amqpCodes = map[int]string{
+	320: "CONNECTION_FORCED", 402: "INVALID_PATH", 403: "ACCESS_REFUSED", 404: "NOT_FOUND",
+	405: "RESOURCE_LOCKED", 406: "PRECONDITION_FAILED", 501: "FRAME_ERROR", 502: "SYNTAX_ERROR",
+	503: "COMMAND_INVALID", 504: "CHANNEL_ERROR", 505: "UNEXPECTED_FRAME", 506: "RESOURCE_ERROR",
+	530: "NOT_ALLOWED", 540: "NOT_IMPLEMENTED", 541: "INTERNAL_ERROR",
+}
+
+// classifyAMQP names the AMQP problems by code, without the broker's reason
+// text; connecting says whether err ended a connect.
+func classifyAMQP(connecting bool) secret.Classifier {
+	return func(err error) string {
+		switch {
+		case errors.Is(err, amqp091.ErrCredentials):
+			return "the broker refused the credentials"
+		case errors.Is(err, amqp091.ErrVhost):
+			return "the broker refused the virtual host"
+		case errors.Is(err, amqp091.ErrSASL):
+			return "the broker offers no authentication mechanism this client has"
+		case errors.Is(err, amqp091.ErrChannelMax):
+			return "the broker's channel limit is reached"
+		case errors.Is(err, amqp091.ErrClosed):
+			return "the connection or channel is closed"
+		}
+		var ae *amqp091.Error
+		if !errors.As(err, &ae) {
+			return ""
+		}
+		code := fmt.Sprintf("AMQP %d %s", ae.Code, amqpCodes[ae.Code])
+		switch {
+		case connecting && ae.Code == amqp091.AccessRefused:
+			return "the broker refused the credentials (" + code + ")"
+		case connecting && ae.Code == amqp091.NotAllowed:
+			return "the broker refused the virtual host (" + code + ")"
+		case ae.Code == amqp091.AccessRefused:
+			return "the user may not do this (" + code + ")"
+		case ae.Code == amqp091.NotFound:
+			return "not found (" + code + ")"
+		case ae.Code == amqp091.PreconditionFailed:
+			return "the broker holds it with other settings (" + code + ")"
+		case ae.Code == amqp091.ConnectionForced:
+			return "the broker closed the connection (" + code + ")"
+		}
+		return "the broker answered " + code
+	}
 }
 
 // connect returns the live connection, dialing when there is none or it was
@@ -173,7 +239,7 @@ func (p *Publisher) connect(ctx context.Context) (*connection, error) {
 		return p.conn, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, p.errorf("connect: %w", err)
+		return nil, p.failConnect(err)
 	}
 	p.idle = nil // channels of the lost connection
 	deadline := time.Now().Add(p.opts.ConnectTimeout)
@@ -202,7 +268,7 @@ func (p *Publisher) connect(ctx context.Context) (*connection, error) {
 	}
 	c, err := amqp091.DialConfig(p.opts.URL, cfg)
 	if err != nil {
-		return nil, p.errorf("connect: %w", err)
+		return nil, p.failConnect(err)
 	}
 	conn := &connection{Connection: c}
 	go watchBlocked(conn, c.NotifyBlocked(make(chan amqp091.Blocking, 1)))
@@ -230,10 +296,10 @@ func (p *Publisher) declareExchange(c *connection) error {
 	}
 	ch, err := c.Channel()
 	if err != nil {
-		return p.errorf("open channel: %w", err)
+		return p.fail("open a channel", err)
 	}
 	if err := ch.ExchangeDeclare(p.opts.Exchange, p.opts.ExchangeType, true, false, false, false, nil); err != nil {
-		return p.errorf("declare exchange %q (type %s, durable): %w", p.opts.Exchange, p.opts.ExchangeType, err)
+		return p.fail(fmt.Sprintf("declare exchange %q (type %s, durable)", p.opts.Exchange, p.opts.ExchangeType), err)
 	}
 	_ = ch.Close()
 	return nil
@@ -248,7 +314,7 @@ func watchBlocked(c *connection, blocks <-chan amqp091.Blocking) {
 // watchClose logs a lost connection; the next call reconnects.
 func (p *Publisher) watchClose(c *amqp091.Connection, closes <-chan *amqp091.Error) {
 	if e, ok := <-closes; ok && e != nil {
-		p.log.Warn("amqp: connection lost; the next call reconnects", "error", p.redact.scrub(e.Error()))
+		p.log.Warn("amqp: connection lost; the next call reconnects", "error", p.fail("connection", e).Error())
 	}
 }
 

@@ -3,6 +3,7 @@ package amqp
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
@@ -13,7 +14,7 @@ import (
 // channel. A queue that does not exist is an error naming it.
 func (p *Publisher) QueueDepth(ctx context.Context, queue string) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, p.errorf("queue %q: %w", queue, err)
+		return 0, p.fail(fmt.Sprintf("queue %q", queue), err)
 	}
 	p.mu.Lock()
 	conn, err := p.connect(ctx)
@@ -24,15 +25,15 @@ func (p *Publisher) QueueDepth(ctx context.Context, queue string) (int, error) {
 	defer p.unblockOnCancel(ctx, conn)()
 	ch, err := conn.Channel()
 	if err != nil {
-		return 0, p.errorf("queue %q: open channel: %w", queue, err)
+		return 0, p.fail(fmt.Sprintf("queue %q: open a channel", queue), err)
 	}
 	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
 	if err != nil {
 		var ae *amqp091.Error
 		if errors.As(err, &ae) && ae.Code == amqp091.NotFound {
-			return 0, p.errorf("queue %q does not exist", queue)
+			return 0, p.fail(fmt.Sprintf("queue %q does not exist", queue), nil)
 		}
-		return 0, p.errorf("queue %q: passive declare: %w", queue, err)
+		return 0, p.fail(fmt.Sprintf("queue %q: passive declare", queue), err)
 	}
 	go ch.Close()
 	return q.Messages, nil

@@ -45,10 +45,10 @@ func (s *Store) advanceOnce(ctx context.Context, id int64, col string, until int
 		" OR (`"+col+"` REGEXP '^[0-9]{1,13}$' AND CAST(`"+col+"` AS UNSIGNED) < ?))",
 		formatMillis(until), id, until)
 	if err != nil {
-		return s.r.errorf("inventory: advance %s of row id %d in table %s: %w", col, id, s.table, err)
+		return s.fail(fmt.Sprintf("advance %s of row id %d in table %s", col, id, s.table), err)
 	}
 	if n, err := r.RowsAffected(); err != nil {
-		return s.r.errorf("inventory: advance %s of row id %d in table %s: %w", col, id, s.table, err)
+		return s.fail(fmt.Sprintf("advance %s of row id %d in table %s", col, id, s.table), err)
 	} else if n > 0 {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (s *Store) advanceOnce(ctx context.Context, id int64, col string, until int
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("inventory: advance %s of row id %d in table %s: %w", col, id, s.table, ErrNoRow)
 	case err != nil:
-		return s.r.errorf("inventory: advance %s of row id %d in table %s: %w", col, id, s.table, err)
+		return s.fail(fmt.Sprintf("advance %s of row id %d in table %s", col, id, s.table), err)
 	case !cur.Valid:
 		// Set to NULL by another writer since the UPDATE.
 		return fmt.Errorf("inventory: advance %s of row id %d in table %s: %w", col, id, s.table, errRaced)
@@ -74,11 +74,11 @@ func (s *Store) advanceOnce(ctx context.Context, id int64, col string, until int
 func (s *Store) Rows(ctx context.Context) ([]Row, error) {
 	q, err := s.db.QueryContext(ctx, "SELECT "+selectColumns+" FROM `"+s.table+"` ORDER BY `id`")
 	if err != nil {
-		return nil, s.r.errorf("inventory: read table %s: %w", s.table, err)
+		return nil, s.fail("read table "+s.table, err)
 	}
 	rows, err := scanRows(q)
 	if err != nil {
-		return nil, s.r.errorf("inventory: read table %s: %w", s.table, err)
+		return nil, s.fail("read table "+s.table, err)
 	}
 	return rows, nil
 }

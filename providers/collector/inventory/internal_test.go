@@ -2,10 +2,12 @@ package inventory
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 )
 
 func TestParseMillis(t *testing.T) {
@@ -44,21 +46,32 @@ func TestFormatMillis(t *testing.T) {
 	}
 }
 
-func TestRedactorScrubsButUnwraps(t *testing.T) {
-	cause := errors.New("dial tcp: user u password hunter2 refused")
-	r := redactor{password: "hunter2", dsn: "u:hunter2@tcp(h:1)/d", shown: "mysql u@tcp(h:1)/d"}
-	err := r.errorf("inventory: cannot connect to %s: %w", r.shown, cause)
-	if strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("error shows the password: %v", err)
-	}
-	if !errors.Is(err, cause) {
-		t.Errorf("scrubbed error does not unwrap to its cause")
-	}
-	clean := r.errorf("inventory: %w", errors.New("nothing secret"))
-	if diff := cmp.Diff("inventory: nothing secret", clean.Error()); diff != "" {
+// TestClassifyMySQLQuotesNothing: a server's error quotes the user, host
+// and database; what the store reports keeps the number and drops the
+// text, and still matches the cause.
+func TestClassifyMySQLQuotesNothing(t *testing.T) {
+	s := &Store{table: "t"}
+	cause := &mysql.MySQLError{Number: 1045, Message: "Access denied for user 'CanaryUser'@'canary-host' (using password: YES)"}
+	err := s.fail("cannot connect to the MySQL server it names", cause)
+	want := "inventory.mysql.dsn: cannot connect to the MySQL server it names: the server refused the credentials (MySQL error 1045)"
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if got := guessPasswords("u:p@ss@tcp(h:1/d"); !cmp.Equal(got, []string{"p", "p@ss"}) {
-		t.Errorf("guessPasswords = %q", got)
+	if !errors.Is(err, cause) {
+		t.Error("the error does not match its cause")
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&mysql.MySQLError{Number: 1049, Message: "Unknown database 'CanaryDB'"}, "the database does not exist (MySQL error 1049)"},
+		{&mysql.MySQLError{Number: 9999, Message: "CanaryText"}, "the server answered MySQL error 9999"},
+		{mysql.ErrInvalidConn, "the connection broke"},
+		{secret.Safe(errors.New("row id 3 (name \"x\"): column status: is NULL")), "row id 3 (name \"x\"): column status: is NULL"},
+		{errors.New("CanaryText of unknown origin"), "failed (the cause is not shown: it may quote the secret)"},
+	} {
+		if got := s.fail("sync of table t", tc.err).Error(); got != "inventory.mysql.dsn: sync of table t: "+tc.want {
+			t.Errorf("fail(%v) = %q, want the problem %q", tc.err, got, tc.want)
+		}
 	}
 }

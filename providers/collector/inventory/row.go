@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 )
 
 // The metrics collected per interface, as Netbeam names them; each has its
@@ -183,7 +185,8 @@ func scanRows(rows *sql.Rows) ([]Row, error) {
 		bad = append(bad, fmt.Errorf("and %d more row(s) that do not decode", more))
 	}
 	if len(bad) > 0 {
-		return nil, errors.Join(bad...)
+		// Row ids, names and the values found: nothing of the DSN.
+		return nil, secret.Safe(errors.Join(bad...))
 	}
 	return out, nil
 }

@@ -34,6 +34,7 @@ import (
 	"context"
 	"crypto/tls"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -42,6 +43,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 )
 
 // Pool settings; see the package comment.
@@ -63,7 +66,6 @@ var columns = []string{"id", "name", "status", "active_from", "active_until",
 type Store struct {
 	db    *sql.DB
 	table string // validated, used between backquotes
-	r     redactor
 }
 
 // Open connects to the database that dsn (a go-sql-driver DSN) names, pings
@@ -84,15 +86,11 @@ func OpenTLS(ctx context.Context, dsn, table string, tlsCfg *tls.Config) (*Store
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		// ParseDSN's messages quote parameter values, never the whole DSN;
-		// scrub whatever could be the password.
-		msg := scrubDSN(err.Error(), dsn)
-		for _, pw := range guessPasswords(dsn) {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-		return nil, fmt.Errorf("inventory: invalid DSN (not shown: it may hold a password): %s", msg)
+		// ParseDSN's messages quote parts of the DSN.
+		return nil, secret.Failure(DSNField, "does not parse", err, func(error) string {
+			return "expected a go-sql-driver DSN such as user:password@tcp(host:3306)/db"
+		})
 	}
-	r := redactor{password: cfg.Passwd, dsn: dsn, shown: describe(cfg)}
 	if tlsCfg != nil {
 		tlsCfg = tlsCfg.Clone()
 		if tlsCfg.ServerName == "" {
@@ -107,17 +105,17 @@ func OpenTLS(ctx context.Context, dsn, table string, tlsCfg *tls.Config) (*Store
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, r.errorf("inventory: %s: %w", r.shown, err)
+		return nil, secret.Failure(DSNField, "cannot be used", err, classifyMySQL)
 	}
 	db := sql.OpenDB(connector)
 	db.SetConnMaxLifetime(connMaxLifetime)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
-	s := &Store{db: db, table: table, r: r}
+	s := &Store{db: db, table: table}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, r.errorf("inventory: cannot connect to %s: %w", r.shown, err)
+		return nil, s.fail("cannot connect to the MySQL server it names", err)
 	}
 	if err := s.ensureTable(ctx); err != nil {
 		db.Close()
@@ -145,24 +143,24 @@ func (s *Store) ensureTable(ctx context.Context) error {
 		"KEY `name_status` (`name`, `status`)" +
 		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 	if _, err := s.db.ExecContext(ctx, ddl); err != nil {
-		return s.r.errorf("inventory: cannot create table %s on %s: %w", s.table, s.r.shown, err)
+		return s.fail("cannot create table "+s.table, err)
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT LOWER(column_name) FROM information_schema.columns "+
 		"WHERE table_schema = DATABASE() AND table_name = ?", s.table)
 	if err != nil {
-		return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+		return s.fail("cannot read the columns of table "+s.table, err)
 	}
 	defer rows.Close()
 	var have []string
 	for rows.Next() {
 		var c string
 		if err := rows.Scan(&c); err != nil {
-			return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+			return s.fail("cannot read the columns of table "+s.table, err)
 		}
 		have = append(have, c)
 	}
 	if err := rows.Err(); err != nil {
-		return s.r.errorf("inventory: cannot read the columns of table %s: %w", s.table, err)
+		return s.fail("cannot read the columns of table "+s.table, err)
 	}
 	var missing []string
 	for _, c := range columns {
@@ -191,61 +189,55 @@ func validIdentifier(table string) error {
 	return nil
 }
 
-// describe shows where a DSN points without its password:
-// user@tcp(host:port)/db.
-func describe(cfg *mysql.Config) string {
-	return fmt.Sprintf("mysql %s@%s(%s)/%s", cfg.User, cfg.Net, cfg.Addr, cfg.DBName)
+// DSNField is the spec field the DSN comes from: errors about using the
+// DSN name it (and the kind of problem), never any part of the DSN.
+const DSNField = "inventory.mysql.dsn"
+
+// fail is the error for what failing with err on the server the DSN names:
+// the words come from secret.Failure, never from err's text, which quotes
+// the user, host or database the DSN gave.
+func (s *Store) fail(what string, err error) error {
+	return secret.Failure(DSNField, what, err, classifyMySQL)
 }
 
-// redactor keeps the DSN's password out of error messages.
-type redactor struct {
-	password, dsn, shown string
-}
-
-// errorf is fmt.Errorf, but when the message would hold the password or the
-// DSN it returns an error whose message is scrubbed; that error still
-// unwraps to the cause, for errors.Is and errors.As.
-func (r redactor) errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	msg := err.Error()
-	clean := scrubDSN(msg, r.dsn)
-	if r.password != "" {
-		clean = strings.ReplaceAll(clean, r.password, "xxxxx")
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbedError{msg: clean, err: errors.Unwrap(err)}
-}
-
-// scrubDSN replaces every occurrence of dsn in s.
-func scrubDSN(s, dsn string) string {
-	if dsn == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, dsn, "(DSN not shown)")
-}
-
-// guessPasswords returns what may be the password of a DSN that does not
-// parse: what lies between the first ':' and the first or last '@'.
-func guessPasswords(dsn string) []string {
-	var out []string
-	for _, at := range []int{strings.Index(dsn, "@"), strings.LastIndex(dsn, "@")} {
-		if at < 0 {
-			continue
+// classifyMySQL names the MySQL problems by number, without the server's
+// message, which quotes the user, host and database.
+func classifyMySQL(err error) string {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1045:
+			return "the server refused the credentials (MySQL error 1045)"
+		case 1044:
+			return "the user may not use the database (MySQL error 1044)"
+		case 1049:
+			return "the database does not exist (MySQL error 1049)"
+		case 1130:
+			return "the server does not accept connections from this host (MySQL error 1130)"
+		case 1142, 1143:
+			return fmt.Sprintf("the user lacks a privilege on the table (MySQL error %d)", me.Number)
+		case 1146:
+			return "the table does not exist (MySQL error 1146)"
+		case 1205:
+			return "a lock wait timed out (MySQL error 1205)"
+		case 1213:
+			return "a deadlock (MySQL error 1213)"
+		case 1040:
+			return "the server has too many connections (MySQL error 1040)"
+		case 3159:
+			return "the server requires TLS (MySQL error 3159)"
 		}
-		if colon := strings.Index(dsn[:at], ":"); colon >= 0 && colon+1 < at {
-			out = append(out, dsn[colon+1:at])
-		}
+		return fmt.Sprintf("the server answered MySQL error %d", me.Number)
 	}
-	return out
+	switch {
+	case errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, driver.ErrBadConn):
+		return "the connection broke"
+	case errors.Is(err, mysql.ErrNoTLS):
+		return "the server does not support TLS"
+	case errors.Is(err, mysql.ErrCleartextPassword), errors.Is(err, mysql.ErrNativePassword), errors.Is(err, mysql.ErrOldPassword):
+		return "the server asks for an authentication method the DSN does not allow"
+	case errors.Is(err, mysql.ErrPktSync), errors.Is(err, mysql.ErrPktSyncMul), errors.Is(err, mysql.ErrMalformPkt):
+		return "the server's answer was out of sequence or malformed"
+	}
+	return ""
 }
-
-// scrubbedError is an error whose message was cleaned of a secret.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/wirekeeper/wirekeeper/internal/secret"
 )
 
 // batchSize is how many rows one INSERT writes, or one UPDATE retires: big
@@ -80,7 +82,7 @@ func (s *Store) Sync(ctx context.Context, present []string, now int64, backfill 
 			return rows, res, nil
 		}
 		if attempt == maxAttempts || !retryable(err) || !pause(ctx, attempt) {
-			return nil, SyncResult{}, s.r.errorf("inventory: sync of table %s: %w", s.table, err)
+			return nil, SyncResult{}, s.fail("sync of table "+s.table, err)
 		}
 	}
 }
@@ -237,7 +239,7 @@ func (s *Store) retire(ctx context.Context, tx *sql.Tx, ids []int64, now int64) 
 		if n, err := r.RowsAffected(); err != nil {
 			return err
 		} else if n != int64(len(batch)) {
-			return fmt.Errorf("retired %d of %d locked rows", n, len(batch))
+			return secret.Safe(fmt.Errorf("retired %d of %d locked rows", n, len(batch)))
 		}
 	}
 	return nil
@@ -271,7 +273,7 @@ func (s *Store) readAdded(ctx context.Context, tx *sql.Tx, firstID int64, rows [
 		}
 	}
 	if len(wanted) > 0 {
-		return nil, fmt.Errorf("%d inserted row(s) not found again from id %d", len(wanted), firstID)
+		return nil, secret.Safe(fmt.Errorf("%d inserted row(s) not found again from id %d", len(wanted), firstID))
 	}
 	return out, nil
 }
