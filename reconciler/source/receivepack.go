@@ -4,28 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/utils/ioutil"
 )
 
 // receivePack is the in-process git-receive-pack of a local repository. It
 // does what git-receive-pack does for a push of branches: store the pack,
-// then move each ref from the old value the pusher names to the new one,
-// refusing the update when the ref is no longer at the old value (checked
-// under git's own lock file, refs/...lock, so that it holds against git and
-// other processes too), when it is the checked-out branch of a non-bare
-// repository (receive.denyCurrentBranch), and when it is not a fast-forward
-// and receive.denyNonFastForwards is set. It does not delete refs.
+// then move each ref from the old value the pusher names to the new one. It
+// refuses an update when the ref is no longer at that old value (checked
+// under a lock that other wirekeeper processes take too), when a git process
+// holds its lock on the ref, when the ref is the checked-out branch of a
+// non-bare repository (receive.denyCurrentBranch), and when it is not a
+// fast-forward while receive.denyNonFastForwards is set. It deletes no ref.
 type receivePack struct {
 	repo *localRepo
 	caps *capability.List
@@ -50,18 +52,8 @@ func (s *receivePack) AdvertisedReferencesContext(ctx context.Context) (*packp.A
 		return nil, err
 	}
 	s.caps = ar.Capabilities
-	refs, err := s.repo.store.IterReferences()
-	if err != nil {
-		return nil, fmt.Errorf("list refs: %w", err)
-	}
-	err = refs.ForEach(func(r *plumbing.Reference) error {
-		if r.Type() == plumbing.HashReference && r.Name() != plumbing.HEAD {
-			ar.References[r.Name().String()] = r.Hash()
-		}
-		return ctx.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list refs: %w", err)
+	if err := listRefs(ctx, s.repo.store, ar); err != nil {
+		return nil, err
 	}
 	return ar, nil
 }
@@ -84,7 +76,7 @@ func (s *receivePack) ReceivePack(ctx context.Context, req *packp.ReferenceUpdat
 	report.UnpackStatus = "ok"
 	if req.Packfile != nil {
 		r := ioutil.NewContextReadCloser(ctx, req.Packfile)
-		err := packfile.UpdateObjectStorage(s.repo.store, r)
+		err := packfile.UpdateObjectStorage(looseObjects{s.repo.store}, r)
 		if cerr := r.Close(); err == nil {
 			err = cerr
 		}
@@ -95,7 +87,7 @@ func (s *receivePack) ReceivePack(ctx context.Context, req *packp.ReferenceUpdat
 	}
 	for _, cmd := range req.Commands {
 		status := "ok"
-		if err := s.update(cmd); err != nil {
+		if err := s.update(ctx, cmd); err != nil {
 			status = err.Error()
 		}
 		report.CommandStatuses = append(report.CommandStatuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
@@ -106,8 +98,15 @@ func (s *receivePack) ReceivePack(ctx context.Context, req *packp.ReferenceUpdat
 	return report, report.Error()
 }
 
+// looseObjects hides the store's PackfileWriter, so that a push's objects
+// are stored one file each rather than as a pack. A push is a handful of
+// objects, and a pack per push would pile up: every later session opens
+// every pack's index, and every object lookup searches them all. git's
+// receive-pack does the same below transfer.unpackLimit.
+type looseObjects struct{ storer.Storer }
+
 // update moves one ref, or says why not.
-func (s *receivePack) update(cmd *packp.Command) error {
+func (s *receivePack) update(ctx context.Context, cmd *packp.Command) error {
 	name := cmd.Name
 	if !strings.HasPrefix(name.String(), "refs/") || name.Validate() != nil {
 		return fmt.Errorf("funny refname")
@@ -121,11 +120,16 @@ func (s *receivePack) update(cmd *packp.Command) error {
 	if err := s.checkCurrentBranch(name); err != nil {
 		return err
 	}
-	lock, err := lockRef(s.repo.refDir, name)
+	// git takes refs/...lock to update a ref: one there means a git
+	// process is moving it right now.
+	if _, err := os.Lstat(filepath.Join(s.repo.refDir, filepath.FromSlash(name.String())+".lock")); err == nil {
+		return fmt.Errorf("cannot lock ref: %s.lock exists: another update is in progress, or one crashed and left it", name)
+	}
+	unlock, err := lockRefs(ctx, s.repo.refDir)
 	if err != nil {
 		return err
 	}
-	defer lock.abandon()
+	defer unlock()
 	var current plumbing.Hash
 	switch ref, err := s.repo.store.Reference(name); {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
@@ -148,7 +152,10 @@ func (s *receivePack) update(cmd *packp.Command) error {
 			return errors.New("non-fast-forward (receive.denyNonFastForwards is set)")
 		}
 	}
-	return lock.commit(cmd.New)
+	if err := writeRef(s.repo.refDir, name, cmd.New); err != nil {
+		return fmt.Errorf("failed to update ref: %v", err)
+	}
+	return nil
 }
 
 // checkCurrentBranch refuses, as git does by default, to move the branch a
@@ -202,52 +209,64 @@ func shortHash(h plumbing.Hash) string {
 	return h.String()[:7]
 }
 
-// refLock is git's lock on a ref: the file <ref>.lock, created exclusively;
-// the new value is written into it and renamed over the ref.
-type refLock struct {
-	path string
-	f    *os.File
+// lockRefs takes an flock on the directory refs live in, so that updates
+// by this and other wirekeeper processes are serialized. A lock file inside
+// refs/ (git's own refs/...lock) would not do: go-git reads every file
+// under refs/ as a ref, and a fetch listing refs at that moment would fail
+// on the empty lock file. It waits until ctx is done.
+func lockRefs(ctx context.Context, refDir string) (unlock func(), err error) {
+	f, err := os.Open(refDir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot lock refs: %v", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("cannot lock refs: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("cannot lock refs: %v", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
-func lockRef(refDir string, name plumbing.ReferenceName) (*refLock, error) {
+// writeRef points name at h by renaming a new file over the ref, so that a
+// reader sees the old value or the new one, never an empty file. The new
+// file is written in refDir itself, outside refs/, for the same reason.
+func writeRef(refDir string, name plumbing.ReferenceName, h plumbing.Hash) error {
 	path := filepath.Join(refDir, filepath.FromSlash(name.String()))
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
-		return nil, fmt.Errorf("cannot lock ref: %v", err)
+		return err
 	}
-	f, err := os.OpenFile(path+".lock", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("cannot lock ref: %s.lock exists: another update is in progress, or one crashed and left it", name)
-	}
+	tmp, err := os.CreateTemp(refDir, "wirekeeper-ref-*")
 	if err != nil {
-		return nil, fmt.Errorf("cannot lock ref: %v", err)
+		return err
 	}
-	return &refLock{path: path, f: f}, nil
-}
-
-// commit writes h and moves it into place, releasing the lock.
-func (l *refLock) commit(h plumbing.Hash) error {
-	_, err := l.f.WriteString(h.String() + "\n")
+	_, err = tmp.WriteString(h.String() + "\n")
 	if err == nil {
-		err = l.f.Sync()
+		err = tmp.Sync()
 	}
-	if cerr := l.f.Close(); err == nil {
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	l.f = nil
 	if err == nil {
-		err = os.Rename(l.path+".lock", l.path)
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		os.Remove(l.path + ".lock")
-		return fmt.Errorf("failed to update ref: %v", err)
+		os.Remove(tmp.Name())
 	}
-	return nil
-}
-
-// abandon releases a lock that was not committed; a no-op after commit.
-func (l *refLock) abandon() {
-	if l.f != nil {
-		l.f.Close()
-		os.Remove(l.path + ".lock")
-	}
+	return err
 }

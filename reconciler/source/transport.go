@@ -11,17 +11,17 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // go-git's client for file:// URLs (and for plain paths, which it reads as
 // file://) runs the git-upload-pack and git-receive-pack programs. The
 // wirekeeper binary starts no process (test/security runs it with tripwires
-// in place of git), so the file protocol is served in-process instead:
-// fetches by go-git's server transport, pushes by receivePack, which checks
-// each update's old value under git's ref lock as git-receive-pack does
-// (go-git's server would overwrite a branch that moved).
+// in place of git), so the file protocol is served in-process instead, by
+// uploadPack and receivePack. go-git has a server transport too, but it
+// walks the whole history on every fetch, takes a non-bare repository's
+// worktree for its git directory, and moves a ref without checking its old
+// value, which the status writer's compare-and-swap relies on.
 //
 // client.Protocols is process-global, hence one installation, here, in the
 // package that owns git transport: every go-git fetch and push of the
@@ -44,10 +44,12 @@ func NewTransport(ep *transport.Endpoint) (transport.Transport, error) {
 // localTransport serves repositories on this machine's file system.
 type localTransport struct{}
 
-func (localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
-	// NewClient rather than NewServer: it answers an empty repository
-	// with transport.ErrEmptyRemoteRepository, as a client expects.
-	return server.NewClient(localLoader{}).NewUploadPackSession(ep, auth)
+func (localTransport) NewUploadPackSession(ep *transport.Endpoint, _ transport.AuthMethod) (transport.UploadPackSession, error) {
+	repo, err := openLocal(ep)
+	if err != nil {
+		return nil, err
+	}
+	return &uploadPack{repo: repo}, nil
 }
 
 func (localTransport) NewReceivePackSession(ep *transport.Endpoint, _ transport.AuthMethod) (transport.ReceivePackSession, error) {
@@ -56,19 +58,6 @@ func (localTransport) NewReceivePackSession(ep *transport.Endpoint, _ transport.
 		return nil, err
 	}
 	return &receivePack{repo: repo}, nil
-}
-
-// localLoader opens the repository an endpoint names for go-git's server.
-// go-git's own filesystem loader takes a non-bare repository's worktree for
-// its git directory, and so sees no branch in it.
-type localLoader struct{}
-
-func (localLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
-	repo, err := openLocal(ep)
-	if err != nil {
-		return nil, err
-	}
-	return repo.store, nil
 }
 
 // localRepo is a repository on the local file system, bare or not.
