@@ -309,7 +309,17 @@ func (f *repoFlags) source(branch, path, cache string, log *slog.Logger) (*sourc
 	return source.New(source.Options{
 		URL: f.url, Branch: branch, Path: path,
 		CacheDir: filepath.Join(cache, "source"), Auth: f.auth, Logger: log,
+		Names: repoFlagNames,
 	})
+}
+
+// repoFlagNames names source's options in its errors as `plan` and
+// `status` take them.
+var repoFlagNames = source.OptionNames{
+	Path: "--path", CacheDir: "--cache-dir",
+	SSHKeyFile: "--ssh-key-file", KnownHostsFile: "--known-hosts-file",
+	InsecureSkipHostKeyCheck: "--insecure-skip-host-key-check",
+	HTTPSUsername:            "--https-username", HTTPSPasswordFile: "--https-password-file",
 }
 
 // statusReader opens the status branch of src's repository, with its own
