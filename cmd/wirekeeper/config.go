@@ -349,7 +349,7 @@ var runOptions = []runOption{
 		set: func(c *runConfig, v string) error { c.WebhookSecretFile = v; return nil }},
 	{name: "metrics-listen", arg: "HOST:PORT", help: "serve /metrics, /healthz and /readyz on this address; off when empty",
 		set: func(c *runConfig, v string) error { c.MetricsListen = v; return checkListen(v) }},
-	{name: "ssh-key-file", arg: "FILE", help: "SSH private key for ssh:// and user@host:path repositories",
+	{name: "ssh-key-file", arg: "FILE", help: "SSH private key for ssh:// and user@host:path repositories, readable by its owner only (0600 or 0400)",
 		set: func(c *runConfig, v string) error { c.SSHKeyFile = v; return nil }},
 	{name: "known-hosts-file", arg: "FILE", defText: "the SSH client's known_hosts",
 		help: "known_hosts file to check the SSH server's host key against",

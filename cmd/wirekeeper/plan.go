@@ -279,7 +279,7 @@ func (f *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "repo", "", "the spec repository: https://, ssh://, git://, file://, user@host:path or a local path (required)")
 	fs.StringVar(&f.statusBranch, "status-branch", status.DefaultBranch, "the branch the daemons push their status to")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "where to keep the clones between runs (default: a temporary directory, removed on exit); not to be shared by two runs at once")
-	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories")
+	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories, readable by its owner only (0600 or 0400)")
 	fs.StringVar(&f.auth.KnownHostsFile, "known-hosts-file", "", "accepted SSH host keys (default: the SSH client's known_hosts)")
 	fs.BoolVar(&f.auth.InsecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "accept any SSH host key (for tests only)")
 	fs.StringVar(&f.auth.HTTPSUsername, "https-username", "", "user name for https:// repositories")
