@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -387,7 +388,7 @@ var runOptions = []runOption{
 		set: func(c *runConfig, v string) error { c.WebhookSecretFile = v; return nil }},
 	{name: "metrics-listen", arg: "HOST:PORT", help: "serve /metrics, /healthz and /readyz on this address; off when empty",
 		set: func(c *runConfig, v string) error { c.MetricsListen = v; return checkListen(v) }},
-	{name: "ssh-key-file", arg: "FILE", help: "SSH private key for ssh:// and user@host:path repositories",
+	{name: "ssh-key-file", arg: "FILE", help: "SSH private key for ssh:// and user@host:path repositories, readable by its owner only (0600 or 0400)",
 		set: func(c *runConfig, v string) error { c.SSHKeyFile = v; return nil }},
 	{name: "known-hosts-file", arg: "FILE", defText: "the SSH client's known_hosts",
 		help: "known_hosts file to check the SSH server's host key against",
@@ -442,9 +443,24 @@ var secretValueOptions = []secretValueOption{
 }
 
 func (s secretValueOption) refusal(where string) error {
-	o := runOption{name: s.fileVariant}
-	return fmt.Errorf("%s is not accepted: secrets are never given as values; put it in a file and set --%s (or %s, or %s: in the config file)",
-		where, o.name, o.env(), o.key())
+	return fmt.Errorf("%s is not accepted: secrets are never given as values; put it in a file and set %s",
+		where, optionName(s.fileVariant))
+}
+
+// optionName is how a message names a setting of `wirekeeper run`: its
+// flag, environment variable and config-file key.
+func optionName(flagName string) string {
+	o := runOption{name: flagName}
+	return fmt.Sprintf("--%s (or %s, or %s: in the config file)", o.name, o.env(), o.key())
+}
+
+// runSourceNames names source's options in its errors as `wirekeeper run`
+// takes them.
+var runSourceNames = source.OptionNames{
+	Path: optionName("path"), CacheDir: optionName("cache-dir"),
+	SSHKeyFile: optionName("ssh-key-file"), KnownHostsFile: optionName("known-hosts-file"),
+	InsecureSkipHostKeyCheck: optionName("insecure-skip-host-key-check"),
+	HTTPSUsername:            optionName("https-username"), HTTPSPasswordFile: optionName("https-password-file"),
 }
 
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	start := time.Now()
-	if err := demo(*address, stdout); err != nil {
+	if err := demo(*address, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "wirekeeper demo: %v\n", err)
 		return exitFail
 	}
@@ -62,6 +63,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 // demoRun is one run of the demo: its directory, servers and daemon.
 type demoRun struct {
 	out     io.Writer
+	errOut  io.Writer // the daemon's warnings and errors
 	dir     string
 	address string
 	repo    string
@@ -70,13 +72,13 @@ type demoRun struct {
 	watch   *liveMirrors
 }
 
-func demo(address string, out io.Writer) error {
+func demo(address string, out, errOut io.Writer) error {
 	dir, err := os.MkdirTemp("", "wirekeeper-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	r := &demoRun{out: out, dir: dir, address: address}
+	r := &demoRun{out: out, errOut: errOut, dir: dir, address: address}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -235,8 +237,11 @@ func (r *demoRun) startDaemon() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The daemon's warnings are shown: a fetch or status push that keeps
+	// failing is otherwise only a wait that ends in a timeout.
+	warnings := slog.New(slog.NewTextHandler(r.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	r.daemon, err = daemon.New(daemon.Options{Node: demoNode, Source: src, Status: writer, Engine: r.engine,
-		Interval: time.Hour, StatusDelay: 50 * time.Millisecond, Logger: quiet})
+		Interval: time.Hour, StatusDelay: 50 * time.Millisecond, Logger: warnings})
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +270,7 @@ func (r *demoRun) statusCommit(ctx context.Context, prev string) (string, error)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("timed out waiting for a status commit")
+			return "", errors.New("timed out waiting for a status commit (the daemon's warnings above say why)")
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -279,7 +279,7 @@ func (f *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "repo", "", "the spec repository: https://, ssh://, git://, file://, user@host:path or a local path (required)")
 	fs.StringVar(&f.statusBranch, "status-branch", status.DefaultBranch, "the branch the daemons push their status to")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "where to keep the clones between runs (default: a temporary directory, removed on exit); not to be shared by two runs at once")
-	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories")
+	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories, readable by its owner only (0600 or 0400)")
 	fs.StringVar(&f.auth.KnownHostsFile, "known-hosts-file", "", "accepted SSH host keys (default: the SSH client's known_hosts)")
 	fs.BoolVar(&f.auth.InsecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "accept any SSH host key (for tests only)")
 	fs.StringVar(&f.auth.HTTPSUsername, "https-username", "", "user name for https:// repositories")
@@ -309,7 +309,17 @@ func (f *repoFlags) source(branch, path, cache string, log *slog.Logger) (*sourc
 	return source.New(source.Options{
 		URL: f.url, Branch: branch, Path: path,
 		CacheDir: filepath.Join(cache, "source"), Auth: f.auth, Logger: log,
+		Names: repoFlagNames,
 	})
+}
+
+// repoFlagNames names source's options in its errors as `plan` and
+// `status` take them.
+var repoFlagNames = source.OptionNames{
+	Path: "--path", CacheDir: "--cache-dir",
+	SSHKeyFile: "--ssh-key-file", KnownHostsFile: "--known-hosts-file",
+	InsecureSkipHostKeyCheck: "--insecure-skip-host-key-check",
+	HTTPSUsername:            "--https-username", HTTPSPasswordFile: "--https-password-file",
 }
 
 // statusReader opens the status branch of src's repository, with its own

@@ -92,6 +92,7 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 		},
 		VerifyKeyring: cfg.VerifySignatures,
 		Logger:        log.With("component", "source"),
+		Names:         runSourceNames,
 	})
 	if err != nil {
 		return nil, err

@@ -157,3 +157,27 @@ func UniqueName(t testing.TB) string {
 	}
 	return name + "_" + hex.EncodeToString(b[:])
 }
+
+// GitTripwires returns a directory holding only executables named git,
+// git-upload-pack and git-receive-pack that record their command line and
+// fail, for a PATH on which running git is caught; ran returns what ran
+// ("" when nothing did). The binary runs no process: tests put this
+// directory alone on PATH (t.Setenv, or a child's environment) to show it.
+func GitTripwires(t testing.TB) (dir string, ran func() string) {
+	t.Helper()
+	dir = t.TempDir()
+	record := filepath.Join(t.TempDir(), "ran")
+	for _, name := range []string{"git", "git-upload-pack", "git-receive-pack"} {
+		script := "#!/bin/sh\necho \"$0 $*\" >> '" + record + "'\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+	}
+	return dir, func() string {
+		b, err := os.ReadFile(record)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatalf("testenv: %v", err)
+		}
+		return string(b)
+	}
+}

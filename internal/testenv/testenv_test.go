@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,5 +75,24 @@ func TestUniqueName(t *testing.T) {
 	}
 	if ok := regexp.MustCompile(`^testuniquename_[0-9a-f]{8}$`).MatchString(a); !ok {
 		t.Errorf("UniqueName() = %q, want testuniquename_ plus 8 hex digits", a)
+	}
+}
+
+// TestGitTripwires: a program that looks git up on the tripwires' PATH runs
+// a tripwire, which fails and is recorded; nothing is recorded before.
+func TestGitTripwires(t *testing.T) {
+	dir, ran := GitTripwires(t)
+	if got := ran(); got != "" {
+		t.Fatalf("recorded before anything ran: %q", got)
+	}
+	for _, name := range []string{"git", "git-upload-pack", "git-receive-pack"} {
+		cmd := exec.Command("/bin/sh", "-c", name+" probe")
+		cmd.Env = []string{"PATH=" + dir}
+		if err := cmd.Run(); err == nil {
+			t.Errorf("tripwire %s exited 0, want a failure", name)
+		}
+		if got := ran(); !strings.Contains(got, filepath.Join(dir, name)+" probe\n") {
+			t.Errorf("after running %s, the record is %q", name, got)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -36,8 +37,9 @@ type AuthOptions struct {
 }
 
 // buildAuth returns the auth method for r, or nil when the transport takes
-// none (git://, local) or no credentials were given.
-func buildAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod, error) {
+// none (git://, local) or no credentials were given; errors name the
+// options as n does.
+func buildAuth(r *remote, a AuthOptions, n OptionNames, log *slog.Logger) (transport.AuthMethod, error) {
 	sshSet := a.SSHKeyFile != "" || a.SSHKeyPassphraseFile != "" || a.KnownHostsFile != "" || a.InsecureSkipHostKeyCheck
 	httpSet := a.HTTPSUsername != "" || a.HTTPSPasswordFile != ""
 	switch r.scheme {
@@ -45,12 +47,12 @@ func buildAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod
 		if httpSet {
 			return nil, fmt.Errorf("source: HTTPS credentials are set but %s is an ssh URL", r.redacted)
 		}
-		return sshAuth(r, a, log)
+		return sshAuth(r, a, n, log)
 	case "https", "http":
 		if sshSet {
 			return nil, fmt.Errorf("source: SSH options are set but %s is an %s URL", r.redacted, r.scheme)
 		}
-		return httpAuth(r, a, log)
+		return httpAuth(r, a, n, log)
 	default:
 		if sshSet || httpSet {
 			return nil, fmt.Errorf("source: credentials are set but %s takes none", r.redacted)
@@ -59,13 +61,19 @@ func buildAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod
 	}
 }
 
-func sshAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod, error) {
+func sshAuth(r *remote, a AuthOptions, n OptionNames, log *slog.Logger) (transport.AuthMethod, error) {
 	if a.SSHKeyFile == "" {
-		return nil, fmt.Errorf("source: %s is an ssh URL: set Auth.SSHKeyFile to the private key", r.redacted)
+		return nil, fmt.Errorf("source: %s is an ssh URL: set %s to the private key", r.redacted, n.SSHKeyFile)
+	}
+	if err := checkPrivate(a.SSHKeyFile, n.SSHKeyFile, "SSH private key"); err != nil {
+		return nil, err
 	}
 	var passphrase string
 	if a.SSHKeyPassphraseFile != "" {
-		p, err := readSecret("SSH key passphrase", a.SSHKeyPassphraseFile)
+		if err := checkPrivate(a.SSHKeyPassphraseFile, n.SSHKeyPassphraseFile, "SSH key passphrase"); err != nil {
+			return nil, err
+		}
+		p, err := readSecret("SSH key passphrase", n.SSHKeyPassphraseFile, a.SSHKeyPassphraseFile)
 		if err != nil {
 			return nil, err
 		}
@@ -77,9 +85,9 @@ func sshAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod, 
 	}
 	keys, err := gitssh.NewPublicKeysFromFile(user, a.SSHKeyFile, passphrase)
 	if err != nil {
-		return nil, fmt.Errorf("source: cannot load SSH key %s: %w", a.SSHKeyFile, err)
+		return nil, fmt.Errorf("source: cannot load SSH key %s (%s): %w", a.SSHKeyFile, n.SSHKeyFile, err)
 	}
-	keys.HostKeyCallback, keys.HostKeyAlgorithms, err = hostKeyCheck(r.hostPort, a, log)
+	keys.HostKeyCallback, keys.HostKeyAlgorithms, err = hostKeyCheck(r.hostPort, a, n, log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,23 +98,23 @@ func sshAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod, 
 // against the known_hosts file, and the key algorithms to ask the server for
 // (those known_hosts holds for hostPort, so that a server with several host
 // keys presents the one we know).
-func hostKeyCheck(hostPort string, a AuthOptions, log *slog.Logger) (ssh.HostKeyCallback, []string, error) {
+func hostKeyCheck(hostPort string, a AuthOptions, n OptionNames, log *slog.Logger) (ssh.HostKeyCallback, []string, error) {
 	if a.InsecureSkipHostKeyCheck {
-		log.Warn("source: SSH host keys are not verified (InsecureSkipHostKeyCheck)", "host", hostPort)
+		log.Warn("source: SSH host keys are not verified ("+n.InsecureSkipHostKeyCheck+")", "host", hostPort)
 		return ssh.InsecureIgnoreHostKey(), nil, nil
 	}
 	file := a.KnownHostsFile
 	if file == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return nil, nil, fmt.Errorf("source: no known_hosts file: Auth.KnownHostsFile is unset and the home folder is unknown: %w", err)
+			return nil, nil, fmt.Errorf("source: no known_hosts file: %s is unset and the home folder is unknown: %w", n.KnownHostsFile, err)
 		}
 		file = filepath.Join(home, ".ssh", "known_hosts")
 	}
 	if _, err := os.Stat(file); err != nil {
 		return nil, nil, fmt.Errorf("source: SSH host keys are verified against %s, which cannot be read: %w; "+
-			"add the server's key to it (ssh-keyscan HOST >> %s), point Auth.KnownHostsFile elsewhere, "+
-			"or set Auth.InsecureSkipHostKeyCheck", file, unwrapPathError(err), file)
+			"add the server's key to it (ssh-keyscan HOST >> %s), point %s elsewhere, "+
+			"or set %s", file, unwrapPathError(err), file, n.KnownHostsFile, n.InsecureSkipHostKeyCheck)
 	}
 	db, err := gitssh.NewKnownHostsDb(file)
 	if err != nil {
@@ -115,13 +123,13 @@ func hostKeyCheck(hostPort string, a AuthOptions, log *slog.Logger) (ssh.HostKey
 	return db.HostKeyCallback(), db.HostKeyAlgorithms(hostPort), nil
 }
 
-func httpAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod, error) {
+func httpAuth(r *remote, a AuthOptions, n OptionNames, log *slog.Logger) (transport.AuthMethod, error) {
 	user, password := a.HTTPSUsername, r.password
 	if a.HTTPSPasswordFile != "" {
 		if r.password != "" {
-			return nil, fmt.Errorf("source: %s carries a password and Auth.HTTPSPasswordFile is set too; keep only the file", r.redacted)
+			return nil, fmt.Errorf("source: %s carries a password and %s is set too; keep only the file", r.redacted, n.HTTPSPasswordFile)
 		}
-		p, err := readSecret("HTTPS password", a.HTTPSPasswordFile)
+		p, err := readSecret("HTTPS password", n.HTTPSPasswordFile, a.HTTPSPasswordFile)
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +142,7 @@ func httpAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod,
 	case user == "" && password == "":
 		return nil, nil
 	case user == "":
-		return nil, fmt.Errorf("source: Auth.HTTPSPasswordFile is set without a user name; set Auth.HTTPSUsername (any name works for most token schemes)")
+		return nil, fmt.Errorf("source: %s is set without a user name; set %s (any name works for most token schemes)", n.HTTPSPasswordFile, n.HTTPSUsername)
 	}
 	if r.scheme == "http" && password != "" {
 		log.Warn("source: credentials are sent in clear text over http", "url", r.redacted)
@@ -142,17 +150,41 @@ func httpAuth(r *remote, a AuthOptions, log *slog.Logger) (transport.AuthMethod,
 	return &githttp.BasicAuth{Username: user, Password: password}, nil
 }
 
-// readSecret reads a one-line secret; its content never appears in errors.
-func readSecret(what, file string) (string, error) {
+// readSecret reads a one-line secret from file, which option names; its
+// content never appears in errors.
+func readSecret(what, option, file string) (string, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("source: cannot read the %s file: %w", what, err)
+		return "", fmt.Errorf("source: cannot read the %s file (%s): %w", what, option, err)
 	}
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {
-		return "", fmt.Errorf("source: the %s file %s is empty", what, file)
+		return "", fmt.Errorf("source: the %s file %s (%s) is empty", what, file, option)
 	}
 	return s, nil
+}
+
+// checkPrivate refuses a key or passphrase file that others may read, as
+// OpenSSH refuses an "UNPROTECTED PRIVATE KEY FILE": one the daemon's user
+// owns must be accessible by that user alone, and none may be readable by
+// all. A file owned by another user (root's, read through the group, as
+// Kubernetes mounts a secret for a non-root pod with an fsGroup) may be
+// group-readable: its owner, not the daemon, decides who is in the group.
+func checkPrivate(file, option, what string) error {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil // reading it says what is wrong
+	}
+	mode := fi.Mode().Perm()
+	owned := true
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		owned = int(st.Uid) == os.Getuid()
+	}
+	if mode&0o007 != 0 || owned && mode&0o077 != 0 {
+		return fmt.Errorf("source: UNPROTECTED PRIVATE KEY FILE: the %s file %s (%s) has mode %04o, so others can read it; "+
+			"it must be readable by its owner only: chmod 0600 (or 0400)", what, file, option, mode)
+	}
+	return nil
 }
 
 func unwrapPathError(err error) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,8 +46,17 @@ func writeClientKey(t *testing.T, priv ed25519.PrivateKey, passphrase string) st
 		t.Fatal(err)
 	}
 	name := filepath.Join(t.TempDir(), "id_ed25519")
-	writeFile(t, name, string(pem.EncodeToMemory(block)))
+	writeSecretFile(t, name, string(pem.EncodeToMemory(block)), 0o600)
 	return name
+}
+
+// writeSecretFile writes a file with mode perm, whatever the umask.
+func writeSecretFile(t *testing.T, name, data string, perm os.FileMode) {
+	t.Helper()
+	writeFile(t, name, data)
+	if err := os.Chmod(name, perm); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestSSHHostKeyVerification(t *testing.T) {
@@ -101,9 +111,20 @@ func TestSSHAuthOptions(t *testing.T) {
 	knownHosts := filepath.Join(dir, "known_hosts")
 	writeFile(t, knownHosts, knownhosts.Line([]string{"github.com"}, hostKey)+"\n")
 	passphrase := filepath.Join(dir, "passphrase")
-	writeFile(t, passphrase, "open sesame\n")
+	writeSecretFile(t, passphrase, "open sesame\n", 0o600)
 	wrongPassphrase := filepath.Join(dir, "wrong")
-	writeFile(t, wrongPassphrase, "guess\n")
+	writeSecretFile(t, wrongPassphrase, "guess\n", 0o600)
+	// Key and passphrase files with other modes: OpenSSH refuses a key
+	// its user owns that group or others may read.
+	withMode := func(file string, perm os.FileMode) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(t.TempDir(), filepath.Base(file))
+		writeSecretFile(t, name, string(b), perm)
+		return name
+	}
 	home := t.TempDir() // no .ssh/known_hosts in it
 	t.Setenv("HOME", home)
 
@@ -120,6 +141,13 @@ func TestSSHAuthOptions(t *testing.T) {
 		{name: "missing known_hosts", auth: AuthOptions{SSHKeyFile: plainKey, KnownHostsFile: filepath.Join(dir, "none")}, wantErr: "InsecureSkipHostKeyCheck"},
 		{name: "default known_hosts missing", auth: AuthOptions{SSHKeyFile: plainKey}, wantErr: filepath.Join(home, ".ssh", "known_hosts")},
 		{name: "insecure skip", auth: AuthOptions{SSHKeyFile: plainKey, InsecureSkipHostKeyCheck: true}},
+		{name: "read-only key", auth: AuthOptions{SSHKeyFile: withMode(plainKey, 0o400), KnownHostsFile: knownHosts}},
+		{name: "world-readable key", auth: AuthOptions{SSHKeyFile: withMode(plainKey, 0o644), KnownHostsFile: knownHosts},
+			wantErr: "UNPROTECTED PRIVATE KEY FILE: the SSH private key file "},
+		{name: "group-readable key", auth: AuthOptions{SSHKeyFile: withMode(plainKey, 0o640), KnownHostsFile: knownHosts},
+			wantErr: "has mode 0640, so others can read it; it must be readable by its owner only: chmod 0600 (or 0400)"},
+		{name: "group-readable passphrase", auth: AuthOptions{SSHKeyFile: lockedKey, SSHKeyPassphraseFile: withMode(passphrase, 0o640), KnownHostsFile: knownHosts},
+			wantErr: "UNPROTECTED PRIVATE KEY FILE: the SSH key passphrase file"},
 		{name: "https options", auth: AuthOptions{SSHKeyFile: plainKey, KnownHostsFile: knownHosts, HTTPSUsername: "bot"}, wantErr: "HTTPS credentials"},
 	}
 	for _, tt := range tests {
@@ -191,5 +219,89 @@ func TestHTTPSAuthOptions(t *testing.T) {
 				t.Errorf("Auth() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOptionNamesInErrors: with Options.Names set, errors name the options
+// so, and never by their Go fields.
+func TestOptionNamesInErrors(t *testing.T) {
+	_, clientKey := newSSHKey(t)
+	key := writeClientKey(t, clientKey, "")
+	dir := t.TempDir()
+	openKey := filepath.Join(dir, "open-key")
+	writeSecretFile(t, openKey, "not read", 0o644)
+	openPassphrase := filepath.Join(dir, "open-passphrase")
+	writeSecretFile(t, openPassphrase, "x\n", 0o644)
+	token := filepath.Join(dir, "token")
+	writeSecretFile(t, token, "tok3n\n", 0o600)
+	names := OptionNames{
+		Path: "--path", CacheDir: "--cache-dir",
+		SSHKeyFile: "--ssh-key-file", SSHKeyPassphraseFile: "--ssh-key-passphrase-file",
+		KnownHostsFile: "--known-hosts-file", InsecureSkipHostKeyCheck: "--insecure-skip-host-key-check",
+		HTTPSUsername: "--https-username", HTTPSPasswordFile: "--https-password-file",
+	}
+	const ssh, https = "git@github.com:acme/specs.git", "https://git.example.net/specs.git"
+	for _, tc := range []struct {
+		name, url string
+		opts      Options
+		want      []string
+	}{
+		{"no key", ssh, Options{}, []string{"set --ssh-key-file"}},
+		{"unprotected key", ssh, Options{Auth: AuthOptions{SSHKeyFile: openKey}}, []string{"(--ssh-key-file) has mode 0644"}},
+		{"unprotected passphrase", ssh, Options{Auth: AuthOptions{SSHKeyFile: key, SSHKeyPassphraseFile: openPassphrase}}, []string{"(--ssh-key-passphrase-file) has mode 0644"}},
+		{"missing passphrase", ssh, Options{Auth: AuthOptions{SSHKeyFile: key, SSHKeyPassphraseFile: filepath.Join(dir, "nope")}}, []string{"(--ssh-key-passphrase-file)"}},
+		{"unloadable key", ssh, Options{Auth: AuthOptions{SSHKeyFile: token}}, []string{"(--ssh-key-file)"}},
+		{"missing known_hosts", ssh, Options{Auth: AuthOptions{SSHKeyFile: key, KnownHostsFile: filepath.Join(dir, "none")}},
+			[]string{"point --known-hosts-file elsewhere", "or set --insecure-skip-host-key-check"}},
+		{"password without user", https, Options{Auth: AuthOptions{HTTPSPasswordFile: token}}, []string{"--https-password-file is set", "set --https-username"}},
+		{"password twice", "https://bot:pw@git.example.net/specs.git", Options{Auth: AuthOptions{HTTPSPasswordFile: token}}, []string{"and --https-password-file is set too"}},
+		{"missing password file", https, Options{Auth: AuthOptions{HTTPSUsername: "bot", HTTPSPasswordFile: filepath.Join(dir, "nope")}}, []string{"(--https-password-file)"}},
+		{"path out of the repository", https, Options{Path: "../x"}, []string{"source: --path:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.URL, tc.opts.CacheDir, tc.opts.Names = tc.url, t.TempDir(), names
+			_, err := New(tc.opts)
+			if err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			for _, field := range []string{"Auth.", "SSHKeyFile", "KnownHostsFile", "HTTPSPasswordFile", "Path:", "CacheDir"} {
+				if strings.Contains(err.Error(), field) {
+					t.Errorf("error %q names the Go field %s", err, field)
+				}
+			}
+		})
+	}
+}
+
+// TestPrivateKeyOwnedByAnotherUser: a key file the daemon's user does not
+// own may be group-readable (a Kubernetes secret mounted for a non-root pod
+// with an fsGroup is root's, mode 0440), never readable by all.
+func TestPrivateKeyOwnedByAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to give the key file to another user")
+	}
+	_, clientKey := newSSHKey(t)
+	key := writeClientKey(t, clientKey, "")
+	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, knownHosts, "")
+	if err := os.Chown(key, 65532, 65532); err != nil {
+		t.Fatal(err)
+	}
+	for perm, wantErr := range map[os.FileMode]string{0o440: "", 0o640: "", 0o444: "UNPROTECTED PRIVATE KEY FILE", 0o604: "UNPROTECTED PRIVATE KEY FILE"} {
+		if err := os.Chmod(key, perm); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(Options{URL: "git@github.com:acme/specs.git", CacheDir: t.TempDir(), Auth: AuthOptions{SSHKeyFile: key, KnownHostsFile: knownHosts}})
+		switch {
+		case wantErr == "" && err != nil:
+			t.Errorf("mode %04o, owned by another user: %v", perm, err)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("mode %04o, owned by another user: error %v, want one containing %q", perm, err, wantErr)
+		}
 	}
 }

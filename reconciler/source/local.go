@@ -13,10 +13,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
-// Local repositories (paths and file:// URLs) are not fetched through
-// go-git's file transport, which runs the git-upload-pack binary: the
-// objects of the branch are copied from the repository's object store
-// instead, which is what a local clone does anyway.
+// Local repositories (paths and file:// URLs) are not fetched through a
+// transport: the objects of the branch are copied from the repository's
+// object store, which is what a local clone does anyway, and which needs no
+// negotiation. (The in-process file transport of transport.go serves the
+// status writer's fetches and pushes.)
 
 // cloneLocal makes dir a bare clone of branch of the local repository, laid
 // out like one made by PlainClone.

@@ -61,6 +61,37 @@ type Options struct {
 	VerifyKeyring string
 	// Logger receives clone, fetch and re-clone events; default discards.
 	Logger *slog.Logger
+	// Names are the options' names in errors and warnings.
+	Names OptionNames
+}
+
+// OptionNames are the names an operator knows the options by, such as a
+// command's flags and environment variables ("--ssh-key-file
+// (WIREKEEPER_SSH_KEY_FILE)"): errors and warnings name an option so. An
+// empty name stands for the Go field itself, e.g. Auth.SSHKeyFile.
+type OptionNames struct {
+	Path, CacheDir                           string
+	SSHKeyFile, SSHKeyPassphraseFile         string
+	KnownHostsFile, InsecureSkipHostKeyCheck string
+	HTTPSUsername, HTTPSPasswordFile         string
+}
+
+// orFields fills the empty names with the Go fields'.
+func (n OptionNames) orFields() OptionNames {
+	for _, f := range []struct {
+		name  *string
+		field string
+	}{
+		{&n.Path, "Path"}, {&n.CacheDir, "CacheDir"},
+		{&n.SSHKeyFile, "Auth.SSHKeyFile"}, {&n.SSHKeyPassphraseFile, "Auth.SSHKeyPassphraseFile"},
+		{&n.KnownHostsFile, "Auth.KnownHostsFile"}, {&n.InsecureSkipHostKeyCheck, "Auth.InsecureSkipHostKeyCheck"},
+		{&n.HTTPSUsername, "Auth.HTTPSUsername"}, {&n.HTTPSPasswordFile, "Auth.HTTPSPasswordFile"},
+	} {
+		if *f.name == "" {
+			*f.name = f.field
+		}
+	}
+	return n
 }
 
 // Revision is one commit of the spec branch.
@@ -105,6 +136,7 @@ func New(opts Options) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	names := opts.Names.orFields()
 	r, err := parseRemote(opts.URL)
 	if err != nil {
 		return nil, err
@@ -115,20 +147,20 @@ func New(opts Options) (*Source, error) {
 	}
 	specPath, err := cleanPath(opts.Path)
 	if err != nil {
-		return nil, fmt.Errorf("source: Path: %w", err)
+		return nil, fmt.Errorf("source: %s: %w", names.Path, err)
 	}
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("source: CacheDir is unset and there is no user cache folder: %w", err)
+			return nil, fmt.Errorf("source: %s is unset and there is no user cache folder: %w", names.CacheDir, err)
 		}
 		cacheDir = filepath.Join(base, "wirekeeper")
 	}
 	if cacheDir, err = filepath.Abs(cacheDir); err != nil {
-		return nil, fmt.Errorf("source: CacheDir: %w", err)
+		return nil, fmt.Errorf("source: %s: %w", names.CacheDir, err)
 	}
-	auth, err := buildAuth(r, opts.Auth, log)
+	auth, err := buildAuth(r, opts.Auth, names, log)
 	if err != nil {
 		return nil, err
 	}

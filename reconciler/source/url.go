@@ -106,7 +106,7 @@ func parseSchemeURL(raw string) (*remote, error) {
 	case r.scheme == "git" && u.User != nil:
 		return nil, fmt.Errorf("source: URL %s: git:// carries no credentials", r.redacted)
 	case r.scheme == "ssh" && r.password != "":
-		return nil, fmt.Errorf("source: URL %s: an ssh URL takes no password; use Auth.SSHKeyFile", r.redacted)
+		return nil, fmt.Errorf("source: URL %s: an ssh URL takes no password; authenticate with an SSH private key file", r.redacted)
 	}
 	port := u.Port()
 	if r.scheme == "ssh" {

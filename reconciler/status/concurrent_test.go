@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,8 +122,26 @@ func raceWriters(tb testing.TB, ctx context.Context, dir string, writers []*Writ
 }
 
 func TestConcurrentWriters50(t *testing.T) {
-	const nodes, rounds = 50, 3
 	url, dir := newRemote(t)
+	testConcurrentWriters(t, url, dir, 50)
+}
+
+// TestConcurrentWritersLocal races writers on a file:// repository, which
+// they fetch from and push to in-process (source's upload-pack and
+// receive-pack): its compare-and-swap must lose no update either. Fewer
+// writers than above: here the serving side runs in the test binary too,
+// under -race.
+func TestConcurrentWritersLocal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "specs.git")
+	runGit(t, "", "init", "-q", "--bare", "-b", "main", dir)
+	testConcurrentWriters(t, "file://"+dir, dir, 16)
+}
+
+// testConcurrentWriters has nodes writers write 3 statuses each at once to
+// the status branch of the repository at url (dir on disk), and checks
+// that every update landed, in a linear history.
+func testConcurrentWriters(t *testing.T, url, dir string, nodes int) {
+	const rounds = 3
 	logs := newLogCounter()
 	res := raceWriters(t, ctx(t), dir, newRaceWriters(t, url, nodes, logs), rounds, 0, logs, nil)
 	t.Logf("%d writers x %d writes landed in %v with %d retries, at most %d attempts per Write",

@@ -15,7 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
+
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
 )
 
 // Errors a Write may end with; both leave nothing half-done, so the caller
@@ -98,7 +99,10 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status: writer: invalid URL %q: %w", opts.URL, err)
 	}
-	tr, err := client.NewClient(ep)
+	// source's transport, not go-git's client: it serves file:// and local
+	// paths in-process, where go-git would run git-upload-pack and
+	// git-receive-pack.
+	tr, err := source.NewTransport(ep)
 	if err != nil {
 		return nil, fmt.Errorf("status: writer: %w", err)
 	}
