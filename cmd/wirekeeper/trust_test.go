@@ -164,6 +164,12 @@ func TestSpecsCannotReadTheHost(t *testing.T) {
 			t.Errorf("the analyzer of export %s received the host's file:\n%s", name, got)
 		}
 	}
+	// The log is read once the daemon has exited: it writes to logs
+	// until then.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("wirekeeper run after SIGTERM: %v", err)
+	}
 	if strings.Contains(logs.String(), canary) {
 		t.Errorf("the daemon's log holds the host's file")
 	}
