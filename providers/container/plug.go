@@ -16,11 +16,12 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
-// The steps of a plug, in ovs-docker's order; tests fail each in turn.
+// The steps of a plug, in ovs-docker's order except that the host end is
+// up before it becomes an OVS port (see plug); tests fail each in turn.
 const (
 	stepVeth    = "veth"
-	stepPort    = "ovs-port"
 	stepHostUp  = "host-up"
+	stepPort    = "ovs-port"
 	stepRename  = "rename"
 	stepUp      = "up"
 	stepMTU     = "mtu"
@@ -30,7 +31,7 @@ const (
 )
 
 // Steps lists the plug steps in order.
-var Steps = []string{stepVeth, stepPort, stepHostUp, stepRename, stepUp, stepMTU, stepAddress, stepMAC, stepRoute}
+var Steps = []string{stepVeth, stepHostUp, stepPort, stepRename, stepUp, stepMTU, stepAddress, stepMAC, stepRoute}
 
 // errCrash, returned by a test hook, stops a plug where it is without
 // undoing anything, as a daemon killed at that point would.
@@ -120,11 +121,19 @@ func (p *Provider) clear(ctx context.Context, l *live) error {
 	return nil
 }
 
-// plug makes the port in ovs-docker's order: veth pair (its container end
-// made inside the container's namespace), OVS port, host end up, container
-// end renamed, up, then MTU, addresses, MAC and default route. When a step fails, the steps before
-// it are undone: the veth pair deleted (with both ends) and the OVS port
-// removed.
+// plug makes the port: veth pair (its container end made inside the
+// container's namespace), host end up, OVS port, container end renamed, up,
+// then MTU, addresses, MAC and default route. When a step fails, the steps
+// before it are undone: the veth pair deleted (with both ends) and the OVS
+// port removed.
+//
+// ovs-docker sets the host end up after adding the port, but its ovs-vsctl
+// waits until ovs-vswitchd has applied the port; a libovsdb transaction
+// returns on commit, and ovs-vswitchd opens the port afterwards, on its own
+// time. When it does, it turns promiscuous mode on by writing back the
+// interface flags it read when it opened the device: an up set in between
+// is lost, and the port stays down. A host end already up when the port is
+// added is read up, so nothing can be lost.
 func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err error) {
 	sp, c := l.sp, l.c
 	if l.clash != nil {
@@ -181,6 +190,13 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 		return wrapPerm("set the alias of "+peer+" in container "+c.Name, err)
 	}
 
+	if err := p.step(stepHostUp); err != nil {
+		return err
+	}
+	if err := p.ns.host.LinkSetUp(hostLink); err != nil {
+		return wrapPerm("set "+host+" up", err)
+	}
+
 	if err := p.step(stepPort); err != nil {
 		return err
 	}
@@ -193,13 +209,6 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 			_ = l.ps.Delete(context.WithoutCancel(ctx), r)
 		}
 	})
-
-	if err := p.step(stepHostUp); err != nil {
-		return err
-	}
-	if err := p.ns.host.LinkSetUp(hostLink); err != nil {
-		return wrapPerm("set "+host+" up", err)
-	}
 
 	if err := p.step(stepRename); err != nil {
 		return err
@@ -353,12 +362,18 @@ func macEqual(hw net.HardwareAddr, s string) bool {
 	return err == nil && m.String() == hw.String()
 }
 
-// repair fixes an intact port in place: its OVS row (made when missing,
-// moved to the spec's tag, marked when adopted), the host end's state and
-// the container end's configuration.
+// repair fixes an intact port in place: the host end's state, its OVS row
+// (made when missing, moved to the spec's tag, marked when adopted) and the
+// container end's configuration.
 func (p *Provider) repair(ctx context.Context, ref reconciler.Ref, l *live) error {
 	sp := l.sp
 	ids := p.ids(ref, sp)
+	// Up before the port row is made again, for the reason given at plug.
+	if l.host.Attrs().Flags&net.FlagUp == 0 {
+		if err := p.ns.host.LinkSetUp(l.host); err != nil {
+			return wrapPerm("set "+l.hostEnd+" up", err)
+		}
+	}
 	if l.row != nil && l.row.Bridge != sp.Bridge {
 		// On another bridge, or on none: the port moves.
 		if err := l.ps.Delete(ctx, *l.row); err != nil {
@@ -376,11 +391,6 @@ func (p *Provider) repair(ctx context.Context, ref reconciler.Ref, l *live) erro
 		row.Tag = sp.VLAN
 		if err := l.ps.Update(ctx, row, ids); err != nil {
 			return err
-		}
-	}
-	if l.host.Attrs().Flags&net.FlagUp == 0 {
-		if err := p.ns.host.LinkSetUp(l.host); err != nil {
-			return wrapPerm("set "+l.hostEnd+" up", err)
 		}
 	}
 	if aliasObject(p.opts.Node, l.host.Attrs().Alias) != ref.Name {

@@ -1,8 +1,12 @@
 package container_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
@@ -97,3 +101,99 @@ func TestPlugPingAndVLANs(t *testing.T) {
 }
 
 var _ = dockertest.Shared
+
+// TestHostEndUpBeforeItIsAPort looks at the host end at every step of a
+// plug: whenever the bridge has it as a port, it must already be up.
+// ovs-vswitchd opens a new port on its own time after the OVSDB commit and
+// turns promiscuous mode on by writing back the interface flags it read on
+// opening the device, so an up set after the port was added can land in
+// between and be lost (TestConformance then saw link.host.up false right
+// after a create, on a loaded machine). The race itself is inside
+// ovs-vswitchd and cannot be driven from here; the order that rules it out
+// can.
+func TestHostEndUpBeforeItIsAPort(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	a := ctrName(t, "u")
+	env.docker.Run(t, a)
+	r := newRig(t, env)
+	host := container.HostEnd(container.PortName(env.node, a, "eth1"))
+
+	type seen struct {
+		step     string
+		port, up bool
+		err      error
+	}
+	var (
+		mu   sync.Mutex
+		log  []seen
+		done bool
+	)
+	r.p.SetHook(func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if done || (len(log) > 0 && step == container.Steps[0]) {
+			done = true // a retry: the first plug is the one under test
+			return nil
+		}
+		port, up, err := hostEndState(env, host)
+		log = append(log, seen{step, port, up, err})
+		return nil
+	})
+	// Every optional step runs: MTU, MAC and gateway are set.
+	r.apply(env.portDoc("pu", env.bridge, a, "eth1", "addresses: [10.69.0.1/24], gateway: 10.69.0.254, mtu: 1400, macAddress: '02:00:00:69:00:01', vlan: 5"))
+	r.waitPhase("pu", reconciler.PhaseReady)
+	r.p.SetHook(nil)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var steps []string
+	asPort := 0
+	for _, s := range log {
+		steps = append(steps, s.step)
+		if s.err != nil {
+			t.Fatalf("at step %s: %v", s.step, s.err)
+		}
+		if s.port {
+			asPort++
+			if !s.up {
+				t.Errorf("at step %s the bridge has port %s while that link is down; ovs-vswitchd may open it down and write the down state back over a later up", s.step, host)
+			}
+		}
+	}
+	if !slices.Equal(steps, container.Steps) {
+		t.Errorf("hooked steps = %v, want %v", steps, container.Steps)
+	}
+	if asPort == 0 {
+		t.Errorf("the bridge had no port %s at any step; the check above looked at nothing", host)
+	}
+	if port, up, err := hostEndState(env, host); err != nil || !port || !up {
+		t.Errorf("after the plug: port %s on the bridge %v, up %v (%v); want both", host, port, up, err)
+	}
+}
+
+// hostEndState reports whether env's bridge has a port named host and
+// whether the link of that name in vswitchd's namespace exists and is up
+// (its UP flag). It returns errors rather than failing, for use in a plug
+// hook.
+func hostEndState(env *env, host string) (port, up bool, err error) {
+	out, err := exec.Command("ovs-vsctl", "--db="+env.ovs.DB, "--timeout=10", "list-ports", env.bridge).CombinedOutput()
+	if err != nil {
+		return false, false, fmt.Errorf("ovs-vsctl list-ports %s: %v: %s", env.bridge, err, out)
+	}
+	port = slices.Contains(strings.Fields(string(out)), host)
+	out, err = exec.Command("ip", "-n", env.ovs.Netns, "-j", "link", "show", "dev", host).CombinedOutput()
+	if err != nil && strings.Contains(string(out), "does not exist") {
+		return port, false, nil // before the veth pair is made
+	}
+	if err != nil {
+		return port, false, fmt.Errorf("ip link show %s: %v: %s", host, err, out)
+	}
+	var links []struct {
+		Flags []string `json:"flags"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		return port, false, fmt.Errorf("ip link show %s: %d links, %v: %s", host, len(links), err, out)
+	}
+	return port, slices.Contains(links[0].Flags, "UP"), nil
+}
