@@ -72,8 +72,11 @@ func start(t testing.TB, tlsFiles *TLSFiles) *Server {
 		s.stop()
 		os.RemoveAll(dir)
 	})
+	// The bootstrap's temporary tables go to the server's own directory,
+	// not /tmp, which every other test and process shares: one run failed
+	// there with "Could not remove temporary table '/tmp/#sql-temptable-...'".
 	if out, err := exec.Command("mariadb-install-db", "--no-defaults", "--user=root", "--datadir="+s.path("data"),
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+s.Dir).CombinedOutput(); err != nil {
 		t.Fatalf("mysqltest: mariadb-install-db: %v\n%s", err, out)
 	}
 	s.Start(t)

@@ -8,7 +8,7 @@ start_mysql() {
 	local D=$RUN/mysql
 	mkdir -p "$D"
 	mariadb-install-db --no-defaults --user=root --datadir="$D/data" \
-		--auth-root-authentication-method=normal --skip-test-db >"$D/install.log" 2>&1
+		--auth-root-authentication-method=normal --skip-test-db --tmpdir="$D" >"$D/install.log" 2>&1
 	setsid /usr/sbin/mariadbd --no-defaults --user=root --datadir="$D/data" \
 		--socket="$D/mysqld.sock" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
 		--pid-file="$D/mysqld.pid" --log-error="$D/error.log" --skip-name-resolve \
