@@ -19,6 +19,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 )
 
 // settings returns the WIREKEEPER_* variables and config-file keys of
@@ -405,10 +407,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Skip("systemd-analyze is missing")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/wirekeeper").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	envFile := filepath.Join(dir, "wirekeeper.env")
 	os.WriteFile(envFile, env, 0o600)
 	local := strings.NewReplacer("/usr/local/bin/wirekeeper", bin, "/etc/wirekeeper/wirekeeper.env", envFile).Replace(string(unit))

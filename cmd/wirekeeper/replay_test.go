@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 )
 
 // TestReplayedWebhookIsHarmless replays a captured, correctly signed push
@@ -28,10 +29,7 @@ func TestReplayedWebhookIsHarmless(t *testing.T) {
 	old := pushSpecs(t, work, doc(1), "first")
 	secretFile := filepath.Join(t.TempDir(), "hook")
 	os.WriteFile(secretFile, []byte("replay-secret\n"), 0o600)
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	hook := freeAddr(t)
 	cmd := exec.Command(bin, "run", "--repo", remote, "--node", node, "--interval", "1h", "--cache-dir", t.TempDir(),
 		"--webhook-listen", hook, "--webhook-secret-file", secretFile)

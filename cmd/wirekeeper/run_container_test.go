@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -37,10 +37,7 @@ func TestRunBinaryKilledMidPlug(t *testing.T) {
 	}
 	remote, work := newSpecRepo(t)
 	pushSpecs(t, work, spec.String(), "plug 20 containers")
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	cache := t.TempDir()
 	start := func() (*exec.Cmd, *bytes.Buffer) {
 		var logs bytes.Buffer

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -52,10 +52,7 @@ spec:
 `, node, o.DB, br, a.URL())
 	remote, work := newSpecRepo(t)
 	pushSpecs(t, work, spec, "bridge and skydive export")
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "run", "--interval", "1h", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "WIREKEEPER_REPO="+remote, "WIREKEEPER_NODE="+node, "WIREKEEPER_CACHE_DIR="+t.TempDir(),

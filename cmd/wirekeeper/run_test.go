@@ -226,10 +226,7 @@ func TestRunBinarySIGHUPAndSIGTERM(t *testing.T) {
 	o.AddPorts(t, br, []string{br + "a", br + "b"})
 	remote, work := newSpecRepo(t)
 	pushSpecs(t, work, binSpecs(o.DB, br, br+"a"), "add specs")
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "run", "--interval", "1h", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "WIREKEEPER_REPO="+remote, "WIREKEEPER_NODE=hv1", "WIREKEEPER_CACHE_DIR="+t.TempDir())

@@ -171,7 +171,7 @@ spec:
 	pushSpecs(t, work, specs, "every secret field, every failure")
 	hookAddr, metricsAddr := freeAddr(t), freeAddr(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(testBinary(t), "run", "--interval", "2s", "--log-level", "debug", "--secrets-dir", secrets,
+	cmd := exec.Command(testenv.Binary(t), "run", "--interval", "2s", "--log-level", "debug", "--secrets-dir", secrets,
 		"--webhook-listen", hookAddr, "--webhook-secret-file", hookFile, "--metrics-listen", metricsAddr)
 	cmd.Env = append(os.Environ(), "WIREKEEPER_REPO="+remote, "WIREKEEPER_NODE="+node, "WIREKEEPER_CACHE_DIR="+t.TempDir(),
 		"SSL_CERT_FILE="+filepath.Join(secrets, "netbeam-ca.pem"))

@@ -16,34 +16,9 @@ import (
 	"testing"
 
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
-
-var (
-	builtOnce sync.Once
-	builtBin  string
-	builtErr  error
-)
-
-// testBinary builds the wirekeeper binary once per test process.
-func testBinary(t *testing.T) string {
-	t.Helper()
-	builtOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wirekeeper-bin-")
-		if err != nil {
-			builtErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "wirekeeper")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			builtErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if builtErr != nil {
-		t.Fatal(builtErr)
-	}
-	return builtBin
-}
 
 // attacker is a server a spec author chose: it records everything sent
 // to it, credentials decoded.
@@ -113,7 +88,7 @@ func TestSpecsCannotReadTheHost(t *testing.T) {
 		export("env", thieves["env"].URL, "{env: HOST_ONLY_VARIABLE}"), "the attacker's first try")
 
 	var logs bytes.Buffer
-	cmd := exec.Command(testBinary(t), "run", "--interval", "1s", "--secrets-dir", secrets)
+	cmd := exec.Command(testenv.Binary(t), "run", "--interval", "1s", "--secrets-dir", secrets)
 	cmd.Env = append(os.Environ(), "WIREKEEPER_REPO="+remote, "WIREKEEPER_NODE="+node, "WIREKEEPER_CACHE_DIR="+t.TempDir(),
 		"HOST_ONLY_VARIABLE="+canary)
 	cmd.Stdout, cmd.Stderr = &logs, &logs

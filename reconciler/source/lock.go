@@ -26,6 +26,17 @@ func (s *Source) lockCache(ctx context.Context, exclusive bool) (unlock func(), 
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
+	unlock, err = flockWait(ctx, f, how, 20*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("source: cannot lock the cache %s: %w", s.dir, err)
+	}
+	return unlock, nil
+}
+
+// flockWait takes the flock how (LOCK_SH or LOCK_EX) on f, polling every
+// poll until ctx is done, and returns what releases it and closes f. On an
+// error f is closed.
+func flockWait(ctx context.Context, f *os.File, how int, poll time.Duration) (unlock func(), err error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
@@ -36,13 +47,13 @@ func (s *Source) lockCache(ctx context.Context, exclusive bool) (unlock func(), 
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
-			return nil, fmt.Errorf("source: cannot lock the cache %s: %w", s.dir, err)
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("source: waiting for the cache lock of %s: %w", s.dir, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+			return nil, fmt.Errorf("waiting: %w", ctx.Err())
+		case <-time.After(poll):
 		}
 	}
 }

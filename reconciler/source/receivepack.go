@@ -219,25 +219,11 @@ func lockRefs(ctx context.Context, refDir string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot lock refs: %v", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("cannot lock refs: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("cannot lock refs: %v", ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
+	unlock, err = flockWait(ctx, f, syscall.LOCK_EX, 5*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("cannot lock refs: %v", err)
 	}
+	return unlock, nil
 }
 
 // writeRef points name at h by renaming a new file over the ref, so that a

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,32 +25,8 @@ import (
 // full reports whether the full suite runs (make chaos).
 func full() bool { return os.Getenv("WIREKEEPER_CHAOS") == "full" }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds wirekeeper once for the package.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wk-chaos-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wirekeeper")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/wirekeeper").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// binary is the wirekeeper binary, built once for the package.
+func binary(t *testing.T) string { return testenv.Binary(t) }
 
 // repo is a spec repository on the harness's git daemon, with a working copy.
 type repo struct {

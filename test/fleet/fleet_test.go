@@ -97,10 +97,7 @@ func TestFleet(t *testing.T) {
 	}
 	first := push(specFor(hs, 0), "the managers")
 
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/wirekeeper").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	started := time.Now()
 	for _, h := range hs {
 		h.log, _ = os.Create(filepath.Join(t.TempDir(), h.node+".log"))

@@ -27,10 +27,7 @@ import (
 // git-receive-pack, which TestNoShellOutsInTheBinary cannot see, since it
 // reads only this module's packages.
 func TestBinaryStartsNoGit(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "wirekeeper")
-	if out, err := exec.Command("go", "build", "-o", bin, module+"/cmd/wirekeeper").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	// noGit returns the child's environment, whose PATH holds only
 	// tripwires, and fails t at its end if one ran.
 	noGit := func(t *testing.T, what string) []string {
