@@ -130,7 +130,9 @@ func TestPublishAllBlockedBroker(t *testing.T) {
 		took := time.Since(began)
 		cancel()
 		t.Logf("MaxInFlight %d: PublishAll on a blocked connection: %v after %s", maxInFlight, err, took)
-		if err == nil || took < 3*time.Second || took > 6*time.Second {
+		// A stuck call never returns; a loaded machine (make test's race
+		// pass) may take seconds to tear the blocked connection down.
+		if err == nil || took < 3*time.Second || took > 13*time.Second {
 			t.Errorf("MaxInFlight %d: PublishAll on a blocked connection = %v after %s, want an error soon after ctx ends (3 s)",
 				maxInFlight, err, took)
 		}
