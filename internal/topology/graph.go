@@ -36,6 +36,20 @@ const (
 	Mirroring = "mirroring"
 )
 
+// Metadata keys with a meaning across sources. The analyzer decodes some
+// top-level keys into fixed structures and drops what they have no field
+// for (Ovs into SkyDive's OvsMetadata: OtherConfig, Options, Protocols,
+// DBVersion, Version, Error, Metric, LastUpdateMetric, each dropped when
+// empty); data SkyDive has no field for goes in keys it does not decode.
+const (
+	// KeyVlans is a port's VLAN tag, a number, where SkyDive's own OVSDB
+	// probe puts it.
+	KeyVlans = "Vlans"
+	// KeyOwnOvs holds the OVS settings SkyDive has no field for: a port's
+	// Trunks and VLANMode, a bridge's FailMode.
+	KeyOwnOvs = "WireKeeperOvs"
+)
+
 // Metadata is the metadata of a node or an edge, encoded as JSON.
 type Metadata map[string]any
 

@@ -13,7 +13,11 @@ import (
 // views, shaped as SkyDive's own OVSDB probe shapes them (host ->
 // bridge ownership, bridge -> port ownership and layer2, port ->
 // interface layer2), plus the mirrors (bridge -> mirror ownership,
-// mirror -> port mirroring with a Direction).
+// mirror -> port mirroring with a Direction). Metadata goes where the
+// analyzer keeps it: Ovs holds only non-empty fields of SkyDive's
+// OvsMetadata (a bridge's OtherConfig and Protocols), a port's tag is
+// Vlans as in SkyDive's probe, and what SkyDive has no field for (trunks,
+// VLAN mode, fail mode) is under WireKeeperOvs.
 func (p *Provider) Topology(g *topology.Graph) {
 	p.mu.Lock()
 	conns := make([]*conn, 0, len(p.conns))
@@ -54,10 +58,17 @@ func (p *Provider) managerTopology(g *topology.Graph, manager string, v *view) {
 	defer v.mu.RUnlock()
 	for _, b := range v.bridges {
 		bid := BridgeNodeID(host, manager, b.Name)
-		md := topology.Metadata{"Type": "ovsbridge", "Name": b.Name, "UUID": b.UUID, "Manager": manager,
-			"Ovs": topology.Metadata{"OtherConfig": b.OtherConfig, "Protocols": sortedStrings(b.Protocols)}}
+		md := topology.Metadata{"Type": "ovsbridge", "Name": b.Name, "UUID": b.UUID, "Manager": manager}
+		ovs := topology.Metadata{}
+		if len(b.OtherConfig) > 0 {
+			ovs["OtherConfig"] = maps.Clone(b.OtherConfig)
+		}
+		if len(b.Protocols) > 0 {
+			ovs["Protocols"] = sortedStrings(b.Protocols)
+		}
+		setNonEmpty(md, "Ovs", ovs)
 		if b.FailMode != nil {
-			md["Ovs"].(topology.Metadata)["FailMode"] = *b.FailMode
+			md[topology.KeyOwnOvs] = topology.Metadata{"FailMode": string(*b.FailMode)}
 		}
 		p.mark(g.AddNode(topology.PartBridges, bid, md), b.ExternalIDs)
 		g.Link(g.HostID(), bid, topology.Ownership, nil)
@@ -73,17 +84,19 @@ func (p *Provider) managerTopology(g *topology.Graph, manager string, v *view) {
 func (p *Provider) portTopology(g *topology.Graph, manager, bridgeID string, port *vswitch.Port, v *view) {
 	host := g.Host()
 	pid := PortNodeID(host, manager, port.Name)
-	ovs := topology.Metadata{}
+	md := topology.Metadata{"Type": "ovsport", "Name": port.Name, "UUID": port.UUID, "Manager": manager}
 	if port.Tag != nil {
-		ovs["Tag"] = *port.Tag
+		md[topology.KeyVlans] = *port.Tag // SkyDive's probe: the tag, a number
 	}
+	own := topology.Metadata{}
 	if len(port.Trunks) > 0 {
-		ovs["Trunks"] = slices.Sorted(slices.Values(port.Trunks))
+		own["Trunks"] = slices.Sorted(slices.Values(port.Trunks))
 	}
 	if port.VLANMode != nil {
-		ovs["VLANMode"] = *port.VLANMode
+		own["VLANMode"] = string(*port.VLANMode)
 	}
-	pn := g.AddNode(topology.PartPorts, pid, topology.Metadata{"Type": "ovsport", "Name": port.Name, "UUID": port.UUID, "Manager": manager, "Ovs": ovs})
+	setNonEmpty(md, topology.KeyOwnOvs, own)
+	pn := g.AddNode(topology.PartPorts, pid, md)
 	p.mark(pn, port.ExternalIDs)
 	g.Link(bridgeID, pid, topology.Ownership, nil)
 	g.Link(bridgeID, pid, topology.Layer2, nil)
@@ -185,6 +198,14 @@ func (p *Provider) mark(n *topology.Node, ids map[string]string) {
 	}
 	if k := markerKey(ids); k != "" && p.owns(ids) {
 		n.Object = k
+	}
+}
+
+// setNonEmpty sets md[key] to v unless v is empty: the analyzer drops an
+// empty Ovs field, and an empty key says nothing.
+func setNonEmpty(md topology.Metadata, key string, v topology.Metadata) {
+	if len(v) > 0 {
+		md[key] = v
 	}
 }
 

@@ -244,7 +244,7 @@ func (a *assembly) delta(ov overlayer, o origin, published *graphState, now int6
 		if n == nil {
 			delete(a.encNodes, id)
 			if p != nil {
-				nodesGone = append(nodesGone, msg(msgNodeDeleted, o.node(id, p)))
+				nodesGone = append(nodesGone, msg(msgNodeDeleted, o.deletedNode(id, p, now)))
 				delete(published.nodes, id)
 			}
 			continue
@@ -281,7 +281,7 @@ func (a *assembly) delta(ov overlayer, o origin, published *graphState, now int6
 				delete(a.encEdges, id)
 			}
 			if p != nil {
-				edgesGone = append(edgesGone, msg(msgEdgeDeleted, o.edge(id, p)))
+				edgesGone = append(edgesGone, msg(msgEdgeDeleted, o.deletedEdge(id, p, now)))
 				delete(published.edges, id)
 			}
 			continue
@@ -300,7 +300,7 @@ func (a *assembly) delta(ov overlayer, o origin, published *graphState, now int6
 			continue
 		}
 		if p != nil {
-			edgesGone = append(edgesGone, msg(msgEdgeDeleted, o.edge(id, p)))
+			edgesGone = append(edgesGone, msg(msgEdgeDeleted, o.deletedEdge(id, p, now)))
 		}
 		se := &stateEdge{parent: e.Parent, child: e.Child, md: md, created: now}
 		published.edges[id] = se

@@ -29,8 +29,12 @@ type endpoint struct {
 	user, pass string
 	login      bool
 	httpc      *http.Client
-	// token is the authtoken cookie of the last /login (login method).
-	token string
+	// token is the authtoken cookie of the last /login (login method);
+	// logins counts the logins made. Both belong to the export's goroutine.
+	token  string
+	logins int
+	// maxBody bounds a REST answer.
+	maxBody int64
 }
 
 // Errors an upgrade can end with that say what to fix.
@@ -68,22 +72,34 @@ func newEndpoint(sp spec.SkyDiveExportSpec, node, pass string, secrets *secret.S
 }
 
 // authorize adds the credentials to h: basic auth, or the cookie of a
-// /login made now if there is none yet.
-func (e *endpoint) authorize(ctx context.Context, h http.Header) error {
+// /login made now if there is none yet. reused reports that the cookie is
+// one an earlier request already used: a 401 to it may only mean that
+// the token expired (see retry401).
+func (e *endpoint) authorize(ctx context.Context, h http.Header) (reused bool, err error) {
 	if e.user == "" {
-		return nil
+		return false, nil
 	}
 	if !e.login {
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.user+":"+e.pass)))
-		return nil
+		return false, nil
 	}
-	if e.token == "" {
+	reused = e.token != ""
+	if !reused {
 		if err := e.doLogin(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	h.Set("Cookie", (&http.Cookie{Name: "authtoken", Value: e.token}).String())
-	return nil
+	return reused, nil
+}
+
+// retry401 reports whether a request answered 401 is worth making once
+// more: its authtoken was one an earlier request used, which the
+// analyzer may have expired since. The token is dropped either way, so
+// that the next request logs in again.
+func (e *endpoint) retry401(reused bool) bool {
+	e.token = ""
+	return e.login && reused
 }
 
 // doLogin posts the credentials to /login and keeps the authtoken cookie.
@@ -109,40 +125,53 @@ func (e *endpoint) doLogin(ctx context.Context) error {
 	for _, c := range resp.Cookies() {
 		if c.Name == "authtoken" && c.Value != "" {
 			e.token = c.Value
+			e.logins++
 			return nil
 		}
 	}
 	return fmt.Errorf("skydive: login to %s: the answer set no authtoken cookie", e.http)
 }
 
-// dial opens the publisher connection.
+// dial opens the publisher connection. An upgrade refused with 401 to a
+// login token used before is made once more with a new login: the token
+// expired, the credentials did not change.
 func (e *endpoint) dial(ctx context.Context) (*websocket.Conn, error) {
+	conn, again, err := e.dialOnce(ctx)
+	if again {
+		conn, _, err = e.dialOnce(ctx)
+	}
+	return conn, err
+}
+
+// dialOnce is one upgrade; again reports a 401 worth retrying.
+func (e *endpoint) dialOnce(ctx context.Context) (conn *websocket.Conn, again bool, err error) {
 	h := http.Header{}
 	h.Set("X-Host-ID", e.hostID)
 	h.Set("X-Client-Type", e.clientType)
 	h.Set("X-Client-Protocol", "json")
 	h.Set("X-Persistence-Policy", e.persist)
-	if err := e.authorize(ctx, h); err != nil {
-		return nil, err
+	reused, err := e.authorize(ctx, h)
+	if err != nil {
+		return nil, false, err
 	}
 	d := websocket.Dialer{TLSClientConfig: e.tls, HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment,
 		WriteBufferSize: 64 << 10}
 	conn, resp, err := d.DialContext(ctx, e.ws, h)
 	if err == nil {
-		return conn, nil
+		return conn, false, nil
 	}
 	if resp != nil {
 		resp.Body.Close()
 		switch resp.StatusCode {
 		case http.StatusUnauthorized:
-			e.token = "" // a cookie may have expired: log in again next time
-			return nil, fmt.Errorf("skydive: %s as %s: %w", e.ws, e.userOrNone(), errUnauthorized)
+			again := e.retry401(reused)
+			return nil, again, fmt.Errorf("skydive: %s as %s: %w", e.ws, e.userOrNone(), errUnauthorized)
 		case http.StatusConflict:
-			return nil, fmt.Errorf("skydive: %s: host ID %q: %w; another daemon runs with the same --node, or the analyzer has not yet noticed our previous connection end", e.ws, e.hostID, errConflict)
+			return nil, false, fmt.Errorf("skydive: %s: host ID %q: %w; another daemon runs with the same --node, or the analyzer has not yet noticed our previous connection end", e.ws, e.hostID, errConflict)
 		}
-		return nil, fmt.Errorf("skydive: %s: upgrade refused: HTTP %s", e.ws, resp.Status)
+		return nil, false, fmt.Errorf("skydive: %s: upgrade refused: HTTP %s", e.ws, resp.Status)
 	}
-	return nil, fmt.Errorf("skydive: %s: %w", e.ws, err)
+	return nil, false, fmt.Errorf("skydive: %s: %w", e.ws, err)
 }
 
 func (e *endpoint) userOrNone() string {

@@ -41,6 +41,22 @@ func (o origin) edge(id string, e *stateEdge) wireEdge {
 		CreatedAt: e.created, UpdatedAt: e.created, Revision: 1}
 }
 
+// deletedNode is the body of a NodeDeleted of n at now: the node as
+// published, metadata and all (the analyzer drops a delete that fails
+// its schema check), with DeletedAt.
+func (o origin) deletedNode(id string, n *stateNode, now int64) wireNode {
+	w := o.node(id, n)
+	w.DeletedAt = now
+	return w
+}
+
+// deletedEdge is the body of an EdgeDeleted; see deletedNode.
+func (o origin) deletedEdge(id string, e *stateEdge, now int64) wireEdge {
+	w := o.edge(id, e)
+	w.DeletedAt = now
+	return w
+}
+
 // syncMessage is the Sync of the whole of s: the analyzer drops what it
 // held for this origin and takes these elements.
 func (o origin) syncMessage(s *graphState) message {

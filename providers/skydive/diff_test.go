@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -176,6 +177,8 @@ func TestMessageEncodingEqualsEncodingJSON(t *testing.T) {
 	a, s := newAssembly(), newGraphState()
 	msgs := stepTo(t, a, s, 42, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p\"2<x>é"}, 3, "p1", true) })
 	msgs = append(msgs, o.syncMessage(s))
+	// Deletes carry DeletedAt.
+	msgs = append(msgs, stepTo(t, a, s, 43, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p\"2<x>é"}, 3, "", true) })...)
 	for _, m := range msgs {
 		got, err := m.encode()
 		if err != nil {
@@ -188,5 +191,37 @@ func TestMessageEncodingEqualsEncodingJSON(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("%s:\n got %s\nwant %s", m.Type, got, want)
 		}
+		if deleted := strings.Contains(string(got), `"DeletedAt":43`); deleted != strings.HasSuffix(m.Type, "Deleted") {
+			t.Errorf("%s with DeletedAt %v: %s", m.Type, deleted, got)
+		}
+	}
+}
+
+func TestDeletesCarryTheWholeElement(t *testing.T) {
+	a, s := newAssembly(), newGraphState()
+	stepTo(t, a, s, 1, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p1", "p2"}, 3, "p1", false) })
+	msgs := stepTo(t, a, s, 2, func(c *topology.Cache) *topology.Graph { return graph(c, []string{"p2"}, 3, "", false) })
+	seen := 0
+	for _, m := range msgs {
+		switch o := m.Obj.(type) {
+		case wireNode:
+			if m.Type == msgNodeDeleted {
+				seen++
+				if o.DeletedAt != 2 || o.Origin != "wirekeeper.h1" || (o.ID == "p1") != strings.Contains(string(o.Metadata), `"UUID":"u-p1"`) ||
+					!strings.Contains(string(o.Metadata), `"Type":"ovs`) {
+					t.Errorf("NodeDeleted %+v (metadata %s)", o, o.Metadata)
+				}
+			}
+		case wireEdge:
+			if m.Type == msgEdgeDeleted {
+				seen++
+				if o.DeletedAt != 2 || !strings.Contains(string(o.Metadata), `"RelationType"`) || o.Parent == "" || o.Child == "" {
+					t.Errorf("EdgeDeleted %+v (metadata %s)", o, o.Metadata)
+				}
+			}
+		}
+	}
+	if seen != 5 { // p1 and the mirror, their three edges
+		t.Errorf("%d deletes in %v", seen, summary(t, msgs))
 	}
 }

@@ -29,9 +29,36 @@ type Status struct {
 	Nodes, Edges    int
 	Syncs, Messages int
 	// Verified is the last read-back, "" before the first; VerifiedOK says
-	// whether the analyzer held what was published.
-	Verified   string
-	VerifiedOK bool
+	// whether the analyzer held what was published. ReadBackFailed says
+	// that the last read-back got no answer (Verified says why): no
+	// verdict on the graph, nothing a Sync would repair.
+	Verified       string
+	VerifiedOK     bool
+	ReadBackFailed bool
+	// Persistent, when set, says that the difference the read-back found
+	// survived a resync (an analyzer that keeps the graph differently from
+	// how it was published): it is reported, not resent again.
+	Persistent string
+	// ReadBacks counts the read-backs done; VerifyEvery is the interval
+	// to the next: spec.verifyInterval, doubled after each read-back that
+	// found the same difference again, up to Options.VerifyBackoffMax.
+	ReadBacks   int
+	VerifyEvery time.Duration
+	// Logins counts the /login requests made (auth method login): one at
+	// the start, one more each time the analyzer refused an expired token.
+	Logins int
+}
+
+// mismatch is the difference the last read-back found, for telling a
+// new difference (repaired with a resync) from one that survived a resync
+// (reported once, read back at a growing interval).
+type mismatch struct {
+	fingerprint string
+	// syncs is Status.Syncs when the difference was first found: more
+	// Syncs since mean the analyzer was sent the graph again.
+	syncs int
+	// persistent is set once it survived a resync.
+	persistent bool
 }
 
 // exporter publishes one node's graph to one analyzer for one
@@ -56,6 +83,12 @@ type exporter struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// known is the difference the last read-back found (nil: none);
+	// verifyEvery the current read-back interval. Both belong to the
+	// export's goroutine and outlive a connection.
+	known       *mismatch
+	verifyEvery time.Duration
+
 	mu       sync.Mutex
 	st       Status
 	withdraw bool // at stop, send an empty Sync first
@@ -72,6 +105,8 @@ func (x *exporter) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	x.kick, x.verify, x.resync = make(chan struct{}, 1), make(chan struct{}, 1), make(chan chan struct{}, 1)
 	x.cancel, x.done = cancel, make(chan struct{})
+	x.verifyEvery = x.sp.VerifyInterval.D()
+	x.st.VerifyEvery = x.verifyEvery
 	go x.run(ctx)
 }
 
@@ -115,9 +150,9 @@ func (x *exporter) status() Status {
 // object's status shows changed.
 func (x *exporter) update(f func(st *Status)) {
 	x.mu.Lock()
-	before := [4]string{fmt.Sprint(x.st.Connected), x.st.LastError, x.st.Verified, fmt.Sprint(x.st.VerifiedOK)}
+	before := [5]string{fmt.Sprint(x.st.Connected), x.st.LastError, x.st.Verified, fmt.Sprint(x.st.VerifiedOK), x.st.Persistent}
 	f(&x.st)
-	after := [4]string{fmt.Sprint(x.st.Connected), x.st.LastError, x.st.Verified, fmt.Sprint(x.st.VerifiedOK)}
+	after := [5]string{fmt.Sprint(x.st.Connected), x.st.LastError, x.st.Verified, fmt.Sprint(x.st.VerifiedOK), x.st.Persistent}
 	x.mu.Unlock()
 	if before != after {
 		x.notify()
@@ -156,6 +191,7 @@ func (x *exporter) run(ctx context.Context) {
 // they come, read-backs, pings; it returns why it ended.
 func (x *exporter) session(ctx context.Context) error {
 	conn, err := x.ep.dial(ctx)
+	x.update(func(st *Status) { st.Logins = x.ep.logins })
 	if err != nil {
 		return err
 	}
@@ -174,10 +210,30 @@ func (x *exporter) session(ctx context.Context) error {
 	x.update(func(st *Status) {
 		st.Connected, st.Since, st.LastError = true, time.Now(), ""
 		st.Nodes, st.Edges, st.Syncs = len(published.nodes), len(published.edges), st.Syncs+1
-		st.Verified, st.VerifiedOK = "", false
+		st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = "", false, "", false
 	})
-	verifyT := time.NewTimer(reconciler.Jitter(x.sp.VerifyInterval.D(), 0.1))
+	verifyT := time.NewTimer(time.Hour)
 	defer verifyT.Stop()
+	var verifyAt time.Time
+	arm := func() {
+		d := reconciler.Jitter(x.verifyEvery, 0.1)
+		verifyAt = time.Now().Add(d)
+		verifyT.Reset(d)
+	}
+	arm()
+	// changed brings the read-back interval back to spec.verifyInterval
+	// when the published graph changed, and the next read-back with it
+	// if it was further away; it never postpones one.
+	changed := func() {
+		base := x.sp.VerifyInterval.D()
+		if x.verifyEvery != base {
+			x.verifyEvery = base
+			x.update(func(st *Status) { st.VerifyEvery = base })
+		}
+		if time.Until(verifyAt) > base+base/10 {
+			arm()
+		}
+	}
 	pingT := time.NewTicker(x.opts.PingInterval)
 	defer pingT.Stop()
 	for {
@@ -200,8 +256,12 @@ func (x *exporter) session(ctx context.Context) error {
 				return fmt.Errorf("skydive: ping %s: %w", x.ep.ws, err)
 			}
 		case <-x.kick:
-			if err := x.publish(conn, published); err != nil {
+			n, err := x.publish(conn, published)
+			if err != nil {
 				return err
+			}
+			if n > 0 {
+				changed()
 			}
 		case d := <-x.resync:
 			next, err := x.full()
@@ -217,33 +277,36 @@ func (x *exporter) session(ctx context.Context) error {
 			x.log.Info("graph sent again", "nodes", len(next.nodes), "edges", len(next.edges))
 			x.update(func(st *Status) {
 				st.Nodes, st.Edges, st.Syncs = len(next.nodes), len(next.edges), st.Syncs+1
-				st.Verified, st.VerifiedOK = "", false
+				st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = "", false, "", false
 			})
 			close(d)
+			changed()
 		case <-x.verify:
 			if err := x.check(ctx, conn, published); err != nil {
 				return err
 			}
+			arm()
 		case <-verifyT.C:
 			if err := x.check(ctx, conn, published); err != nil {
 				return err
 			}
-			verifyT.Reset(reconciler.Jitter(x.sp.VerifyInterval.D(), 0.1))
+			arm()
 		}
 	}
 }
 
-// publish brings published to the graph now and sends what changed.
-func (x *exporter) publish(conn *websocket.Conn, published *graphState) error {
+// publish brings published to the graph now and sends what changed; it
+// returns how many messages it sent.
+func (x *exporter) publish(conn *websocket.Conn, published *graphState) (int, error) {
 	msgs, err := x.step(published)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for i, m := range msgs {
 		if err := x.send(conn, m); err != nil {
 			// What was sent is unknown to us now; the reconnect's Sync
 			// sets the analyzer straight.
-			return fmt.Errorf("%w (after %d of %d changes)", err, i, len(msgs))
+			return i, fmt.Errorf("%w (after %d of %d changes)", err, i, len(msgs))
 		}
 	}
 	if len(msgs) > 0 {
@@ -251,15 +314,26 @@ func (x *exporter) publish(conn *websocket.Conn, published *graphState) error {
 			st.Nodes, st.Edges, st.Messages = len(published.nodes), len(published.edges), st.Messages+len(msgs)
 		})
 	}
-	return nil
+	return len(msgs), nil
 }
 
 // check publishes pending changes, then reads back what the analyzer
 // holds. A difference is read again after a short pause (the analyzer may
 // not have applied the last messages yet) before it counts.
+//
+// A new difference is reported as such (Observe makes it a difference of
+// the object, which policy enforce repairs with a Sync). The same
+// difference found again after a Sync survived the resync: resending
+// would not help, so it is reported once, as Persistent, and read back
+// at an interval doubling up to Options.VerifyBackoffMax. The status
+// changes only when the verdict does: the same difference leaves the
+// object's status as it was.
 func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *graphState) error {
-	if err := x.publish(conn, published); err != nil {
+	base := x.sp.VerifyInterval.D()
+	if n, err := x.publish(conn, published); err != nil {
 		return err
+	} else if n > 0 {
+		x.verifyEvery = base // the graph changed: a difference may go or come
 	}
 	v, err := x.ep.readBack(ctx, x.o, published)
 	if err == nil && !v.ok() {
@@ -272,13 +346,39 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 	}
 	if err != nil {
 		x.log.Warn("cannot read back the analyzer's graph", "err", err)
-		x.update(func(st *Status) { st.Verified, st.VerifiedOK = "read-back failed: "+err.Error(), false })
+		x.update(func(st *Status) {
+			st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = "read-back failed: "+err.Error(), false, "", true
+			st.ReadBacks++
+			st.Logins = x.ep.logins
+		})
 		return nil
 	}
-	if !v.ok() {
+	syncs := x.status().Syncs
+	switch fp := v.fingerprint(); {
+	case v.ok():
+		x.known, x.verifyEvery = nil, base
+	case x.known != nil && x.known.fingerprint == fp:
+		if !x.known.persistent && syncs > x.known.syncs {
+			x.known.persistent = true
+			x.log.Warn("the analyzer still does not hold the published graph after a resync: reported, not resent; reading back less often",
+				"verdict", v.String())
+		}
+		x.verifyEvery = min(2*x.verifyEvery, max(base, x.opts.VerifyBackoffMax))
+	default:
+		x.known, x.verifyEvery = &mismatch{fingerprint: fp, syncs: syncs}, base
 		x.log.Warn("the analyzer does not hold the published graph", "verdict", v.String())
 	}
-	x.update(func(st *Status) { st.Verified, st.VerifiedOK = v.String(), v.ok() })
+	persistent := ""
+	if x.known != nil && x.known.persistent {
+		persistent = "the analyzer does not keep the graph as published, even after a resync (does it decode metadata differently?): " +
+			v.examples(5) + "; not resent, read back less often"
+	}
+	x.update(func(st *Status) {
+		st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = v.String(), v.ok(), persistent, false
+		st.ReadBacks++
+		st.VerifyEvery = x.verifyEvery
+		st.Logins = x.ep.logins
+	})
 	return nil
 }
 

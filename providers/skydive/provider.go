@@ -53,6 +53,10 @@ type Options struct {
 	// VerifySettle is the pause before a read-back that differed is read
 	// again (default 500 ms).
 	VerifySettle time.Duration
+	// VerifyBackoffMax caps the read-back interval while the analyzer
+	// keeps a difference that survived a resync (default 1 h; never below
+	// spec.verifyInterval).
+	VerifyBackoffMax time.Duration
 	// MaxMessage bounds what the publisher reads from the analyzer
 	// (default 64 MiB).
 	MaxMessage int64
@@ -89,6 +93,7 @@ func New(opts Options) *Provider {
 	def(&opts.ReadTimeout, 30*time.Second)
 	def(&opts.WriteTimeout, 30*time.Second)
 	def(&opts.VerifySettle, 500*time.Millisecond)
+	def(&opts.VerifyBackoffMax, time.Hour)
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = 64 << 20
 	}
@@ -204,7 +209,9 @@ func (p *Provider) phase(object string) string {
 // its live form is the spec it runs with. It is Degraded while it is not
 // connected, saying why; a read-back that found the analyzer holding
 // something else than was published is a difference (analyzer.graph),
-// which policy enforce repairs with a new Sync.
+// which policy enforce repairs with a new Sync. A difference that
+// survived that Sync is not one a Sync repairs: the export is Degraded,
+// naming it, and the text stays the same while the difference does.
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
 	p.mu.Lock()
 	x := p.exports[req.Ref.Name]
@@ -224,6 +231,11 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 		obs.Degraded = "connecting to " + x.ep.ws
 	case !st.Connected:
 		obs.Degraded = "not connected, retrying: " + st.LastError
+	case st.Persistent != "":
+		obs.Degraded = st.Persistent
+	case st.ReadBackFailed:
+		// Published, but not verifiable: a Sync would not change that.
+		obs.Degraded = "cannot verify what the analyzer holds: " + st.Verified
 	case st.Verified != "" && !st.VerifiedOK:
 		obs.Extra = []reconciler.FieldDiff{{Path: "analyzer.graph", From: st.Verified, To: "the published graph"}}
 	}
@@ -284,6 +296,7 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 	if err != nil {
 		return nil, err
 	}
+	ep.maxBody = p.opts.MaxMessage
 	ref := reconciler.Ref{Kind: Kind, Name: name}
 	return &exporter{name: name, sp: sp, ep: ep, o: origin{host: p.opts.Node, origin: sp.ClientType + "." + p.opts.Node},
 		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.notify(ref) }}, nil

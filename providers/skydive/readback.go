@@ -2,11 +2,15 @@ package skydive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -14,29 +18,57 @@ import (
 // this node's origin against what was published.
 type verdict struct {
 	nodes, edges             int // published
+	remoteNodes, remoteEdges int
 	missingNodes, extraNodes int
 	differentNodes           int
 	missingEdges, extraEdges int
 	differentEdges           int
-	examples                 []string // a few of the differences, for the message
-	remoteNodes, remoteEdges int
+	// diffs lists every difference, sorted, so that the same difference
+	// always reads the same: "node ovsport p1: Vlans", "edge ID missing".
+	diffs []difference
 }
 
-func (v verdict) ok() bool {
-	return v.missingNodes+v.extraNodes+v.differentNodes+v.missingEdges+v.extraEdges+v.differentEdges == 0
-}
+// difference is one element that differs, by ID, and what differs.
+type difference struct{ id, text string }
+
+func (v verdict) ok() bool { return len(v.diffs) == 0 }
 
 // String says what differs, or that the analyzer holds what was published.
+// It holds no time or counter that moves by itself: the same difference
+// renders the same text, so the object's status does not change with it.
 func (v verdict) String() string {
 	if v.ok() {
 		return fmt.Sprintf("analyzer holds the %d nodes and %d edges published", v.nodes, v.edges)
 	}
-	s := fmt.Sprintf("analyzer holds %d nodes and %d edges for this node, %d and %d published: nodes %d missing, %d extra, %d different; edges %d missing, %d extra, %d different",
-		v.remoteNodes, v.remoteEdges, v.nodes, v.edges, v.missingNodes, v.extraNodes, v.differentNodes, v.missingEdges, v.extraEdges, v.differentEdges)
-	if len(v.examples) > 0 {
-		s += " (" + strings.Join(v.examples, ", ") + ")"
+	return fmt.Sprintf("analyzer holds %d nodes and %d edges for this node, %d and %d published: nodes %d missing, %d extra, %d different; edges %d missing, %d extra, %d different (%s)",
+		v.remoteNodes, v.remoteEdges, v.nodes, v.edges, v.missingNodes, v.extraNodes, v.differentNodes, v.missingEdges, v.extraEdges, v.differentEdges,
+		v.examples(3))
+}
+
+// examples names the first n differences, and how many more there are.
+func (v verdict) examples(n int) string {
+	texts := make([]string, 0, n)
+	for _, d := range v.diffs[:min(n, len(v.diffs))] {
+		texts = append(texts, d.text)
+	}
+	s := strings.Join(texts, "; ")
+	if len(v.diffs) > n {
+		s += fmt.Sprintf("; %d more", len(v.diffs)-n)
 	}
 	return s
+}
+
+// fingerprint identifies the difference: equal for the same elements
+// differing in the same keys, whatever the order the analyzer answered in.
+func (v verdict) fingerprint() string {
+	h := sha256.New()
+	for _, d := range v.diffs {
+		h.Write([]byte(d.id))
+		h.Write([]byte{0})
+		h.Write([]byte(d.text))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // readBack reads what the analyzer holds for o's origin over REST and
@@ -53,37 +85,42 @@ func (e *endpoint) readBack(ctx context.Context, o origin, published *graphState
 	return compare(published, nodes, edges)
 }
 
-// compare checks the analyzer's elements against published, metadata
-// compared in one canonical JSON form.
+// compare checks the analyzer's elements against published. Metadata is
+// compared as the analyzer holds it: both sides go through its decoders
+// (asAnalyzerKeeps), so that what the analyzer reshapes by design is not
+// a difference.
 func compare(published *graphState, nodes []wireNode, edges []wireEdge) (verdict, error) {
 	v := verdict{nodes: len(published.nodes), edges: len(published.edges), remoteNodes: len(nodes), remoteEdges: len(edges)}
-	example := func(s string) {
-		if len(v.examples) < 3 {
-			v.examples = append(v.examples, s)
-		}
-	}
 	seen := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		seen[n.ID] = true
 		p := published.nodes[n.ID]
 		if p == nil {
 			v.extraNodes++
-			example("node " + n.ID + " not published")
+			v.diffs = append(v.diffs, difference{n.ID, "node " + n.ID + " not published"})
 			continue
 		}
-		same, err := sameJSON(p.md, n.Metadata)
-		if err != nil {
-			return v, fmt.Errorf("skydive: node %s: %w", n.ID, err)
+		if bytes.Equal(p.md, n.Metadata) {
+			continue // the usual case: the analyzer encodes keys sorted, as we do
 		}
-		if !same {
+		want, err := decodeMetadata(p.md)
+		if err != nil {
+			return v, fmt.Errorf("skydive: published node %s: %w", n.ID, err)
+		}
+		got, err := decodeMetadata(n.Metadata)
+		if err != nil {
+			return v, fmt.Errorf("skydive: the analyzer's node %s: %w", n.ID, err)
+		}
+		if keys := differingKeys(want, got); len(keys) > 0 {
 			v.differentNodes++
-			example("node " + describe(p.md) + " differs")
+			v.diffs = append(v.diffs, difference{n.ID, "node " + describe(want) + ": " + strings.Join(keys, ", ")})
 		}
 	}
 	for id, p := range published.nodes {
 		if !seen[id] {
 			v.missingNodes++
-			example("node " + describe(p.md) + " missing")
+			md, _ := decodeMetadata(p.md)
+			v.diffs = append(v.diffs, difference{id, "node " + describe(md) + " missing"})
 		}
 	}
 	seen = make(map[string]bool, len(edges))
@@ -92,83 +129,90 @@ func compare(published *graphState, nodes []wireNode, edges []wireEdge) (verdict
 		p := published.edges[e.ID]
 		if p == nil {
 			v.extraEdges++
-			example("edge " + e.ID + " not published")
+			v.diffs = append(v.diffs, difference{e.ID, "edge " + e.ID + " not published"})
 			continue
 		}
-		same, err := sameJSON(p.md, e.Metadata)
-		if err != nil {
-			return v, fmt.Errorf("skydive: edge %s: %w", e.ID, err)
+		if bytes.Equal(p.md, e.Metadata) && p.parent == e.Parent && p.child == e.Child {
+			continue
 		}
-		if !same || p.parent != e.Parent || p.child != e.Child {
+		want, err := decodeMetadata(p.md)
+		if err != nil {
+			return v, fmt.Errorf("skydive: published edge %s: %w", e.ID, err)
+		}
+		got, err := decodeMetadata(e.Metadata)
+		if err != nil {
+			return v, fmt.Errorf("skydive: the analyzer's edge %s: %w", e.ID, err)
+		}
+		keys := differingKeys(want, got)
+		if p.parent != e.Parent {
+			keys = append(keys, "Parent")
+		}
+		if p.child != e.Child {
+			keys = append(keys, "Child")
+		}
+		if len(keys) > 0 {
 			v.differentEdges++
-			example("edge " + e.ID + " differs")
+			v.diffs = append(v.diffs, difference{e.ID, "edge " + e.ID + ": " + strings.Join(keys, ", ")})
 		}
 	}
 	for id := range published.edges {
 		if !seen[id] {
 			v.missingEdges++
-			example("edge " + id + " missing")
+			v.diffs = append(v.diffs, difference{id, "edge " + id + " missing"})
 		}
 	}
+	slices.SortFunc(v.diffs, func(a, b difference) int { return cmp.Or(cmp.Compare(a.text, b.text), cmp.Compare(a.id, b.id)) })
 	return v, nil
 }
 
 // describe names a node by its metadata: "ovsmirror m1".
-func describe(md []byte) string {
-	var m struct{ Type, Name string }
-	json.Unmarshal(md, &m)
-	return m.Type + " " + m.Name
-}
-
-// sameJSON compares two JSON documents by value.
-func sameJSON(a, b []byte) (bool, error) {
-	ca, err := canonical(a)
-	if err != nil {
-		return false, err
-	}
-	cb, err := canonical(b)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ca, cb), nil
-}
-
-func canonical(b []byte) ([]byte, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
+func describe(md map[string]any) string {
+	t, _ := md["Type"].(string)
+	n, _ := md["Name"].(string)
+	return t + " " + n
 }
 
 // gremlin posts a Gremlin query to /api/topology and decodes the answer.
+// A 401 to a login token used before is answered with a new login and
+// the query made again: the token expired.
 func (e *endpoint) gremlin(ctx context.Context, query string, into any) error {
+	again, err := e.gremlinOnce(ctx, query, into)
+	if again {
+		_, err = e.gremlinOnce(ctx, query, into)
+	}
+	return err
+}
+
+// gremlinOnce is one query; again reports a 401 worth retrying.
+func (e *endpoint) gremlinOnce(ctx context.Context, query string, into any) (again bool, err error) {
 	body, _ := json.Marshal(map[string]string{"GremlinQuery": query})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http+"/api/topology", bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("skydive: read-back: %w", err)
+		return false, fmt.Errorf("skydive: read-back: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if err := e.authorize(ctx, req.Header); err != nil {
-		return err
+	reused, err := e.authorize(ctx, req.Header)
+	if err != nil {
+		return false, err
 	}
 	resp, err := e.httpc.Do(req)
 	if err != nil {
-		return fmt.Errorf("skydive: read-back from %s: %w", e.http, err)
+		return false, fmt.Errorf("skydive: read-back from %s: %w", e.http, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized {
-		e.token = ""
-		return fmt.Errorf("skydive: read-back from %s: %w", e.http, errUnauthorized)
+		return e.retry401(reused), fmt.Errorf("skydive: read-back from %s: %w", e.http, errUnauthorized)
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("skydive: read-back from %s: HTTP %s: %s", e.http, resp.Status, strings.TrimSpace(string(msg)))
+		return false, fmt.Errorf("skydive: read-back from %s: HTTP %s: %s", e.http, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-		return fmt.Errorf("skydive: read-back from %s: %w", e.http, err)
+	answer := io.Reader(resp.Body)
+	if e.maxBody > 0 {
+		answer = io.LimitReader(resp.Body, e.maxBody)
 	}
-	return nil
+	if err := json.NewDecoder(answer).Decode(into); err != nil {
+		return false, fmt.Errorf("skydive: read-back from %s (answers are read up to %d bytes): %w", e.http, e.maxBody, err)
+	}
+	return false, nil
 }

@@ -24,7 +24,9 @@ type message struct {
 
 // wireNode and wireEdge are graph elements as the analyzer reads and
 // serves them. Metadata is kept encoded: it is what the diff and the
-// read-back compare.
+// read-back compare. DeletedAt is set on NodeDeleted and EdgeDeleted
+// only (the analyzer's history keeps it); a delete also carries the
+// element's whole metadata, which the analyzer's schema check requires.
 type wireNode struct {
 	ID        string          `json:"ID"`
 	Metadata  json.RawMessage `json:"Metadata"`
@@ -32,6 +34,7 @@ type wireNode struct {
 	Origin    string          `json:"Origin"`
 	CreatedAt int64           `json:"CreatedAt"`
 	UpdatedAt int64           `json:"UpdatedAt"`
+	DeletedAt int64           `json:"DeletedAt,omitempty"`
 	Revision  int64           `json:"Revision"`
 }
 
@@ -44,6 +47,7 @@ type wireEdge struct {
 	Origin    string          `json:"Origin"`
 	CreatedAt int64           `json:"CreatedAt"`
 	UpdatedAt int64           `json:"UpdatedAt"`
+	DeletedAt int64           `json:"DeletedAt,omitempty"`
 	Revision  int64           `json:"Revision"`
 }
 
@@ -97,7 +101,7 @@ func (m message) encode() ([]byte, error) {
 func appendNode(b []byte, n *wireNode) []byte {
 	b = append(b, `{"ID":`...)
 	b = appendString(b, n.ID)
-	b = appendCommon(b, n.Metadata, n.Host, n.Origin, n.CreatedAt, n.UpdatedAt, n.Revision)
+	b = appendCommon(b, n.Metadata, n.Host, n.Origin, n.CreatedAt, n.UpdatedAt, n.DeletedAt, n.Revision)
 	return append(b, '}')
 }
 
@@ -108,11 +112,11 @@ func appendEdge(b []byte, e *wireEdge) []byte {
 	b = appendString(b, e.Parent)
 	b = append(b, `,"Child":`...)
 	b = appendString(b, e.Child)
-	b = appendCommon(b, e.Metadata, e.Host, e.Origin, e.CreatedAt, e.UpdatedAt, e.Revision)
+	b = appendCommon(b, e.Metadata, e.Host, e.Origin, e.CreatedAt, e.UpdatedAt, e.DeletedAt, e.Revision)
 	return append(b, '}')
 }
 
-func appendCommon(b []byte, md json.RawMessage, host, origin string, created, updated, rev int64) []byte {
+func appendCommon(b []byte, md json.RawMessage, host, origin string, created, updated, deleted, rev int64) []byte {
 	b = append(b, `,"Metadata":`...)
 	if len(md) == 0 {
 		b = append(b, "{}"...)
@@ -127,6 +131,10 @@ func appendCommon(b []byte, md json.RawMessage, host, origin string, created, up
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"UpdatedAt":`...)
 	b = strconv.AppendInt(b, updated, 10)
+	if deleted != 0 {
+		b = append(b, `,"DeletedAt":`...)
+		b = strconv.AppendInt(b, deleted, 10)
+	}
 	b = append(b, `,"Revision":`...)
 	return strconv.AppendInt(b, rev, 10)
 }

@@ -1,0 +1,114 @@
+package skydive
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+)
+
+// The analyzer does not keep node metadata as it was sent: at start it
+// registers typed decoders for some top-level keys, and what it stores,
+// and serves over REST, is the decoded value encoded again. A field the
+// decoder's structure has no slot for is dropped, and so is an empty
+// field tagged omitempty. Of the keys SkyDive v0.28 decodes (Ovs,
+// Container, Metric, LastUpdateMetric), the export sends one, Ovs; every
+// other key it sends is kept as generic JSON.
+//
+// asAnalyzerKeeps applies that decoder, so that the read-back compares
+// what was published with what the analyzer holds as the analyzer sees
+// both: a graph it holds correctly is never a difference.
+
+// ovsFields are the fields of SkyDive's OvsMetadata
+// (topology/probes/ovsdb), all omitempty: OtherConfig and Options are
+// maps of strings, Protocols a list of strings, DBVersion, Version and
+// Error strings, Metric and LastUpdateMetric interface metrics.
+var ovsFields = []string{"OtherConfig", "Options", "Protocols", "DBVersion", "Version", "Error", "Metric", "LastUpdateMetric"}
+
+// asAnalyzerKeeps returns md as the analyzer stores it: the Ovs key
+// through SkyDive's decoder, the rest as it is. md is metadata decoded
+// from JSON (numbers as float64, as the analyzer decodes them); it is not
+// changed.
+func asAnalyzerKeeps(md map[string]any) map[string]any {
+	ovs, ok := md["Ovs"].(map[string]any)
+	if !ok {
+		return md
+	}
+	out := maps.Clone(md)
+	out["Ovs"] = decodeOvs(ovs)
+	return out
+}
+
+// decodeOvs keeps the OvsMetadata fields of v that omitempty keeps: a
+// non-empty map, list or string, a metric that is not null.
+func decodeOvs(v map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, f := range ovsFields {
+		x, ok := v[f]
+		if !ok || x == nil {
+			continue
+		}
+		switch x := x.(type) {
+		case map[string]any:
+			if len(x) == 0 && f != "Metric" && f != "LastUpdateMetric" {
+				continue
+			}
+		case []any:
+			if len(x) == 0 {
+				continue
+			}
+		case string:
+			if x == "" {
+				continue
+			}
+		}
+		out[f] = x
+	}
+	return out
+}
+
+// decodeMetadata parses encoded metadata the way the analyzer does
+// (numbers as float64) and applies its decoders.
+func decodeMetadata(b []byte) (map[string]any, error) {
+	var md map[string]any
+	if err := json.Unmarshal(b, &md); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	return asAnalyzerKeeps(md), nil
+}
+
+// differingKeys lists the keys whose values differ between a and b,
+// sorted, one level into objects ("Ovs.OtherConfig", "Vlans").
+func differingKeys(a, b map[string]any) []string {
+	var out []string
+	for _, k := range unionKeys(a, b) {
+		va, vb := a[k], b[k]
+		if reflect.DeepEqual(va, vb) {
+			continue
+		}
+		ma, okA := va.(map[string]any)
+		mb, okB := vb.(map[string]any)
+		if !okA || !okB {
+			out = append(out, k)
+			continue
+		}
+		for _, sub := range unionKeys(ma, mb) {
+			if !reflect.DeepEqual(ma[sub], mb[sub]) {
+				out = append(out, k+"."+sub)
+			}
+		}
+	}
+	return out
+}
+
+func unionKeys(a, b map[string]any) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
