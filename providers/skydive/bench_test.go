@@ -29,7 +29,7 @@ func BenchmarkSync10k(b *testing.B) {
 		for i := range n - 1 {
 			name := fmt.Sprintf("port%05d", i)
 			md := port(name, 1)
-			md["Ovs"] = topology.Metadata{"Tag": i % 4094}
+			md["Vlans"] = i % 4094
 			md["ExtID"] = map[string]string{"container_id": "c" + name, "container_iface": "eth1", "wirekeeper.io/owner": "h1"}
 			nodes[name] = md
 			links[[3]string{"host", name, topology.Ownership}] = true

@@ -84,9 +84,12 @@ type exporter struct {
 	done   chan struct{}
 
 	// known is the difference the last read-back found (nil: none);
-	// verifyEvery the current read-back interval. Both belong to the
-	// export's goroutine and outlive a connection.
+	// survived the fingerprint of the last one that survived a resync, so
+	// that it is not resent again when it comes back after another one
+	// was repaired; verifyEvery the current read-back interval. They
+	// belong to the export's goroutine and outlive a connection.
 	known       *mismatch
+	survived    string
 	verifyEvery time.Duration
 
 	mu       sync.Mutex
@@ -356,14 +359,16 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 	syncs := x.status().Syncs
 	switch fp := v.fingerprint(); {
 	case v.ok():
-		x.known, x.verifyEvery = nil, base
+		x.known, x.survived, x.verifyEvery = nil, "", base
 	case x.known != nil && x.known.fingerprint == fp:
 		if !x.known.persistent && syncs > x.known.syncs {
-			x.known.persistent = true
+			x.known.persistent, x.survived = true, fp
 			x.log.Warn("the analyzer still does not hold the published graph after a resync: reported, not resent; reading back less often",
 				"verdict", v.String())
 		}
 		x.verifyEvery = min(2*x.verifyEvery, max(base, x.opts.VerifyBackoffMax))
+	case fp == x.survived:
+		x.known, x.verifyEvery = &mismatch{fingerprint: fp, syncs: syncs, persistent: true}, base
 	default:
 		x.known, x.verifyEvery = &mismatch{fingerprint: fp, syncs: syncs}, base
 		x.log.Warn("the analyzer does not hold the published graph", "verdict", v.String())

@@ -157,8 +157,7 @@ func TestExportFollowsRealOVS(t *testing.T) {
 	r.ovs.Vsctl(t, "set", "Port", "p2", "tag=42")
 	waitFor(t, "p2's tag", func() bool {
 		n, _ := heldNode(a, origin, "ovsport", "p2")
-		ovs, _ := n.Metadata["Ovs"].(map[string]any)
-		return fmt.Sprint(ovs["Tag"]) == "42"
+		return fmt.Sprint(n.Metadata["Vlans"]) == "42"
 	})
 	r.ovs.Vsctl(t, "del-port", "br0", "p3") // the mirror's output: m1 goes Pending, then Drifted or repaired
 	waitFor(t, "p3 gone", func() bool { _, ok := heldNode(a, origin, "ovsport", "p3"); return !ok })
