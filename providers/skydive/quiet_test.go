@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,11 +47,14 @@ func TestConvergedExportWithVLANsAndFailModesStaysQuiet(t *testing.T) {
 	r.apply(failModeBridgeDoc("br0", "secure"), export)
 	r.waitPhase("Bridge", "br0", reconciler.PhaseReady)
 	vlanPorts(t, r)
-	r.waitHeld(a, nil)
-	r.waitPhase("SkyDiveExport", "sky", reconciler.PhaseReady)
-	r.waitStatus("sky", "a read-back of the whole graph", func(s skydive.Status) bool {
-		return s.VerifiedOK && s.Nodes == len(r.p.Graph(nil).Nodes)
+	// Converged: every element there (their metadata are compared at the
+	// end), and a read-back made of the whole graph.
+	waitFor(t, "every element in the analyzer", func() bool {
+		return slices.Equal(ids(r.local(nil)), ids(held(t, a, origin)))
 	})
+	r.waitPhase("SkyDiveExport", "sky", reconciler.PhaseReady)
+	rb := tap.ReadBacks()
+	r.waitStatusFor("sky", "a read-back of the whole graph", 20*time.Second, func(skydive.Status) bool { return tap.ReadBacks() > rb+1 })
 	syncs, drift := syncsAt(a, origin), len(r.e.Status().Drift)
 	watch := watchStatus(t, r.e)
 	start := tap.ReadBacks()
@@ -70,6 +74,7 @@ func TestConvergedExportWithVLANsAndFailModesStaysQuiet(t *testing.T) {
 	if st, _ := r.p.Status("sky"); !st.VerifiedOK || st.Syncs != 1 {
 		t.Errorf("status %+v: want the first Sync only and the graph verified", st)
 	}
+	r.waitHeld(a, nil) // what the analyzer keeps is exactly what was published
 	cleanLog(t, a)
 }
 
@@ -97,7 +102,10 @@ func TestVLANsSetByVsctlAreInTheAnalyzersCopy(t *testing.T) {
 	r.apply(failModeBridgeDoc("br0", "secure"), exportDoc("sky", a.URL(), ""))
 	r.waitPhase("Bridge", "br0", reconciler.PhaseReady)
 	vlanPorts(t, r)
-	r.waitHeld(a, nil)
+	origin := "wirekeeper." + r.node
+	waitFor(t, "every element in the analyzer", func() bool {
+		return slices.Equal(ids(r.local(nil)), ids(held(t, a, origin)))
+	})
 	field := func(md map[string]any, path string) string {
 		var v any = md
 		for _, k := range strings.Split(path, ".") {
@@ -145,6 +153,7 @@ func TestVLANsSetByVsctlAreInTheAnalyzersCopy(t *testing.T) {
 		md, _ := restNode(t, a, ovsdb.PortNodeID(r.node, "ovs", "ptag"))
 		return md != nil && field(md, "Vlans") == "<none>"
 	})
+	r.waitHeld(a, nil)
 	cleanLog(t, a)
 }
 
