@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -172,6 +173,19 @@ func (e *endpoint) dialOnce(ctx context.Context) (conn *websocket.Conn, again bo
 		return nil, false, fmt.Errorf("skydive: %s: upgrade refused: HTTP %s", e.ws, resp.Status)
 	}
 	return nil, false, fmt.Errorf("skydive: %s: %w", e.ws, err)
+}
+
+// stableText renders err for the object's status: without the local
+// address of a connection ("read tcp 127.0.0.1:41234->..."), whose port
+// changes with every connection, so that the same failure again is the
+// same text and does not change the status.
+func stableText(err error) string {
+	msg := err.Error()
+	var op *net.OpError
+	if errors.As(err, &op) && op.Source != nil && op.Addr != nil {
+		msg = strings.ReplaceAll(msg, op.Source.String()+"->", "")
+	}
+	return msg
 }
 
 func (e *endpoint) userOrNone() string {

@@ -2,8 +2,13 @@ package skydive
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,5 +136,19 @@ func TestVerdictIsTheSameWhateverTheAnswersOrder(t *testing.T) {
 	nodes[0].Metadata = []byte(`{"Type":"ovsport","Name":"x","UUID":"u","Vlans":1}`)
 	if v, _ := compare(s, nodes, edges); v.fingerprint() == first.fingerprint() {
 		t.Error("a different difference has the same fingerprint")
+	}
+}
+
+func TestStableTextDropsTheLocalPort(t *testing.T) {
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234}
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8082}
+	err := fmt.Errorf("skydive: read-back from http://127.0.0.1:8082: %w",
+		&url.Error{Op: "Post", URL: "http://127.0.0.1:8082/api/topology", Err: &net.OpError{Op: "read", Net: "tcp", Source: local, Addr: remote, Err: syscall.ECONNRESET}})
+	got := stableText(err)
+	if strings.Contains(got, "41234") || !strings.Contains(got, "read tcp 127.0.0.1:8082: connection reset by peer") {
+		t.Errorf("stableText = %q", got)
+	}
+	if plain := errors.New("skydive: HTTP 404"); stableText(plain) != plain.Error() {
+		t.Errorf("stableText changed %q", plain)
 	}
 }

@@ -177,7 +177,7 @@ func (x *exporter) run(ctx context.Context) {
 		}
 		x.log.Warn("analyzer connection ended; reconnecting", "in", backoff.Round(time.Millisecond), "err", err)
 		x.update(func(st *Status) {
-			st.Connected, st.Since, st.LastError = false, time.Now(), err.Error()
+			st.Connected, st.Since, st.LastError = false, time.Now(), stableText(err)
 		})
 		select {
 		case <-ctx.Done():
@@ -350,7 +350,7 @@ func (x *exporter) check(ctx context.Context, conn *websocket.Conn, published *g
 	if err != nil {
 		x.log.Warn("cannot read back the analyzer's graph", "err", err)
 		x.update(func(st *Status) {
-			st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = "read-back failed: "+err.Error(), false, "", true
+			st.Verified, st.VerifiedOK, st.Persistent, st.ReadBackFailed = "read-back failed: "+stableText(err), false, "", true
 			st.ReadBacks++
 			st.Logins = x.ep.logins
 		})

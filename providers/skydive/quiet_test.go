@@ -252,3 +252,34 @@ func TestADifferenceThatSurvivesAResyncIsReportedOnceAndBacksOff(t *testing.T) {
 		t.Errorf("after p3 was deleted in the analyzer: p3 there %v, status %+v, %d Syncs received; want p3 back with one Sync", ok, st, syncsAt(a, origin))
 	}
 }
+
+// An analyzer whose REST API cannot be reached (here: a proxy that
+// answers 404) was resent the whole graph at every read-back; now the
+// export is Degraded, once, and nothing is resent.
+func TestAReadBackWithoutAnswerIsDegradedNotResynced(t *testing.T) {
+	a := skydivetest.Start(t, skydivetest.Options{})
+	tap := newAnalyzerTap(t, a)
+	tap.mu.Lock()
+	tap.refuse = true
+	tap.mu.Unlock()
+	src := newMemSource()
+	src.change(func(n map[string]topology.Metadata, _ map[[3]string]bool) { n["p1"] = port("p1", 1) })
+	r := newEngineRig(t, "h1", skydive.Options{}, src)
+	r.apply(exportDoc("sky", tap.URL(), "verifyInterval: 1s"))
+	waitFor(t, "sky Degraded", func() bool { o := r.object("sky"); return o != nil && o.Phase == reconciler.PhaseDegraded })
+	if o := r.object("sky"); !strings.Contains(o.Message, "cannot verify what the analyzer holds") || !strings.Contains(o.Message, "404") {
+		t.Errorf("Degraded message %q, want it to say the read-back failed and why", o.Message)
+	}
+	watch := watchStatus(t, r.e)
+	start := tap.ReadBacks()
+	r.waitStatusFor("sky", "3 more read-backs", 30*time.Second, func(skydive.Status) bool { return tap.ReadBacks() >= start+3 })
+	if n := syncsAt(a, "wirekeeper.h1"); n != 1 {
+		t.Errorf("%d Syncs, want 1: a failed read-back is nothing a Sync repairs", n)
+	}
+	if ch := watch.changes(t); len(ch) != 0 {
+		t.Errorf("the status changed %d times for the same failure; last:\n%s", len(ch), ch[len(ch)-1])
+	}
+	if d := r.e.Status().Drift; len(d) != 0 {
+		t.Errorf("drift records %+v, want none", d)
+	}
+}

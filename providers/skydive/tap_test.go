@@ -34,6 +34,7 @@ type analyzerTap struct {
 	mu        sync.Mutex
 	readBacks int
 	rewrite   func(md map[string]any)
+	refuse    bool // answer read-backs 404, as a proxy without the REST API
 }
 
 func newAnalyzerTap(t testing.TB, a *skydivetest.Analyzer) *analyzerTap {
@@ -71,6 +72,16 @@ func (tp *analyzerTap) setRewrite(f func(md map[string]any)) {
 func (tp *analyzerTap) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/api/topology" {
 		tp.proxy.ServeHTTP(w, r)
+		return
+	}
+	tp.mu.Lock()
+	refuse := tp.refuse
+	if refuse {
+		tp.readBacks++
+	}
+	tp.mu.Unlock()
+	if refuse {
+		http.NotFound(w, r)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
