@@ -121,7 +121,7 @@ func TestOvsDecoder(t *testing.T) {
 				if got != "" {
 					t.Errorf("stored with Ovs %s, want the node dropped", got)
 				}
-				if !logged(a, "NodeAdded ignored: unable to parse: metadata Ovs") {
+				if !logged(a, "NodeAdded ignored: unable to parse: metadata Ovs", tc.ovs) {
 					t.Errorf("no parse error logged:\n%s", strings.Join(a.Log(), "\n"))
 				}
 				return
