@@ -1,14 +1,66 @@
 // Package skydivetest is an in-process stand-in for the SkyDive v0.28
 // analyzer, written to the behaviour documented in
-// ../shared/reference/skydive-protocol.md, for tests of wirekeeper's SkyDive
+// ../shared/reference/skydive-protocol.md (its section "Corrections and
+// additions (December 2026)" first), for tests of wirekeeper's SkyDive
 // publisher: no real analyzer can run here.
 //
 // It serves the publisher websocket (/ws/publisher) with the analyzer's
 // handshake, ping and graph-message rules, and the REST API (/login,
 // /api/topology with a small Gremlin subset, /api/node, /api/edge,
 // /api/status) on the same port, over plain HTTP or TLS, with optional
-// basic authentication. Like the analyzer it never answers a publisher's
-// bad input: it drops it and records why in Log.
+// basic authentication, expiring login tokens and a 403 for users RBAC does
+// not let publish. Like the analyzer it never answers a publisher's bad
+// input: it drops it, and records why in Log where the analyzer logs it.
+//
+// What it reproduces of the analyzer:
+//
+//   - Metadata decoders. The analyzer decodes some node metadata keys into
+//     fixed structures and keeps only those: what REST, SyncReply and
+//     Gremlin return is the decoded form, not what was published. Of the
+//     decoders SkyDive v0.28 registers at analyzer start, the stand-in has
+//     those of the keys wirekeeper sends or may send by SkyDive's
+//     conventions: Ovs (OvsMetadata: OtherConfig, Options, Protocols,
+//     DBVersion, Version, Error, Metric, LastUpdateMetric; any other field
+//     and every empty one are dropped), Container (ContainerMetadata, the
+//     key SkyDive's container probes use since v0.28), and the top-level
+//     Metric and LastUpdateMetric (InterfaceMetric). v0.28 has no decoder
+//     for Docker (its probe writes Container), nor for any other key
+//     wirekeeper sends (Type, Name, UUID, Manager, ExtID, Driver, OfPort,
+//     MAC, MTU, State, SelectAll, OutputVLAN, SelectVLAN, Path, IPV4, IPV6,
+//     Docker, Collector, Interfaces, WireKeeper): those are kept as sent.
+//     Keys it decodes that the stand-in does not (RoutingTables, FDB,
+//     Neighbors, Vfs, BlockDev, LLDP, Lxd, Libvirt, OVN, Neutron,
+//     Contrail, SFlow, Captures, PacketInjections) are kept as sent here.
+//     A value a decoder refuses (a wrong JSON type) makes the element
+//     unparsable: the whole message is dropped ("unable to parse"), a Sync
+//     included, and REST answers 400. Decoding applies to NodeAdded,
+//     NodeUpdated, NodeDeleted, Sync (and SyncReply) elements, partial
+//     updates, and REST POST and PATCH.
+//   - Parsing: an element needs an ID, an edge a Parent and a Child; a
+//     missing or null CreatedAt or UpdatedAt is now, 0 is stored as 1970.
+//   - Schema checks on Node* and Edge* messages, deletes included (a
+//     delete must carry the element's metadata), not on Sync elements:
+//     Type and Name non-empty, UUID present on ovsport and Path on netns
+//     (empty strings accepted), RelationType on edges.
+//   - Origin rewritten to "<X-Client-Type>.<X-Host-ID>" on Node*/Edge*
+//     messages (the analyzer has a graph validator); Sync elements keep
+//     theirs.
+//   - Sync (and a SyncReply a publisher sends) deletes the origin's nodes
+//     with the edges touching them, then adds the elements whose ID is
+//     free; edges of the origin between other origins' nodes stay.
+//   - NodeUpdated applies a higher revision only; EdgeUpdated replaces
+//     metadata and UpdatedAt but never stores the revision, and a revision
+//     not higher is logged as "edge not found". NodeDeleted records the
+//     message's DeletedAt (see Deleted).
+//   - Silence: re-adds, stale node revisions, unknown message types and
+//     namespaces, deletes of unknown edges and partial updates (parsed,
+//     never applied by the publisher endpoint) leave no log line.
+//   - Handshake: without X-Client-Type the upgrade succeeds and the
+//     connection is closed at once; a host ID already connected gets 409.
+//
+// Where it is stricter than the analyzer, as a limitation: it speaks only
+// the json client protocol (X-Client-Protocol: protobuf is refused with
+// 400), and binary frames are logged and ignored.
 package skydivetest
 
 import (
@@ -55,6 +107,14 @@ type Options struct {
 	// Addr is the listen address (default "127.0.0.1:0"); Restart reuses
 	// the port first bound.
 	Addr string
+	// TokenTTL is how long an authtoken from POST /login stays valid
+	// (0: forever); an expired token is refused with 401 like an unknown
+	// one. See also ExpireTokens.
+	TokenTTL time.Duration
+	// Forbidden lists users of Users that RBAC does not let publish: their
+	// publisher upgrade is refused with 403, REST still serves them. It
+	// has no effect without Users.
+	Forbidden []string
 }
 
 // Publisher is one live publisher connection.
@@ -82,8 +142,8 @@ type Analyzer struct {
 	srv      *http.Server // nil while stopped
 	gen      uint64       // bumped by Stop: connections of older servers are dead
 	g        *graph
-	pubs     map[string]*publisher // by host id, also while upgrading
-	tokens   map[string]string     // auth token -> user
+	pubs     map[string]*publisher  // by host id, also while upgrading
+	tokens   map[string]*loginToken // issued by POST /login
 	logLines []string
 	messages int
 	changed  chan struct{}
@@ -104,9 +164,9 @@ func Start(t testing.TB, opts Options) *Analyzer {
 	a := &Analyzer{
 		t:       t,
 		opts:    opts,
-		g:       newGraph(),
+		g:       newGraph(nil),
 		pubs:    map[string]*publisher{},
-		tokens:  map[string]string{},
+		tokens:  map[string]*loginToken{},
 		changed: make(chan struct{}),
 	}
 	if opts.TLS {
@@ -205,12 +265,12 @@ func (a *Analyzer) Stop() {
 
 // Restart stops the stand-in (see Stop) and starts it again on the same
 // address with an empty graph, as a restarted analyzer process. Log,
-// Messages and issued auth tokens are kept.
+// Messages, Deleted and issued auth tokens are kept.
 func (a *Analyzer) Restart() {
 	a.t.Helper()
 	a.Stop()
 	a.mu.Lock()
-	a.g = newGraph()
+	a.g = newGraph(a.g.deleted)
 	addr := a.addr
 	a.logf("restarted on %s with an empty graph", addr)
 	a.notifyLocked()
@@ -310,14 +370,46 @@ func (a *Analyzer) Publishers() []Publisher {
 	return out
 }
 
-// Log returns the server-log lines so far: connections, disconnections and
-// every dropped or ignored input with its reason ("invalid schema", "Child
-// node not found", "ignored re-add", "revision not higher", "409 host id
-// already connected", "401 unauthorized", "ping timeout", ...).
+// Log returns the server-log lines so far: connections, disconnections,
+// Syncs, and every input dropped where the real analyzer logs the drop,
+// with its reason ("unable to parse", "invalid schema", "Child node not
+// found", "node not found", "edge not found", "409 host id already
+// connected", "401 unauthorized", "ping timeout", ...). What the analyzer
+// ignores silently has no line: re-adds, stale node revisions, unknown
+// message types and namespaces, deletes of unknown edges, partial updates,
+// and metadata its decoders drop.
 func (a *Analyzer) Log() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.logLines...)
+}
+
+// Deleted returns the most recent deletions (up to 1000), oldest first:
+// every node and edge removed by a publisher's NodeDeleted or EdgeDeleted
+// (with the message's DeletedAt and metadata), by a Sync, by
+// DeleteOnDisconnect or over REST.
+func (a *Analyzer) Deleted() []Deletion {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Deletion, len(*a.g.deleted))
+	for i, d := range *a.g.deleted {
+		d.Metadata = cloneMap(d.Metadata)
+		out[i] = d
+	}
+	return out
+}
+
+// ExpireTokens expires every login token issued so far: from now on they
+// get 401 on the websocket upgrade and on REST, as an unknown token does.
+// Tokens issued later are valid for Options.TokenTTL as usual.
+func (a *Analyzer) ExpireTokens() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for _, t := range a.tokens {
+		t.expires = now
+	}
+	a.logf("every login token expired")
 }
 
 // Messages is the number of Graph-namespace websocket messages handled

@@ -1,6 +1,7 @@
 package skydivetest
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,7 +20,6 @@ func TestUpgrade(t *testing.T) {
 		wantStatus int
 		wantLog    string
 	}{
-		{"no X-Client-Type", hdr("X-Host-ID", "h1"), 400, "400 X-Client-Type header missing"},
 		{"json by default", hdr("X-Client-Type", "wirekeeper", "X-Host-ID", "h1"), 101, "wirekeeper.h1: publisher connected"},
 		{"json explicitly", hdr("X-Client-Type", "wirekeeper", "X-Host-ID", "h1", "X-Client-Protocol", "json"), 101, "publisher connected"},
 		{"protobuf refused", hdr("X-Client-Type", "wirekeeper", "X-Host-ID", "h1", "X-Client-Protocol", "protobuf"), 400, "json only"},
@@ -44,6 +44,26 @@ func TestUpgrade(t *testing.T) {
 				t.Errorf("log has no line with %q:\n%s", tc.wantLog, strings.Join(a.Log(), "\n"))
 			}
 		})
+	}
+}
+
+func TestUpgradeWithoutClientTypeIsClosed(t *testing.T) {
+	a := Start(t, Options{})
+	c, resp, err := dial(t, a, hdr("X-Host-ID", "h1"), "")
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("dial without X-Client-Type: %v (%v), want a 101", err, resp)
+	}
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, _, err := c.ReadMessage(); err == nil {
+		t.Errorf("the connection stayed open")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Errorf("the connection stayed open until the read deadline")
+	}
+	if !logged(a, "X-Client-Type header missing: connection from") {
+		t.Errorf("log:\n%s", strings.Join(a.Log(), "\n"))
+	}
+	if len(a.Publishers()) != 0 {
+		t.Errorf("publishers %+v, want none", a.Publishers())
 	}
 }
 

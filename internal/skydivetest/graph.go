@@ -34,12 +34,36 @@ type Edge struct {
 	Revision  int64
 }
 
+// Deletion is one element the analyzer removed from its graph, with the
+// DeletedAt it recorded (a history backend keeps both).
+type Deletion struct {
+	Kind string // "node" or "edge"
+	ID   string
+	// Cause is what removed it: "NodeDeleted" or "EdgeDeleted" (a
+	// publisher's message), "NodeDeleted of its node" (an edge removed
+	// with its node), "Sync", "DeleteOnDisconnect" or "REST".
+	Cause  string
+	Origin string
+	// Metadata are those of the delete message for NodeDeleted and
+	// EdgeDeleted (decoded like any node's), the stored ones otherwise.
+	Metadata map[string]any
+	// DeletedAt is, in ms since the epoch, the DeletedAt of the
+	// NodeDeleted or EdgeDeleted message (0 when it carried none; the
+	// edges of a deleted node get the node's), the analyzer's clock for
+	// the other causes.
+	DeletedAt int64
+}
+
+// maxDeletions bounds the deletions kept: the most recent ones.
+const maxDeletions = 1000
+
 // The reasons an element is dropped or ignored; they head the log lines.
+// errReAdd and errStale are never logged: the analyzer ignores re-adds and
+// stale revisions silently.
 var (
 	errInvalidSchema  = errors.New("invalid schema")
-	errNoID           = errors.New("no ID")
-	errReAdd          = errors.New("ignored re-add")
-	errRevision       = errors.New("revision not higher")
+	errReAdd          = errors.New("already exists")
+	errStale          = errors.New("revision not higher")
 	errNodeNotFound   = errors.New("node not found")
 	errEdgeNotFound   = errors.New("edge not found")
 	errParentNotFound = errors.New("Parent node not found") // the analyzer's own wording, capital and all
@@ -52,17 +76,22 @@ type graph struct {
 	nodes     map[string]*Node
 	edges     map[string]*Edge
 	nodeEdges map[string]map[string]bool // node ID -> IDs of the edges touching it
+	deleted   *[]Deletion                // shared with the graph a Restart replaces it with
 }
 
-func newGraph() *graph {
-	return &graph{nodes: map[string]*Node{}, edges: map[string]*Edge{}, nodeEdges: map[string]map[string]bool{}}
+func newGraph(deleted *[]Deletion) *graph {
+	if deleted == nil {
+		deleted = &[]Deletion{}
+	}
+	return &graph{nodes: map[string]*Node{}, edges: map[string]*Edge{}, nodeEdges: map[string]map[string]bool{}, deleted: deleted}
 }
 
 // nowMS is the analyzer's clock, in milliseconds since the epoch.
 func nowMS() int64 { return time.Now().UnixMilli() }
 
 // checkNode applies the analyzer's node schema: non-empty string Type and
-// Name; ovsport also needs UUID, netns also needs Path.
+// Name; ovsport also needs the key UUID, netns the key Path, as strings
+// that may be empty.
 func checkNode(m map[string]any) error {
 	typ, ok := m["Type"].(string)
 	if !ok || typ == "" {
@@ -71,9 +100,10 @@ func checkNode(m map[string]any) error {
 	if name, ok := m["Name"].(string); !ok || name == "" {
 		return fmt.Errorf("%w: Metadata.Name must be a non-empty string", errInvalidSchema)
 	}
-	need := map[string]string{"ovsport": "UUID", "netns": "Path"}[typ]
-	if v, ok := m[need].(string); need != "" && (!ok || v == "") {
-		return fmt.Errorf("%w: Metadata.%s must be a non-empty string for Type %s", errInvalidSchema, need, typ)
+	if need := map[string]string{"ovsport": "UUID", "netns": "Path"}[typ]; need != "" {
+		if _, ok := m[need].(string); !ok {
+			return fmt.Errorf("%w: Metadata.%s (a string) is required for Type %s", errInvalidSchema, need, typ)
+		}
 	}
 	return nil
 }
@@ -86,68 +116,60 @@ func checkEdge(m map[string]any) error {
 	return nil
 }
 
-// addNode stores n unless it fails the schema or its ID exists (a re-add
-// is ignored, never an update). Missing times are filled with now.
+// addNode stores n unless its ID exists (errReAdd: a re-add is never an
+// update). The schema is the caller's business: Sync elements skip it.
 func (g *graph) addNode(n Node) error {
-	if n.ID == "" {
-		return errNoID
-	}
-	if err := checkNode(n.Metadata); err != nil {
-		return err
-	}
 	if _, ok := g.nodes[n.ID]; ok {
-		return fmt.Errorf("%w: node already exists", errReAdd)
+		return errReAdd
 	}
-	fillTimes(&n.CreatedAt, &n.UpdatedAt)
 	g.nodes[n.ID] = &n
 	return nil
 }
 
 // updateNode replaces the whole Metadata, UpdatedAt and Revision of a
-// stored node when n.Revision is higher; ID, Host, Origin and CreatedAt
-// stay as stored.
+// stored node when n.Revision is higher (errStale otherwise); ID, Host,
+// Origin and CreatedAt stay as stored.
 func (g *graph) updateNode(n Node) error {
-	if err := checkNode(n.Metadata); err != nil {
-		return err
-	}
 	cur, ok := g.nodes[n.ID]
 	if !ok {
 		return errNodeNotFound
 	}
 	if n.Revision <= cur.Revision {
-		return fmt.Errorf("%w: got %d, stored %d", errRevision, n.Revision, cur.Revision)
-	}
-	if n.UpdatedAt == 0 {
-		n.UpdatedAt = nowMS()
+		return fmt.Errorf("%w: got %d, stored %d", errStale, n.Revision, cur.Revision)
 	}
 	cur.Metadata, cur.UpdatedAt, cur.Revision = n.Metadata, n.UpdatedAt, n.Revision
 	return nil
 }
 
-// delNode removes a node and every edge touching it.
-func (g *graph) delNode(id string) error {
-	if _, ok := g.nodes[id]; !ok {
+// delNode removes a node and every edge touching it, recording them with
+// deletedAt. md, when not nil, is what the deletion records as the node's
+// metadata (those of the delete message).
+func (g *graph) delNode(id, cause string, deletedAt int64, md map[string]any) error {
+	n, ok := g.nodes[id]
+	if !ok {
 		return errNodeNotFound
 	}
-	for eid := range g.nodeEdges[id] {
-		_ = g.delEdge(eid) // listed in the index, so present
+	edgeCause := cause
+	if cause == "NodeDeleted" {
+		edgeCause = "NodeDeleted of its node"
 	}
+	for _, eid := range sortedKeys(g.nodeEdges[id]) {
+		_ = g.delEdge(eid, edgeCause, deletedAt, nil) // listed in the index, so present
+	}
+	if md == nil {
+		md = n.Metadata
+	}
+	g.record(Deletion{Kind: "node", ID: id, Cause: cause, Origin: n.Origin, Metadata: cloneMap(md), DeletedAt: deletedAt})
 	delete(g.nodes, id)
 	delete(g.nodeEdges, id)
 	return nil
 }
 
-// addEdge stores e unless it fails the schema, its ID exists, or its
-// parent or child node is missing.
+// addEdge stores e unless its ID exists (errReAdd) or its parent or child
+// node is missing. The schema is the caller's business.
 func (g *graph) addEdge(e Edge) error {
-	if e.ID == "" {
-		return errNoID
-	}
-	if err := checkEdge(e.Metadata); err != nil {
-		return err
-	}
 	if _, ok := g.edges[e.ID]; ok {
-		return fmt.Errorf("%w: edge already exists", errReAdd)
+		return errReAdd
 	}
 	if _, ok := g.nodes[e.Parent]; !ok {
 		return fmt.Errorf("%w: %q", errParentNotFound, e.Parent)
@@ -155,7 +177,6 @@ func (g *graph) addEdge(e Edge) error {
 	if _, ok := g.nodes[e.Child]; !ok {
 		return fmt.Errorf("%w: %q", errChildNotFound, e.Child)
 	}
-	fillTimes(&e.CreatedAt, &e.UpdatedAt)
 	g.edges[e.ID] = &e
 	for _, n := range []string{e.Parent, e.Child} {
 		if g.nodeEdges[n] == nil {
@@ -166,66 +187,85 @@ func (g *graph) addEdge(e Edge) error {
 	return nil
 }
 
-// updateEdge is updateNode for edges; Parent and Child stay as stored.
+// updateEdge is the analyzer's EdgeUpdated: when the edge exists and
+// e.Revision is higher than the stored one, Metadata and UpdatedAt are
+// replaced, but never the Revision; otherwise, stale revision included,
+// it fails with errEdgeNotFound, as the analyzer reports both.
 func (g *graph) updateEdge(e Edge) error {
-	if err := checkEdge(e.Metadata); err != nil {
-		return err
-	}
 	cur, ok := g.edges[e.ID]
-	if !ok {
+	if !ok || e.Revision <= cur.Revision {
 		return errEdgeNotFound
 	}
-	if e.Revision <= cur.Revision {
-		return fmt.Errorf("%w: got %d, stored %d", errRevision, e.Revision, cur.Revision)
-	}
-	if e.UpdatedAt == 0 {
-		e.UpdatedAt = nowMS()
-	}
-	cur.Metadata, cur.UpdatedAt, cur.Revision = e.Metadata, e.UpdatedAt, e.Revision
+	cur.Metadata, cur.UpdatedAt = e.Metadata, e.UpdatedAt
 	return nil
 }
 
-// delEdge removes an edge.
-func (g *graph) delEdge(id string) error {
+// setMetadata replaces an element's metadata, raising its revision and
+// UpdatedAt, as the analyzer's own writes (REST PATCH) do.
+func (g *graph) setMetadata(kind, id string, md map[string]any) error {
+	now := nowMS()
+	if kind == "node" {
+		n, ok := g.nodes[id]
+		if !ok {
+			return errNodeNotFound
+		}
+		n.Metadata, n.UpdatedAt, n.Revision = md, now, n.Revision+1
+		return nil
+	}
 	e, ok := g.edges[id]
 	if !ok {
 		return errEdgeNotFound
 	}
+	e.Metadata, e.UpdatedAt, e.Revision = md, now, e.Revision+1
+	return nil
+}
+
+// delEdge removes an edge, recording it with deletedAt; md as in delNode.
+func (g *graph) delEdge(id, cause string, deletedAt int64, md map[string]any) error {
+	e, ok := g.edges[id]
+	if !ok {
+		return errEdgeNotFound
+	}
+	if md == nil {
+		md = e.Metadata
+	}
+	g.record(Deletion{Kind: "edge", ID: id, Cause: cause, Origin: e.Origin, Metadata: cloneMap(md), DeletedAt: deletedAt})
 	delete(g.nodeEdges[e.Parent], id)
 	delete(g.nodeEdges[e.Child], id)
 	delete(g.edges, id)
 	return nil
 }
 
-// delOrigin removes every node whose Origin is origin, with their edges,
-// and with edgesToo also every edge whose Origin is origin. It returns how
-// many nodes and edges went.
-func (g *graph) delOrigin(origin string, edgesToo bool) (nodes, edges int) {
+// delOrigin removes every node whose Origin is origin, with every edge
+// touching them (whatever the edge's origin). Edges of origin between
+// nodes of other origins stay. It returns how many nodes and edges went.
+func (g *graph) delOrigin(origin, cause string) (nodes, edges int) {
 	before := len(g.edges)
-	for id, n := range g.nodes {
+	now := nowMS()
+	for _, n := range g.sortedNodes() {
 		if n.Origin == origin {
-			_ = g.delNode(id)
+			_ = g.delNode(n.ID, cause, now, nil)
 			nodes++
-		}
-	}
-	if edgesToo {
-		for id, e := range g.edges {
-			if e.Origin == origin {
-				_ = g.delEdge(id)
-			}
 		}
 	}
 	return nodes, before - len(g.edges)
 }
 
-func fillTimes(created, updated *int64) {
-	now := nowMS()
-	if *created == 0 {
-		*created = now
+// record keeps d among the last maxDeletions deletions.
+func (g *graph) record(d Deletion) {
+	*g.deleted = append(*g.deleted, d)
+	if over := len(*g.deleted) - maxDeletions; over > 0 {
+		*g.deleted = slices.Delete(*g.deleted, 0, over)
 	}
-	if *updated == 0 {
-		*updated = now
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
+	slices.Sort(out)
+	return out
 }
 
 // sortedNodes returns the stored nodes, sorted by ID.

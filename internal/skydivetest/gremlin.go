@@ -322,9 +322,11 @@ func matches(v, want any) bool {
 	if list, ok := v.([]any); ok {
 		return slices.ContainsFunc(list, func(x any) bool { return matches(x, want) })
 	}
-	switch v.(type) {
+	switch v := v.(type) {
 	case string, float64, bool:
 		return v == want
+	case int64: // an integer field of a decoded structure (metadataDecoders)
+		return float64(v) == want
 	}
 	return false
 }

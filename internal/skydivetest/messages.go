@@ -1,7 +1,6 @@
 package skydivetest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +26,8 @@ type Topology struct {
 
 // handle applies one websocket message of p under the analyzer's rules and
 // returns the reply to send on the same socket, if any. Nothing else is
-// ever answered: bad input is dropped and logged.
+// ever answered: bad input is dropped, and logged where the analyzer logs
+// it.
 func (a *Analyzer) handle(p *publisher, mt int, data []byte) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -43,8 +43,7 @@ func (a *Analyzer) handle(p *publisher, mt int, data []byte) []byte {
 		return nil
 	}
 	if m.Namespace != "Graph" {
-		a.logf("%s: %s message of namespace %q ignored", origin, m.Type, m.Namespace)
-		return nil
+		return nil // no handler for that namespace: silently ignored
 	}
 	a.messages++
 	p.info.Messages++
@@ -52,93 +51,129 @@ func (a *Analyzer) handle(p *publisher, mt int, data []byte) []byte {
 
 	switch m.Type {
 	case "NodeAdded", "NodeUpdated", "NodeDeleted":
-		var n Node
-		if err := decodeObj(m.Obj, &n, &n.ID); err != nil {
-			a.logf("%s: %s ignored: invalid object: %v", origin, m.Type, err)
+		n, deletedAt, err := parseNode(m.Obj)
+		if err != nil {
+			a.logf("%s: %s ignored: %v", origin, m.Type, err)
 			return nil
 		}
-		n.Origin = origin
-		var err error
+		n.Origin = origin // the analyzer has a validator, so it owns the origin
+		if err := checkNode(n.Metadata); err != nil {
+			a.dropped(origin, m.Type, n.ID, err)
+			return nil
+		}
 		switch m.Type {
 		case "NodeAdded":
 			err = a.g.addNode(n)
 		case "NodeUpdated":
 			err = a.g.updateNode(n)
 		default:
-			err = a.g.delNode(n.ID)
+			err = a.g.delNode(n.ID, m.Type, deletedAt, n.Metadata)
 		}
 		a.dropped(origin, m.Type, n.ID, err)
 	case "EdgeAdded", "EdgeUpdated", "EdgeDeleted":
-		var e Edge
-		if err := decodeObj(m.Obj, &e, &e.ID); err != nil {
-			a.logf("%s: %s ignored: invalid object: %v", origin, m.Type, err)
+		e, deletedAt, err := parseEdge(m.Obj)
+		if err != nil {
+			a.logf("%s: %s ignored: %v", origin, m.Type, err)
 			return nil
 		}
 		e.Origin = origin
-		var err error
+		if err := checkEdge(e.Metadata); err != nil {
+			a.dropped(origin, m.Type, e.ID, err)
+			return nil
+		}
 		switch m.Type {
 		case "EdgeAdded":
 			err = a.g.addEdge(e)
 		case "EdgeUpdated":
 			err = a.g.updateEdge(e)
 		default:
-			err = a.g.delEdge(e.ID)
+			if err = a.g.delEdge(e.ID, m.Type, deletedAt, e.Metadata); errors.Is(err, errEdgeNotFound) {
+				err = nil // the analyzer returns quietly on an unknown edge
+			}
 		}
 		a.dropped(origin, m.Type, e.ID, err)
-	case "Sync":
-		var t Topology
-		if err := decodeObj(m.Obj, &t, nil); err != nil {
-			a.logf("%s: Sync ignored: invalid object: %v", origin, err)
+	case "Sync", "SyncReply":
+		// The analyzer handles a SyncReply from a publisher as a Sync.
+		nodes, edges, err := parseTopology(m.Obj)
+		if err != nil {
+			a.logf("%s: %s ignored: %v", origin, m.Type, err)
 			return nil
 		}
-		a.sync(origin, t)
+		a.sync(origin, m.Type, nodes, edges)
 	case "SyncRequest":
 		return a.syncReply(m.UUID)
-	case "SyncReply":
-		a.logf("%s: SyncReply from a publisher ignored", origin)
 	case "NodePartiallyUpdated", "EdgePartiallyUpdated":
-		a.logf("%s: %s ignored: unsupported by the stand-in", origin, m.Type)
-	default:
-		a.logf("%s: unknown message type %q ignored", origin, m.Type)
+		// Parsed (a value its decoder refuses is logged), then left alone:
+		// the publisher endpoint has no handler for partial updates.
+		if err := parsePartial(m.Obj, m.Type == "NodePartiallyUpdated"); err != nil {
+			a.logf("%s: %s ignored: %v", origin, m.Type, err)
+		}
 	}
+	// Any other type: the analyzer's message decoder returns it unparsed
+	// and no handler matches, so it goes without a word.
 	return nil
 }
 
-// decodeObj decodes a message's Obj into v; id, when given, must end up
-// non-empty.
-func decodeObj(obj json.RawMessage, v any, id *string) error {
-	if len(bytes.TrimSpace(obj)) == 0 || bytes.Equal(bytes.TrimSpace(obj), []byte("null")) {
-		return errors.New("no Obj")
-	}
-	if err := json.Unmarshal(obj, v); err != nil {
-		return err
-	}
-	if id != nil && *id == "" {
-		return errors.New("no ID")
-	}
-	return nil
-}
-
-// dropped logs why an element was dropped or ignored, when it was.
+// dropped logs why an element was dropped, when it was; a re-add and a
+// stale revision are ignored without a log line, as the analyzer does.
 func (a *Analyzer) dropped(origin, what, id string, err error) {
-	if err != nil {
+	if err != nil && !errors.Is(err, errReAdd) && !errors.Is(err, errStale) {
 		a.logf("%s: %s %s dropped: %v", origin, what, id, err)
 	}
 }
 
-// sync applies a Sync: every node of origin goes (with its edges, and the
-// edges of origin), then the listed nodes and edges are added under the
-// add rules, keeping the Origin they carry.
-func (a *Analyzer) sync(origin string, t Topology) {
-	n, e := a.g.delOrigin(origin, true)
-	a.logf("%s: Sync: %d nodes and %d edges of origin %q deleted, adding %d nodes and %d edges",
-		origin, n, e, origin, len(t.Nodes), len(t.Edges))
-	for _, n := range t.Nodes {
-		a.dropped(origin, "Sync node", n.ID, a.g.addNode(n))
+// sync applies a Sync: every node of origin goes with the edges touching
+// it, then the listed nodes and edges whose ID is free are added, keeping
+// the Origin they carry and without schema checks.
+func (a *Analyzer) sync(origin, what string, nodes []Node, edges []Edge) {
+	n, e := a.g.delOrigin(origin, "Sync")
+	a.logf("%s: %s: %d nodes and %d edges of origin %q deleted, adding %d nodes and %d edges",
+		origin, what, n, e, origin, len(nodes), len(edges))
+	for _, n := range nodes {
+		a.dropped(origin, what+" node", n.ID, a.g.addNode(n))
 	}
-	for _, e := range t.Edges {
-		a.dropped(origin, "Sync edge", e.ID, a.g.addEdge(e))
+	for _, e := range edges {
+		a.dropped(origin, what+" edge", e.ID, a.g.addEdge(e))
 	}
+}
+
+// parsePartial decodes a partial update ({ID, UpdatedAt, Revision, Ops:
+// [{Type: 1 add | 2 del, Key, Value}]}) as the analyzer does: an added
+// value goes through its key's decoder (nodes only), any other operation
+// type is an error.
+func parsePartial(obj json.RawMessage, node bool) error {
+	var pu struct {
+		ID        string
+		UpdatedAt *int64
+		Revision  int64
+		Ops       []struct {
+			Type  int
+			Key   string
+			Value json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(obj, &pu); err != nil {
+		return fmt.Errorf("%w: %v", errParse, err)
+	}
+	for _, op := range pu.Ops {
+		switch op.Type {
+		case 1:
+			var err error
+			if dec, ok := metadataDecoders[op.Key]; ok && node {
+				_, err = dec(op.Value)
+			} else {
+				var v any
+				err = json.Unmarshal(op.Value, &v)
+			}
+			if err != nil {
+				return fmt.Errorf("%w: partial update of key %q: %v", errParse, op.Key, err)
+			}
+		case 2:
+		default:
+			return fmt.Errorf("%w: invalid update operation %d for key %s", errParse, op.Type, op.Key)
+		}
+	}
+	return nil
 }
 
 // syncReply is the SyncReply to a SyncRequest: the whole graph (any

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
 
 // routes is the handler of the server of generation gen: the publisher
@@ -59,24 +61,61 @@ func (a *Analyzer) credentialsProblem(r *http.Request) string {
 		}
 		return fmt.Sprintf("wrong basic credentials for %q", user)
 	}
-	token, from := "", ""
-	if c, err := r.Cookie("authtoken"); err == nil {
-		token, from = c.Value, "authtoken cookie"
-	} else if h := r.Header.Get("X-Auth-Token"); h != "" {
-		token, from = h, "X-Auth-Token"
-	} else {
+	token, from := tokenOf(r)
+	if from == "" {
 		return "no credentials"
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.tokens[token]; !ok {
+	t, ok := a.tokens[token]
+	switch {
+	case !ok:
 		return "unknown token in " + from
+	case !t.expires.IsZero() && !time.Now().Before(t.expires):
+		return "expired token in " + from
 	}
 	return ""
 }
 
+// tokenOf returns the login token r carries and where: the authtoken
+// cookie, else the X-Auth-Token header; from is "" without one.
+func tokenOf(r *http.Request) (token, from string) {
+	if c, err := r.Cookie("authtoken"); err == nil {
+		return c.Value, "authtoken cookie"
+	}
+	if h := r.Header.Get("X-Auth-Token"); h != "" {
+		return h, "X-Auth-Token"
+	}
+	return "", ""
+}
+
+// user is the user r authenticated as, "" without an auth backend. Call it
+// only on requests authenticate let through.
+func (a *Analyzer) user(r *http.Request) string {
+	if a.opts.Users == nil {
+		return ""
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		return user
+	}
+	token, _ := tokenOf(r)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.tokens[token]; ok {
+		return t.user
+	}
+	return ""
+}
+
+// loginToken is a token POST /login issued.
+type loginToken struct {
+	user    string
+	expires time.Time // zero: never
+}
+
 // login checks the form fields username and password and sets the
-// authtoken cookie. Without an auth backend any user is let in.
+// authtoken cookie, valid for Options.TokenTTL. Without an auth backend
+// any user is let in.
 func (a *Analyzer) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "skydivetest: login: "+err.Error(), http.StatusBadRequest)
@@ -93,8 +132,12 @@ func (a *Analyzer) login(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	token := hex.EncodeToString(b)
+	t := &loginToken{user: user}
+	if a.opts.TokenTTL > 0 {
+		t.expires = time.Now().Add(a.opts.TokenTTL)
+	}
 	a.mu.Lock()
-	a.tokens[token] = user
+	a.tokens[token] = t
 	a.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: "authtoken", Value: token, Path: "/"})
 	w.WriteHeader(http.StatusOK)
@@ -177,23 +220,35 @@ func (a *Analyzer) getElement(kind string) http.HandlerFunc {
 	}
 }
 
-// createElement adds the element of the body under the add rules (schema,
-// existing ID, missing parent or child), keeping its Origin.
+// createElement adds the element of the body, decoded as the analyzer
+// decodes elements (metadata decoders, missing times are now), under the
+// add rules (schema, existing ID, missing parent or child), keeping its
+// Origin.
 func (a *Analyzer) createElement(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "skydivetest: "+kind+": "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		var id string
-		var err error
 		if kind == "node" {
 			var n Node
-			if err = json.NewDecoder(r.Body).Decode(&n); err == nil {
-				id, err = n.ID, a.g.addNode(n)
+			if n, _, err = parseNode(body); err == nil {
+				id = n.ID
+				if err = checkNode(n.Metadata); err == nil {
+					err = a.g.addNode(n)
+				}
 			}
 		} else {
 			var e Edge
-			if err = json.NewDecoder(r.Body).Decode(&e); err == nil {
-				id, err = e.ID, a.g.addEdge(e)
+			if e, _, err = parseEdge(body); err == nil {
+				id = e.ID
+				if err = checkEdge(e.Metadata); err == nil {
+					err = a.g.addEdge(e)
+				}
 			}
 		}
 		a.answer(w, r, kind, id, err)
@@ -201,8 +256,9 @@ func (a *Analyzer) createElement(kind string) http.HandlerFunc {
 }
 
 // patchElement applies a JSON Patch (RFC 6902: add, replace, remove) to
-// the Metadata of an element, then updates it with the next revision under
-// the update rules.
+// the Metadata of an element; the result goes through the metadata
+// decoders and the schema, then replaces the element's metadata with the
+// next revision.
 func (a *Analyzer) patchElement(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var ops []patchOp
@@ -218,21 +274,44 @@ func (a *Analyzer) patchElement(kind string) http.HandlerFunc {
 			http.Error(w, kind+" not found", http.StatusNotFound)
 			return
 		}
-		var err error
+		var md map[string]any
 		switch v := v.(type) {
 		case Node:
-			if v.Metadata, err = patchMetadata(v.Metadata, ops); err == nil {
-				v.Revision, v.UpdatedAt = v.Revision+1, nowMS()
-				err = a.g.updateNode(v)
-			}
+			md = v.Metadata
 		case Edge:
-			if v.Metadata, err = patchMetadata(v.Metadata, ops); err == nil {
-				v.Revision, v.UpdatedAt = v.Revision+1, nowMS()
-				err = a.g.updateEdge(v)
-			}
+			md = v.Metadata
+		}
+		md, err := patchMetadata(md, ops)
+		if err == nil {
+			md, err = redecode(kind, md)
+		}
+		if err == nil && kind == "node" {
+			err = checkNode(md)
+		} else if err == nil {
+			err = checkEdge(md)
+		}
+		if err == nil {
+			err = a.g.setMetadata(kind, id, md)
 		}
 		a.answer(w, r, kind, id, err)
 	}
+}
+
+// redecode passes metadata changed by a patch through the decoding a new
+// element gets.
+func redecode(kind string, md map[string]any) (map[string]any, error) {
+	raw := map[string]json.RawMessage{}
+	for k, v := range md {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: metadata %s: %v", errParse, k, err)
+		}
+		raw[k] = b
+	}
+	if kind == "node" {
+		return decodeMetadata(raw)
+	}
+	return decodeGeneric(raw)
 }
 
 func (a *Analyzer) deleteElement(kind string) http.HandlerFunc {
@@ -242,9 +321,9 @@ func (a *Analyzer) deleteElement(kind string) http.HandlerFunc {
 		id := r.PathValue("id")
 		var err error
 		if kind == "node" {
-			err = a.g.delNode(id)
+			err = a.g.delNode(id, "REST", nowMS(), nil)
 		} else {
-			err = a.g.delEdge(id)
+			err = a.g.delEdge(id, "REST", nowMS(), nil)
 		}
 		if err != nil {
 			http.Error(w, kind+" not found", http.StatusNotFound)

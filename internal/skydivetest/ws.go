@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,7 +20,11 @@ func (a *Analyzer) servePublisher(gen uint64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		clientType := r.Header.Get("X-Client-Type")
 		if clientType == "" {
-			a.refuse(w, r, http.StatusBadRequest, "X-Client-Type header missing")
+			a.upgradeThenClose(w, r, "X-Client-Type header missing")
+			return
+		}
+		if user := a.user(r); user != "" && slices.Contains(a.opts.Forbidden, user) {
+			a.refuse(w, r, http.StatusForbidden, fmt.Sprintf("user %q may not publish", user))
 			return
 		}
 		if proto := r.Header.Get("X-Client-Protocol"); proto != "" && proto != "json" {
@@ -56,14 +60,6 @@ func (a *Analyzer) servePublisher(gen uint64) http.HandlerFunc {
 			a.mu.Unlock()
 			http.Error(w, fmt.Sprintf("host id %q already connected", hostID), http.StatusConflict)
 			return
-		}
-		for k, v := range r.URL.Query() {
-			if strings.EqualFold(k, "X-Persistence-Policy") {
-				a.logf("%s: query parameter %s=%s ignored: the persistence policy is read from the header only", p.info.Origin, k, strings.Join(v, ","))
-			}
-		}
-		if persistence != "" && persistence != Persistent && persistence != DeleteOnDisconnect {
-			a.logf("%s: unknown persistence policy %q: nodes are kept on disconnect", p.info.Origin, persistence)
 		}
 		a.pubs[hostID] = p
 		a.handlers.Add(1)
@@ -114,6 +110,24 @@ func (a *Analyzer) refuse(w http.ResponseWriter, r *http.Request, code int, why 
 	a.logf("%d %s: upgrade from %s refused", code, why, r.RemoteAddr)
 	a.mu.Unlock()
 	http.Error(w, why, code)
+}
+
+// upgradeThenClose is the analyzer's answer to an upgrade it cannot serve
+// (no X-Client-Type): it upgrades, then drops the connection at once,
+// without a close frame; the client sees a 101, then the connection end.
+func (a *Analyzer) upgradeThenClose(w http.ResponseWriter, r *http.Request, why string) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	a.mu.Lock()
+	if err != nil {
+		a.logf("upgrade from %s failed: %v", r.RemoteAddr, err)
+	} else {
+		a.logf("%s: connection from %s closed after the upgrade", why, r.RemoteAddr)
+	}
+	a.notifyLocked()
+	a.mu.Unlock()
+	if conn != nil {
+		conn.NetConn().Close()
+	}
 }
 
 // ping pings the publisher every PingInterval until stop is closed or a
@@ -190,7 +204,7 @@ func (a *Analyzer) disconnect(p *publisher, reason string) {
 	case !p.sent:
 		a.logf("%s: DeleteOnDisconnect: no message received, nodes kept", origin)
 	default:
-		n, e := a.g.delOrigin(origin, false)
+		n, e := a.g.delOrigin(origin, "DeleteOnDisconnect")
 		a.logf("%s: DeleteOnDisconnect: %d nodes and %d edges deleted", origin, n, e)
 	}
 	a.notifyLocked()
