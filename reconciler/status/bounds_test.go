@@ -79,14 +79,14 @@ func TestStatusFilesListFirstDiagnostics(t *testing.T) {
 	}
 
 	for _, p := range Paths("edge-1") {
-		if got := len(branchFile(t, dir, p)); got > maxTestFile {
+		if got := len(refFile(t, dir, nodeRef("edge-1"), p)); got > maxTestFile {
 			t.Errorf("%s on the branch is %d bytes, want at most %d", p, got, maxTestFile)
 		}
 	}
-	if msg := runGit(t, dir, "log", "-1", "--format=%B", DefaultBranch); len(msg) > 4096 {
+	if msg := runGit(t, dir, "log", "-1", "--format=%B", nodeRef("edge-1")); len(msg) > 4096 {
 		t.Errorf("the commit message is %d bytes, want a short one", len(msg))
 	}
-	md, yml := branchFile(t, dir, "status/edge-1.md"), branchFile(t, dir, "status/edge-1.yaml")
+	md, yml := refFile(t, dir, nodeRef("edge-1"), "status/edge-1.md"), refFile(t, dir, nodeRef("edge-1"), "status/edge-1.yaml")
 	for _, f := range []struct{ name, text, more string }{
 		{"status/edge-1.md", md, "… and 59950 more: run `wirekeeper validate` on this revision for all of them"},
 		{"status/edge-1.yaml", yml, "\n  diagnosticsOmitted: 59950\n"},

@@ -7,8 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 )
@@ -18,7 +24,8 @@ import (
 // source's cache) is refused instead of wiped.
 const cacheMarker = "wirekeeper-status-cache"
 
-// cache is the Writer's bare repository.
+// cache is the bare repository of a Writer or an Aggregator: the heads
+// of the remote refs it reads, under trackingPrefix, and their trees.
 type cache struct {
 	dir  string
 	repo *git.Repository // nil after a failed reset, until open succeeds
@@ -107,20 +114,141 @@ func (c *cache) packs() (int, error) {
 	return len(hs), err
 }
 
-// compact packs every reachable object into one packfile and drops the
-// rest. The storage is reopened in between, since it keeps indexes of the
-// packs the repack deletes.
+// trackingPrefix is where the cache keeps the heads it fetched or pushed:
+// the remote's ref name below it, without the leading "refs/". Remote ref
+// names never collide with each other, so neither do these.
+const trackingPrefix = "refs/tracking/"
+
+func tracking(ref plumbing.ReferenceName) plumbing.ReferenceName {
+	return plumbing.ReferenceName(trackingPrefix + strings.TrimPrefix(ref.String(), "refs/"))
+}
+
+// head returns the cache's last known head of the remote's ref; zero when
+// it knows none.
+func (c *cache) head(ref plumbing.ReferenceName) plumbing.Hash {
+	r, err := c.repo.Storer.Reference(tracking(ref))
+	if err != nil {
+		return plumbing.ZeroHash
+	}
+	return r.Hash()
+}
+
+// setHead records h as the remote's ref's head; a zero h forgets the ref.
+func (c *cache) setHead(ref plumbing.ReferenceName, h plumbing.Hash) error {
+	name := tracking(ref)
+	if h.IsZero() {
+		if err := c.repo.Storer.RemoveReference(name); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return err
+		}
+		return nil
+	}
+	if cur, err := c.repo.Storer.Reference(name); err == nil && cur.Hash() == h {
+		return nil
+	}
+	return c.repo.Storer.SetReference(plumbing.NewHashReference(name, h))
+}
+
+// compact packs the objects of the heads the cache tracks (each head
+// commit and its whole tree, not its history, which nothing reads) into
+// one packfile and drops every other pack and loose object. Shallow
+// fetches leave commits whose parents are missing, which go-git's own
+// repack would choke on. The storage is reopened afterwards, since it keeps
+// indexes of the packs deleted.
 func (c *cache) compact() error {
-	if err := c.repo.RepackObjects(&git.RepackConfig{}); err != nil {
-		return fmt.Errorf("status: repack cache: %w", err)
+	s := c.repo.Storer
+	keep := map[plumbing.Hash]bool{}
+	refs, err := s.IterReferences()
+	if err != nil {
+		return fmt.Errorf("status: compact cache: %w", err)
+	}
+	err = refs.ForEach(func(r *plumbing.Reference) error {
+		if r.Type() != plumbing.HashReference || !strings.HasPrefix(r.Name().String(), trackingPrefix) {
+			return nil
+		}
+		return keepHead(s, r.Hash(), keep)
+	})
+	if err != nil {
+		return fmt.Errorf("status: compact cache: %w", err)
+	}
+	pos, ok := s.(storer.PackedObjectStorer)
+	if !ok {
+		return errors.New("status: compact cache: the storage keeps no packs")
+	}
+	old, err := pos.ObjectPacks()
+	if err != nil {
+		return fmt.Errorf("status: compact cache: %w", err)
+	}
+	pfw, ok := s.(storer.PackfileWriter)
+	if !ok {
+		return errors.New("status: compact cache: the storage cannot write packs")
+	}
+	objs := make([]plumbing.Hash, 0, len(keep))
+	for h := range keep {
+		objs = append(objs, h)
+	}
+	wc, err := pfw.PackfileWriter()
+	if err != nil {
+		return fmt.Errorf("status: compact cache: %w", err)
+	}
+	nh, err := packfile.NewEncoder(wc, s, false).Encode(objs, 0)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("status: compact cache: %w", err)
+	}
+	for _, h := range old {
+		if h != nh {
+			if err := pos.DeleteOldObjectPackAndIndex(h, time.Time{}); err != nil {
+				return fmt.Errorf("status: compact cache: %w", err)
+			}
+		}
+	}
+	if los, ok := s.(storer.LooseObjectStorer); ok {
+		err := los.ForEachObjectHash(func(h plumbing.Hash) error { return los.DeleteLooseObject(h) })
+		if err != nil {
+			return fmt.Errorf("status: compact cache: %w", err)
+		}
 	}
 	repo, err := git.PlainOpen(c.dir)
 	if err != nil {
 		return fmt.Errorf("status: reopen cache: %w", err)
 	}
 	c.repo = repo
-	if err := repo.Prune(git.PruneOptions{Handler: repo.DeleteObject}); err != nil {
-		return fmt.Errorf("status: prune cache: %w", err)
+	return nil
+}
+
+// keepHead adds commit h and every object of its tree to keep.
+func keepHead(s storer.EncodedObjectStorer, h plumbing.Hash, keep map[plumbing.Hash]bool) error {
+	if keep[h] {
+		return nil
+	}
+	c, err := object.GetCommit(s, h)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", h, err)
+	}
+	keep[h] = true
+	return keepTree(s, c.TreeHash, keep)
+}
+
+func keepTree(s storer.EncodedObjectStorer, h plumbing.Hash, keep map[plumbing.Hash]bool) error {
+	if keep[h] {
+		return nil
+	}
+	t, err := object.GetTree(s, h)
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", h, err)
+	}
+	keep[h] = true
+	for _, e := range t.Entries {
+		switch {
+		case e.Mode == filemode.Dir:
+			if err := keepTree(s, e.Hash, keep); err != nil {
+				return err
+			}
+		case e.Mode != filemode.Submodule:
+			keep[e.Hash] = true
+		}
 	}
 	return nil
 }

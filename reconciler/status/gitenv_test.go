@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -88,6 +89,75 @@ func branchFile(tb testing.TB, dir, path string) string {
 	return runGit(tb, dir, "show", DefaultBranch+":"+path)
 }
 
+// nodeRef is the ref a node's status is written to with the default prefix.
+func nodeRef(node string) string { return DefaultRefPrefix + node }
+
+// refFile is a file's content at a ref of the remote.
+func refFile(tb testing.TB, dir, ref, path string) string {
+	tb.Helper()
+	return runGit(tb, dir, "show", ref+":"+path)
+}
+
+// legacyWrite writes node's files to the status branch the way daemons of
+// the versions before node refs did: a commit on the branch head with
+// exactly these files replaced, pushed without force, rebuilt on the new
+// head when the push is refused. It runs the git CLI in a scratch
+// repository and returns the commit that landed.
+func legacyWrite(tb testing.TB, url, node string, files Files, message string) string {
+	tb.Helper()
+	work := tb.TempDir()
+	runGit(tb, work, "init", "-q", "--bare")
+	for attempt := 1; attempt <= 50; attempt++ {
+		_, ok := gitTry(work, "fetch", "-q", url, "+refs/heads/"+DefaultBranch+":refs/heads/base")
+		args := []string{"commit-tree", "-m", message}
+		env := append(os.Environ(), "GIT_INDEX_FILE="+filepath.Join(work, "legacy-index"))
+		os.Remove(filepath.Join(work, "legacy-index"))
+		if ok {
+			runGitEnv(tb, work, env, "read-tree", "base")
+			args = append(args, "-p", "base")
+		} else {
+			runGitEnv(tb, work, env, "read-tree", "--empty")
+		}
+		for _, p := range Paths(node) {
+			data, ok := files[p]
+			if !ok {
+				continue
+			}
+			blob := runGitInput(tb, work, data, "hash-object", "-w", "--stdin")
+			runGitEnv(tb, work, env, "update-index", "--add", "--cacheinfo", "100644,"+blob+","+p)
+		}
+		tree := runGitEnv(tb, work, env, "write-tree")
+		commit := runGit(tb, work, append(args, tree)...)
+		if _, ok := gitTry(work, "push", "-q", url, commit+":refs/heads/"+DefaultBranch); ok {
+			return commit
+		}
+	}
+	tb.Fatalf("legacy write of %s never landed", node)
+	return ""
+}
+
+func runGitEnv(tb testing.TB, dir string, env []string, args ...string) string {
+	tb.Helper()
+	cmd := gitCmd(dir, args...)
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func runGitInput(tb testing.TB, dir string, in []byte, args ...string) string {
+	tb.Helper()
+	cmd := gitCmd(dir, args...)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 func ctx(tb testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	tb.Cleanup(cancel)
@@ -100,6 +170,7 @@ type logCounter struct {
 	mu          sync.Mutex
 	counts      map[string]int
 	maxAttempts int
+	errors      []string // the errors of retried attempts
 }
 
 func newLogCounter() *logCounter { return &logCounter{counts: map[string]int{}} }
@@ -112,8 +183,11 @@ func (c *logCounter) Handle(_ context.Context, r slog.Record) error {
 	defer c.mu.Unlock()
 	c.counts[r.Message]++
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "attempts" {
+		switch a.Key {
+		case "attempts":
 			c.maxAttempts = max(c.maxAttempts, int(a.Value.Int64()))
+		case "error":
+			c.errors = append(c.errors, a.Value.String())
 		}
 		return true
 	})

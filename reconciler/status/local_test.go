@@ -13,7 +13,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 )
 
-// TestWriterLocalRepositoryRunsNoProgram writes and reads the status branch
+// TestWriterLocalRepositoryRunsNoProgram writes and reads the node refs
 // of local repositories, as `wirekeeper demo` and a file:// --repo do, with
 // nothing but tripwires named git, git-upload-pack and git-receive-pack on
 // PATH: go-git's own file transport would run them. The repositories are
@@ -41,14 +41,14 @@ func TestWriterLocalRepositoryRunsNoProgram(t *testing.T) {
 			specsCommit(t, repo)
 			w := newTestWriter(t, tc.url(dir))
 
-			branchLength := func() int {
+			refLength := func() int {
 				// Opened again: a Repository does not see packs added
 				// since it listed them.
 				repo, err := git.PlainOpen(dir)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ref, err := repo.Reference(plumbing.NewBranchReferenceName(DefaultBranch), true)
+				ref, err := repo.Reference(plumbing.ReferenceName(nodeRef("hv1")), true)
 				if err != nil {
 					return 0
 				}
@@ -63,7 +63,7 @@ func TestWriterLocalRepositoryRunsNoProgram(t *testing.T) {
 				wantCommitted bool
 				wantLength    int
 			}{
-				{1, true, 1}, // creates the branch
+				{1, true, 1}, // creates the ref
 				{1, false, 1},
 				{2, true, 2}, // a fast-forward
 			} {
@@ -72,9 +72,9 @@ func TestWriterLocalRepositoryRunsNoProgram(t *testing.T) {
 				if err != nil {
 					t.Fatalf("write %d: %v", i+1, err)
 				}
-				if committed != step.wantCommitted || branchLength() != step.wantLength {
-					t.Errorf("write %d: committed=%v with %d commits on the branch, want %v with %d",
-						i+1, committed, branchLength(), step.wantCommitted, step.wantLength)
+				if committed != step.wantCommitted || refLength() != step.wantLength {
+					t.Errorf("write %d: committed=%v with %d commits on the node's ref, want %v with %d",
+						i+1, committed, refLength(), step.wantCommitted, step.wantLength)
 				}
 			}
 			// A second writer with its own cache reads back what landed.

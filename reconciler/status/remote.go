@@ -18,76 +18,120 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
 )
 
-// fetch brings the status branch's head and its history into the cache and
-// returns it; a zero hash when the branch (or the whole repository) is
-// empty. It asks for the head alone, naming the head it last knew as what it
-// has: the cache always holds whole histories (fetched packs, and commits
-// built on fetched heads), so the remote sends exactly what is new. Talking
-// to the transport directly keeps go-git from walking local history to find
-// what to offer.
-func (w *Writer) fetch(ctx context.Context) (head plumbing.Hash, err error) {
-	sess, err := w.transport.NewUploadPackSession(w.endpoint, w.opts.Auth)
+// repoRemote is the status repository as the Writer, the Aggregator and
+// the Lease talk to it: straight through the transport, one session per
+// request, so that nothing walks local history to find what to offer.
+type repoRemote struct {
+	url       string
+	endpoint  *transport.Endpoint
+	transport transport.Transport
+	auth      transport.AuthMethod
+}
+
+func openRemote(url string, auth transport.AuthMethod) (*repoRemote, error) {
+	if url == "" {
+		return nil, errors.New("URL is required")
+	}
+	ep, err := transport.NewEndpoint(url)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", w.opts.Branch, err)
+		return nil, fmt.Errorf("invalid URL %q: %w", url, err)
+	}
+	// source's transport, not go-git's client: it serves file:// and local
+	// paths in-process, where go-git would run git-upload-pack and
+	// git-receive-pack.
+	tr, err := source.NewTransport(ep)
+	if err != nil {
+		return nil, err
+	}
+	return &repoRemote{url: url, endpoint: ep, transport: tr, auth: auth}, nil
+}
+
+// refMap is what a remote advertises: ref name to hash, hash refs only.
+type refMap map[plumbing.ReferenceName]plumbing.Hash
+
+func advertised(adv *packp.AdvRefs) (refMap, error) {
+	all, err := adv.AllReferences()
+	if err != nil {
+		return nil, err
+	}
+	out := refMap{}
+	for name, ref := range all {
+		if ref.Type() == plumbing.HashReference {
+			out[name] = ref.Hash()
+		}
+	}
+	return out, nil
+}
+
+// fetch reads the remote's refs and asks pick what to bring: the wanted
+// commits the store lacks are downloaded in one pack, with the heads the
+// store has named as haves, so that the remote sends only what is new.
+// Where the remote can, the fetch is shallow (depth 1): nothing here reads
+// history, only heads, and a cold cache of a 1,000-node fleet would
+// otherwise take every node's whole history. An empty repository
+// advertises nothing and is no error.
+func (r *repoRemote) fetch(ctx context.Context, s storer.Storer, pick func(refMap) (wants, haves []plumbing.Hash)) (refs refMap, err error) {
+	sess, err := r.transport.NewUploadPackSession(r.endpoint, r.auth)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	defer func() {
 		if cerr := sess.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("fetch %s: %w", w.opts.Branch, cerr)
+			err = fmt.Errorf("fetch: %w", cerr)
 		}
 	}()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return w.forget()
+		return refMap{}, nil
 	}
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", w.opts.Branch, err)
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	refs, err := adv.AllReferences()
+	if refs, err = advertised(adv); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	wants, haves := pick(refs)
+	var missing []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	for _, h := range wants {
+		if !seen[h] && s.HasEncodedObject(h) != nil {
+			missing = append(missing, h)
+		}
+		seen[h] = true
+	}
+	if len(missing) == 0 {
+		return refs, nil
+	}
+	req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
+	if adv.Capabilities.Supports(capability.NoProgress) {
+		_ = req.Capabilities.Set(capability.NoProgress)
+	}
+	if adv.Capabilities.Supports(capability.Shallow) {
+		_ = req.Capabilities.Set(capability.Shallow)
+		req.Depth = packp.DepthCommits(1)
+	}
+	req.Wants = missing
+	for _, h := range haves {
+		if s.HasEncodedObject(h) == nil {
+			req.Haves = append(req.Haves, h)
+		}
+	}
+	reader, err := sess.UploadPack(ctx, req)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", w.opts.Branch, err)
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	ref, ok := refs[w.ref]
-	if !ok {
-		return w.forget()
+	err = packfile.UpdateObjectStorage(s, demux(req.Capabilities, reader))
+	if cerr := reader.Close(); err == nil {
+		err = cerr
 	}
-	head = ref.Hash()
-	s := w.cache.storer()
-	if s.HasEncodedObject(head) != nil {
-		req := packp.NewUploadPackRequestFromCapabilities(adv.Capabilities)
-		if adv.Capabilities.Supports(capability.NoProgress) {
-			_ = req.Capabilities.Set(capability.NoProgress)
-		}
-		req.Wants = []plumbing.Hash{head}
-		if known, err := s.Reference(w.tracking); err == nil && s.HasEncodedObject(known.Hash()) == nil {
-			req.Haves = []plumbing.Hash{known.Hash()}
-		}
-		reader, err := sess.UploadPack(ctx, req)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", w.opts.Branch, err)
-		}
-		err = packfile.UpdateObjectStorage(s, demux(req.Capabilities, reader))
-		if cerr := reader.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", w.opts.Branch, err)
-		}
-	}
-	if err := s.SetReference(plumbing.NewHashReference(w.tracking, head)); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: record head: %w", w.opts.Branch, err)
-	}
-	return head, nil
-}
-
-// forget drops what the cache knew of a branch that is gone or was never made.
-func (w *Writer) forget() (plumbing.Hash, error) {
-	err := w.cache.storer().RemoveReference(w.tracking)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("forget %s: %w", w.tracking, err)
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	return plumbing.ZeroHash, nil
+	return refs, nil
 }
 
 // demux strips the side-band framing the remote puts around the pack.
@@ -101,64 +145,52 @@ func demux(caps *capability.List, r io.Reader) io.Reader {
 	return r
 }
 
-// pushSession is a receive-pack connection opened ahead of its use.
-type pushSession struct {
-	sess transport.ReceivePackSession
-	adv  *packp.AdvRefs // nil for an empty repository
-	err  error
+// refUpdate moves ref from old (zero: the ref must not exist) to new.
+type refUpdate struct {
+	ref      plumbing.ReferenceName
+	old, new plumbing.Hash
 }
 
-func (w *Writer) openPush(ctx context.Context) pushSession {
-	sess, err := w.transport.NewReceivePackSession(w.endpoint, w.opts.Auth)
+// push sends objects (read from s) and applies the update. It is a
+// compare-and-swap: the command names the old value, which the remote
+// checks under its ref lock, so a push never overwrites a value it did not
+// see; a refused update is an error isRejection recognizes. It returns the
+// refs the remote advertised before the update, which tell a refused
+// pusher where the ref is now without another request.
+func (r *repoRemote) push(ctx context.Context, s storer.EncodedObjectStorer, u refUpdate, objects []plumbing.Hash) (refMap, error) {
+	sess, err := r.transport.NewReceivePackSession(r.endpoint, r.auth)
 	if err != nil {
-		return pushSession{err: fmt.Errorf("push %s: %w", w.opts.Branch, err)}
+		return nil, fmt.Errorf("push %s: %w", u.ref, err)
 	}
+	defer sess.Close()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		sess.Close()
-		return pushSession{err: fmt.Errorf("push %s: %w", w.opts.Branch, err)}
-	}
-	return pushSession{sess: sess, adv: adv}
-}
-
-// close ends a session that is still open (a flush tells the remote's
-// receive-pack that nothing comes).
-func (ps pushSession) close() {
-	if ps.sess != nil {
-		ps.sess.Close()
-	}
-}
-
-// push moves the branch from base to commit over ps, sending objects (those
-// the remote lacks, read from s). It is a compare-and-swap: the update names
-// base as the old value, which the remote checks under its ref lock, so a
-// push never overwrites a commit it did not build on, however stale ps's
-// advertisement is. Talking to the transport directly also spares go-git's
-// walk of the whole history on every push.
-func (w *Writer) push(ctx context.Context, ps pushSession, s storer.EncodedObjectStorer, base, commit plumbing.Hash, objects []plumbing.Hash) error {
-	if ps.err != nil {
-		return ps.err
+		return nil, fmt.Errorf("push %s: %w", u.ref, err)
 	}
 	// Without report-status a refused update looks like a success, and a
-	// lost race would go unnoticed: never push blind.
-	if ps.adv == nil || !ps.adv.Capabilities.Supports(capability.ReportStatus) {
-		return fmt.Errorf("push %s: the remote does not report the status of pushes", w.opts.Branch)
+	// lost compare-and-swap would go unnoticed: never push blind.
+	if adv == nil || !adv.Capabilities.Supports(capability.ReportStatus) {
+		return nil, fmt.Errorf("push %s: the remote does not report the status of pushes", u.ref)
 	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(ps.adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: w.ref, Old: base, New: commit}}
+	refs, err := advertised(adv)
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", u.ref, err)
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	req.Commands = []*packp.Command{{Name: u.ref, Old: u.old, New: u.new}}
 	var pack bytes.Buffer
 	if _, err := packfile.NewEncoder(&pack, s, false).Encode(objects, 0); err != nil {
-		return fmt.Errorf("push %s: encode pack: %w", w.opts.Branch, err)
+		return refs, fmt.Errorf("push %s: encode pack: %w", u.ref, err)
 	}
 	req.Packfile = io.NopCloser(&pack)
-	status, err := ps.sess.ReceivePack(ctx, req)
-	if err == nil && status != nil {
-		err = status.Error()
+	report, err := sess.ReceivePack(ctx, req)
+	if err == nil && report != nil {
+		err = report.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("push %s: %w", w.opts.Branch, err)
+		return refs, fmt.Errorf("push %s: %w", u.ref, err)
 	}
-	return nil
+	return refs, nil
 }
 
 // isPermanent reports whether err says the remote cannot be reached at all,
@@ -178,9 +210,9 @@ func isPermanent(err error) bool {
 	return false
 }
 
-// isRejection reports whether a push was refused because the branch moved:
+// isRejection reports whether a push was refused because the ref moved:
 // the remote reports a failed ref update ("failed to update ref", "fetch
-// first", "non-fast-forward") when the branch is no longer at the old value
+// first", "non-fast-forward") when the ref is no longer at the old value
 // the update named.
 func isRejection(err error) bool {
 	if err == nil {
@@ -192,9 +224,8 @@ func isRejection(err error) bool {
 }
 
 // backoff is a random delay between lo and a ceiling of unit doubled level
-// times, at most hi ("full jitter"), so that writers who lost a race spread
-// out instead of colliding again. The unit is the duration of an attempt:
-// the slower the remote, the wider writers must spread.
+// times, at most hi ("full jitter"), so that retries spread out. The unit
+// is the duration of an attempt: the slower the remote, the longer the wait.
 func backoff(level int, unit, lo, hi time.Duration) time.Duration {
 	ceil := max(min(unit<<min(level, 20), hi), lo)
 	return lo + rand.N(ceil-lo+1)

@@ -181,6 +181,39 @@ func (tw *treeWriter) write(base *object.Tree, files Files) (plumbing.Hash, erro
 	return tw.store(t)
 }
 
+// writeFlat writes the trees holding files (path to entry; the entries'
+// objects exist already) and returns the root tree's hash. Trees that
+// come out the same as before have the same hash and are not new.
+func (tw *treeWriter) writeFlat(files map[string]object.TreeEntry) (plumbing.Hash, error) {
+	here := map[string]object.TreeEntry{}
+	subdirs := map[string]map[string]object.TreeEntry{}
+	for p, e := range files {
+		dir, rest, nested := strings.Cut(p, "/")
+		if !nested {
+			e.Name = p
+			here[p] = e
+			continue
+		}
+		if subdirs[dir] == nil {
+			subdirs[dir] = map[string]object.TreeEntry{}
+		}
+		subdirs[dir][rest] = e
+	}
+	for dir, sub := range subdirs {
+		h, err := tw.writeFlat(sub)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		here[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
+	}
+	t := &object.Tree{}
+	for _, e := range here {
+		t.Entries = append(t.Entries, e)
+	}
+	slices.SortFunc(t.Entries, func(a, b object.TreeEntry) int { return strings.Compare(sortName(a), sortName(b)) })
+	return tw.store(t)
+}
+
 func sortName(e object.TreeEntry) string {
 	if e.Mode == filemode.Dir {
 		return e.Name + "/"

@@ -12,11 +12,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-
-	"github.com/wirekeeper/wirekeeper/reconciler/source"
 )
 
 // Errors a Write may end with; both leave nothing half-done, so the caller
@@ -27,54 +23,64 @@ var (
 	// repository that does not exist, bad credentials, or a connection that
 	// kept breaking.
 	ErrUnreachable = errors.New("status remote unreachable")
-	// ErrContended means every push attempt lost the race to other writers.
-	ErrContended = errors.New("status push kept losing the race to other writers")
+	// ErrContended means every push attempt found the node's ref moved by
+	// someone else: a second daemon running with the same node name, or a
+	// hook of the remote refusing the update.
+	ErrContended = errors.New("status push kept being refused: is another daemon writing the same node?")
 )
 
 // WriterOptions configure a Writer.
 type WriterOptions struct {
-	// URL of the spec repository whose status branch is written.
+	// URL of the status repository: the spec repository unless the
+	// operator chose another.
 	URL string
-	// Branch is the status branch; DefaultBranch when empty.
+	// Branch is the browsable status branch the Aggregator folds the node
+	// refs into; DefaultBranch when empty. The Writer only reads it, for
+	// nodes that have no ref yet (a fleet still on an older version).
 	Branch string
+	// RefPrefix is where the node refs live, one per node:
+	// RefPrefix+<node>; DefaultRefPrefix when empty. It must end in '/'.
+	RefPrefix string
 	// Auth for the remote; nil for git://, file:// and local paths.
 	Auth transport.AuthMethod
-	// CacheDir holds the Writer's own bare repository (only the status
-	// branch is fetched into it). It must not be shared with the spec
-	// source's cache nor with another Writer. A cache that turns out corrupt
-	// is wiped and fetched again.
+	// CacheDir holds the Writer's own bare repository (only the heads of
+	// the refs it reads are kept). It must not be shared with the spec
+	// source's cache nor with another Writer or Aggregator. A cache that
+	// turns out corrupt is wiped and fetched again.
 	CacheDir string
 	// Author and Email sign the status commits as author and committer;
 	// "wirekeeper" and "wirekeeper@localhost" when empty.
 	Author, Email string
 	// Logger receives retries and commits; discarded when nil.
 	Logger *slog.Logger
-	// MaxAttempts bounds the attempts of one Write; 20 when zero. After a
-	// lost race (or a broken connection) a writer waits a random time up to
-	// a ceiling that doubles with each loss, counted in units of how long
-	// its last attempt took (at least 10ms) and at most 10s: the slower the
-	// remote and the more writers, the wider they spread, so that 50 writers
-	// racing on one branch all land within the budget.
+	// MaxAttempts bounds the attempts of one Write; 20 when zero. A node's
+	// ref has one writer, so an attempt is lost only to a broken connection
+	// or to a second daemon misconfigured with the same node name; the
+	// wait between attempts is jittered and doubles up to 10s.
 	MaxAttempts int
 	// Now is the commit time source; time.Now when nil.
 	Now func() time.Time
 }
 
-// Writer commits nodes' status files to the status branch. Its methods are
-// safe for concurrent use; many Writers in many processes may write the same
-// branch at once, each rebuilding its commit on the new head when its push is
-// rejected, so no update is lost and no other node's files are touched.
+// Writer commits nodes' status files, each node to its own ref
+// (RefPrefix+<node>), and reads them back. Its methods are safe for
+// concurrent use. A node's ref has a single writer, the node's daemon, so
+// a write is a plain fast-forward that never waits for, nor retries
+// because of, another node's write; the browsable branch is folded from
+// the node refs by an Aggregator.
 type Writer struct {
-	opts      WriterOptions
-	endpoint  *transport.Endpoint
-	transport transport.Transport
-	log       *slog.Logger
-	ref       plumbing.ReferenceName // the branch on the remote
-	// tracking is where the fetched head is kept in the cache.
-	tracking plumbing.ReferenceName
+	opts   WriterOptions
+	remote *repoRemote
+	log    *slog.Logger
+	branch plumbing.ReferenceName // the browsable branch on the remote
 
 	mu    sync.Mutex
 	cache *cache
+	// known holds the nodes whose ref the cache has seen on the remote
+	// (absent refs included) since the Writer was made: the cache's
+	// tracking ref is then trusted, and an unchanged status costs no
+	// request at all.
+	known map[string]bool
 	// commits counts commits since the cache was last compacted.
 	commits int
 	// compactEvery and compactPacks trigger compaction: after that many
@@ -82,38 +88,25 @@ type Writer struct {
 	compactEvery, compactPacks int
 	// minBackoff and maxBackoff bound the jittered wait between attempts.
 	minBackoff, maxBackoff time.Duration
-	// contention is the backoff level carried from one Write to the next.
-	contention int
-	// took is how long the last attempt took: backoff is counted in
-	// attempts, since that is how long a writer holds the race window.
+	// took is how long the last attempt took, the backoff's unit.
 	took time.Duration
 }
 
 // NewWriter checks opts, fills defaults and opens (or creates) the cache. It
 // does not contact the remote.
 func NewWriter(opts WriterOptions) (*Writer, error) {
-	if opts.URL == "" {
-		return nil, errors.New("status: writer: URL is required")
-	}
-	ep, err := transport.NewEndpoint(opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("status: writer: invalid URL %q: %w", opts.URL, err)
-	}
-	// source's transport, not go-git's client: it serves file:// and local
-	// paths in-process, where go-git would run git-upload-pack and
-	// git-receive-pack.
-	tr, err := source.NewTransport(ep)
+	r, err := openRemote(opts.URL, opts.Auth)
 	if err != nil {
 		return nil, fmt.Errorf("status: writer: %w", err)
 	}
 	if opts.CacheDir == "" {
 		return nil, errors.New("status: writer: CacheDir is required")
 	}
-	opts.Branch = cmp.Or(opts.Branch, DefaultBranch)
-	ref := plumbing.NewBranchReferenceName(opts.Branch)
-	if err := ref.Validate(); err != nil {
-		return nil, fmt.Errorf("status: writer: invalid branch %q: %w", opts.Branch, err)
+	branch, prefix, err := checkRefs(opts.Branch, opts.RefPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("status: writer: %w", err)
 	}
+	opts.Branch, opts.RefPrefix = branch.Short(), prefix
 	opts.Author = cmp.Or(opts.Author, "wirekeeper")
 	opts.Email = cmp.Or(opts.Email, "wirekeeper@localhost")
 	if opts.MaxAttempts <= 0 {
@@ -128,11 +121,10 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	}
 	w := &Writer{
 		opts:         opts,
-		endpoint:     ep,
-		transport:    tr,
-		log:          log.With("component", "status", "branch", opts.Branch),
-		ref:          ref,
-		tracking:     plumbing.ReferenceName("refs/remotes/origin/" + opts.Branch),
+		remote:       r,
+		log:          log.With("component", "status", "refs", opts.RefPrefix),
+		branch:       branch,
+		known:        map[string]bool{},
 		compactEvery: 256,
 		compactPacks: 32,
 		minBackoff:   10 * time.Millisecond,
@@ -146,17 +138,24 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 	return w, nil
 }
 
-// Write commits files, which must be among Paths(node), to the status
-// branch, creating the branch as an orphan when it is missing. When the
-// branch already holds exactly these contents it returns (false, nil) and
-// makes no commit. Otherwise the commit is the branch head's tree with
-// exactly these paths replaced, pushed without force; a rejected push is
-// rebuilt on the new head and retried up to MaxAttempts times. committed
-// reports whether this call made the commit that landed. Errors wrap
-// ErrUnreachable or ErrContended, or the context's error; Write is safe to
-// call again with the same files.
+// NodeRef returns the ref node's status is written to.
+func (w *Writer) NodeRef(node string) plumbing.ReferenceName {
+	return plumbing.ReferenceName(w.opts.RefPrefix + node)
+}
+
+// Write commits files, which must be among Paths(node), to the node's ref,
+// creating the ref with a root commit when it is missing. When the ref
+// already holds exactly these contents it returns (false, nil) and makes
+// no commit; with a warm cache that costs no request. Otherwise the commit
+// is the ref's tree with exactly these paths replaced, parented on the
+// ref's head, and pushed as a compare-and-swap of that one ref; a refused
+// push (the ref moved: a stale cache, or another daemon with the same node
+// name) fetches the ref, rebuilds and retries, up to MaxAttempts times.
+// committed reports whether this call made the commit that landed. Errors
+// wrap ErrUnreachable or ErrContended, or the context's error; Write is
+// safe to call again with the same files.
 func (w *Writer) Write(ctx context.Context, node string, files Files, message string) (committed bool, err error) {
-	if err := checkNode(node); err != nil {
+	if err := w.checkNode(node); err != nil {
 		return false, err
 	}
 	own := Paths(node)
@@ -180,11 +179,8 @@ func (w *Writer) Write(ctx context.Context, node string, files Files, message st
 	var pushed plumbing.Hash // the last commit pushed whose fate is unknown
 	var lastErr error
 	for attempt := 1; attempt <= w.opts.MaxAttempts; attempt++ {
-		// A writer that just fought its way through contention paces even
-		// its next write's first attempt, so that it does not keep beating
-		// writers that have been backing off for longer.
-		if level := attempt - 1 + w.contention; level > 0 {
-			if err := sleep(ctx, backoff(level, max(w.minBackoff, w.took), w.minBackoff, w.maxBackoff)); err != nil {
+		if attempt > 1 {
+			if err := sleep(ctx, backoff(attempt-1, max(w.minBackoff, w.took), w.minBackoff, w.maxBackoff)); err != nil {
 				return false, fmt.Errorf("status: write %s: %w", node, err)
 			}
 		}
@@ -192,7 +188,6 @@ func (w *Writer) Write(ctx context.Context, node string, files Files, message st
 		committed, done, err := w.attempt(ctx, node, files, message, &pushed)
 		w.took = time.Since(start)
 		if done {
-			w.contention = (w.contention + attempt - 1) / 2
 			if err != nil {
 				return false, fmt.Errorf("status: write %s to %s: %w", node, w.opts.URL, err)
 			}
@@ -203,50 +198,42 @@ func (w *Writer) Write(ctx context.Context, node string, files Files, message st
 			return committed, nil
 		}
 		lastErr = err
+		// Whatever went wrong, the next attempt asks the remote where the
+		// ref is rather than trusting the cache.
+		delete(w.known, node)
 		w.log.Debug("status write attempt failed; retrying", "node", node, "attempt", attempt, "error", err)
 	}
-	w.contention = (w.contention + w.opts.MaxAttempts) / 2
 	if isRejection(lastErr) {
 		return false, fmt.Errorf("status: write %s to %s: %w after %d attempts: %w", node, w.opts.URL, ErrContended, w.opts.MaxAttempts, lastErr)
 	}
 	return false, fmt.Errorf("status: write %s to %s: %w after %d attempts: %w", node, w.opts.URL, ErrUnreachable, w.opts.MaxAttempts, lastErr)
 }
 
-// attempt is one fetch, compare, commit and push. done reports whether the
-// outcome is final (success, or an error not worth retrying now).
-//
-// When the files differ from what the cache last saw, the push connection
-// is opened while the fetch runs: connecting (and the remote starting its
-// receive-pack) then happens outside the window between reading the head
-// and updating it, which is the window other writers can win the race in.
+// attempt is one compare, commit and push, after a fetch of the node's ref
+// when the cache cannot be trusted. done reports whether the outcome is
+// final (success, or an error not worth retrying now).
 func (w *Writer) attempt(ctx context.Context, node string, files Files, message string, pushed *plumbing.Hash) (committed, done bool, err error) {
 	if err := w.cache.ensure(); err != nil {
 		return false, true, err
 	}
-	var early chan pushSession
-	if !w.cachedSame(files, Paths(node)) {
-		early = make(chan pushSession, 1)
-		go func() { early <- w.openPush(ctx) }()
-	}
-	var ps pushSession
-	received := false
-	defer func() {
-		if early != nil && !received {
-			ps = <-early
+	ref := w.NodeRef(node)
+	var head plumbing.Hash
+	if w.known[node] {
+		head = w.cache.head(ref)
+	} else {
+		refs, err := w.fetchRefs(ctx, func(refs refMap) []plumbing.ReferenceName { return []plumbing.ReferenceName{ref} })
+		if err != nil {
+			return false, w.final(ctx, err), w.classify(ctx, err)
 		}
-		ps.close()
-	}()
-
-	head, err := w.fetch(ctx)
-	if err != nil {
-		return false, w.final(ctx, err), w.classify(ctx, err)
+		head = refs[ref]
+		w.known[node] = true
 	}
 	if !pushed.IsZero() && head == *pushed {
 		return true, true, nil // the previous push landed but its answer was lost
 	}
 	have, err := readFiles(w.cache.storer(), head, Paths(node))
 	if err != nil {
-		w.cache.reset(w.log, err)
+		w.resetCache(err)
 		return false, false, err
 	}
 	if sameFiles(have, files) {
@@ -255,43 +242,57 @@ func (w *Writer) attempt(ctx context.Context, node string, files Files, message 
 	built := newOverlay(w.cache.storer())
 	commit, objects, err := commitFiles(built, head, files, signature(w.opts.Author, w.opts.Email, w.opts.Now()), message)
 	if err != nil {
-		w.cache.reset(w.log, err)
+		w.resetCache(err)
 		return false, false, err
 	}
-	if early != nil {
-		ps, received = <-early, true
-	} else {
-		ps = w.openPush(ctx)
-	}
-	if err := w.push(ctx, ps, built, head, commit, objects); err != nil {
+	if _, err := w.remote.push(ctx, built, refUpdate{ref: ref, old: head, new: commit}, objects); err != nil {
 		*pushed = commit
 		return false, w.final(ctx, err), w.classify(ctx, err)
 	}
 	if err := built.flush(); err != nil {
 		// The commit landed; a cache that cannot take it is rebuilt by the next fetch.
-		w.cache.reset(w.log, err)
+		w.resetCache(err)
 		return true, true, nil
 	}
-	// Remember the new head (after its objects): the next fetch then has
-	// nothing to bring back.
-	if err := w.cache.storer().SetReference(plumbing.NewHashReference(w.tracking, commit)); err != nil {
+	// Remember the new head (after its objects): the next Write then
+	// builds on it without asking the remote.
+	if err := w.cache.setHead(ref, commit); err != nil {
 		w.log.Warn("cannot record the pushed status head", "error", err)
+		delete(w.known, node)
 	}
-	w.log.Debug("status pushed", "node", node, "commit", commit.String(), "parent", head.String())
+	w.log.Debug("status pushed", "node", node, "ref", ref.String(), "commit", commit.String(), "parent", head.String())
 	w.commits++
 	w.compact()
 	return true, true, nil
 }
 
-// cachedSame reports whether the cache's last known head already holds
-// files, in which case a Write most likely has nothing to push.
-func (w *Writer) cachedSame(files Files, paths []string) bool {
-	ref, err := w.cache.storer().Reference(w.tracking)
+// fetchRefs brings the heads of the refs pick chooses (from the remote's
+// advertisement) into the cache, records them as the cache's tracking refs
+// (forgetting those the remote no longer has) and returns the remote's
+// refs. w.mu is held.
+func (w *Writer) fetchRefs(ctx context.Context, pick func(refMap) []plumbing.ReferenceName) (refMap, error) {
+	var chosen []plumbing.ReferenceName
+	refs, err := w.remote.fetch(ctx, w.cache.storer(), func(refs refMap) (wants, haves []plumbing.Hash) {
+		chosen = pick(refs)
+		for _, name := range chosen {
+			if h, ok := refs[name]; ok {
+				wants = append(wants, h)
+			}
+			if h := w.cache.head(name); !h.IsZero() {
+				haves = append(haves, h)
+			}
+		}
+		return wants, haves
+	})
 	if err != nil {
-		return false
+		return nil, err
 	}
-	have, err := readFiles(w.cache.storer(), ref.Hash(), paths)
-	return err == nil && sameFiles(have, files)
+	for _, name := range chosen {
+		if err := w.cache.setHead(name, refs[name]); err != nil {
+			return nil, fmt.Errorf("record %s: %w", name, err)
+		}
+	}
+	return refs, nil
 }
 
 // final reports whether err ends the Write at once: the context is done, or
@@ -311,112 +312,19 @@ func (w *Writer) classify(ctx context.Context, err error) error {
 	return err
 }
 
-// Read returns the node's files as they are on the remote status branch;
-// empty Files and no error when the branch or the files do not exist.
-func (w *Writer) Read(ctx context.Context, node string) (Files, error) {
-	if err := checkNode(node); err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	head, err := w.fetchForRead(ctx, fmt.Sprintf("read %s from %s", node, w.opts.URL))
-	if err != nil {
-		return nil, err
-	}
-	files, err := readFiles(w.cache.storer(), head, Paths(node))
-	if err != nil {
-		w.cache.reset(w.log, err)
-		return nil, fmt.Errorf("status: read %s: %w", node, err)
-	}
-	return files, nil
-}
-
-// Nodes lists, sorted, the nodes that have a status/<node>.yaml on the
-// remote status branch; none when the branch does not exist.
-func (w *Writer) Nodes(ctx context.Context) ([]string, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	head, err := w.fetchForRead(ctx, "list nodes on "+w.opts.URL)
-	if err != nil || head.IsZero() {
-		return nil, err
-	}
-	nodes, err := nodesAt(w.cache.storer(), head)
-	if err != nil {
-		w.cache.reset(w.log, err)
-		return nil, fmt.Errorf("status: list nodes: %w", err)
-	}
-	return nodes, nil
-}
-
-// ReadAll returns the files of every node that has a status on the remote
-// status branch, from one fetch: what Nodes and Read for each node would
-// return, without a fetch per node.
-func (w *Writer) ReadAll(ctx context.Context) (map[string]Files, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	head, err := w.fetchForRead(ctx, "read all nodes from "+w.opts.URL)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]Files{}
-	if head.IsZero() {
-		return out, nil
-	}
-	nodes, err := nodesAt(w.cache.storer(), head)
-	if err != nil {
-		w.cache.reset(w.log, err)
-		return nil, fmt.Errorf("status: read all nodes: %w", err)
-	}
-	for _, n := range nodes {
-		files, err := readFiles(w.cache.storer(), head, Paths(n))
-		if err != nil {
-			w.cache.reset(w.log, err)
-			return nil, fmt.Errorf("status: read %s: %w", n, err)
-		}
-		out[n] = files
-	}
-	return out, nil
-}
-
-// fetchForRead brings the cache up to date for a read and returns the
-// branch head (zero when the branch does not exist); w.mu is held. what
-// says what the read was, for the error.
-func (w *Writer) fetchForRead(ctx context.Context, what string) (plumbing.Hash, error) {
-	if err := w.cache.ensure(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	head, err := w.fetch(ctx)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("status: %s: %w", what, w.unreachable(ctx, err))
-	}
-	return head, nil
-}
-
-// nodesAt lists, sorted, the nodes with a status/<node>.yaml in commit head.
-func nodesAt(s storer.EncodedObjectStorer, head plumbing.Hash) ([]string, error) {
-	tree, err := headTree(s, head)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := tree.Tree("status")
-	if err != nil {
-		return nil, nil // no node has written yet
-	}
-	var nodes []string
-	for _, e := range dir.Entries {
-		if node, ok := strings.CutSuffix(e.Name, ".yaml"); ok && e.Mode.IsFile() && e.Mode != filemode.Symlink && checkNode(node) == nil {
-			nodes = append(nodes, node)
-		}
-	}
-	slices.Sort(nodes)
-	return nodes, nil
-}
-
 func (w *Writer) unreachable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnreachable, err)
+}
+
+// checkNode checks that node is a node name and makes a valid ref name.
+func (w *Writer) checkNode(node string) error {
+	if err := checkNode(node); err != nil {
+		return err
+	}
+	return checkNodeRef(w.opts.RefPrefix, node)
 }
 
 // compact repacks the cache now and then: every fetch leaves a packfile
@@ -428,6 +336,6 @@ func (w *Writer) compact() {
 	}
 	w.commits = 0
 	if err := w.cache.compact(); err != nil {
-		w.cache.reset(w.log, err)
+		w.resetCache(err)
 	}
 }

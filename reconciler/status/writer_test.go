@@ -16,9 +16,9 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 )
 
-func TestWriterCreatesOrphanBranch(t *testing.T) {
+func TestWriterCreatesNodeRef(t *testing.T) {
 	url, dir := newRemote(t)
-	// The spec branch already has a commit; the status branch must not share it.
+	// The spec branch already has a commit; the node's ref must not share it.
 	work := t.TempDir()
 	runGit(t, work, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(work, "bridges.yaml"), []byte("kind: Bridge\n"), 0o644)
@@ -33,44 +33,58 @@ func TestWriterCreatesOrphanBranch(t *testing.T) {
 	if err != nil || !committed {
 		t.Fatalf("Write = %v, %v; want true, nil", committed, err)
 	}
-	if got := runGit(t, dir, "ls-tree", "-r", "--name-only", DefaultBranch); got != "drift/edge-1.md\nstatus/edge-1.md\nstatus/edge-1.yaml" {
-		t.Errorf("status branch holds:\n%s\nwant only the node's three files", got)
+	ref := nodeRef("edge-1")
+	if got := runGit(t, dir, "ls-tree", "-r", "--name-only", ref); got != "drift/edge-1.md\nstatus/edge-1.md\nstatus/edge-1.yaml" {
+		t.Errorf("the node's ref holds:\n%s\nwant only the node's three files", got)
 	}
-	if n := runGit(t, dir, "rev-list", "--count", DefaultBranch); n != "1" {
-		t.Errorf("status branch has %s commits, want 1 (an orphan root)", n)
+	if n := runGit(t, dir, "rev-list", "--count", ref); n != "1" {
+		t.Errorf("the node's ref has %s commits, want 1 (an orphan root)", n)
 	}
-	if base, ok := gitTry(dir, "merge-base", "main", DefaultBranch); ok {
-		t.Errorf("status branch shares history with main (merge-base %s)", base)
+	if base, ok := gitTry(dir, "merge-base", "main", ref); ok {
+		t.Errorf("the node's ref shares history with main (merge-base %s)", base)
 	}
 	want := "wirekeeper <wirekeeper@localhost> 2024-05-01T12:00:00Z\n" + msg
-	if got := runGit(t, dir, "log", "-1", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "--format=%an <%ae> %cd%n%B", DefaultBranch); got != want {
+	if got := runGit(t, dir, "log", "-1", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "--format=%an <%ae> %cd%n%B", ref); got != want {
 		t.Errorf("commit:\n%s\nwant:\n%s", got, want)
 	}
 	for _, p := range Paths("edge-1") {
-		if got := branchFile(t, dir, p); got != strings.TrimSpace(string(files[p])) {
-			t.Errorf("%s on the branch differs from what was written", p)
+		if got := refFile(t, dir, ref, p); got != strings.TrimSpace(string(files[p])) {
+			t.Errorf("%s on the ref differs from what was written", p)
 		}
 	}
-	if got := runGit(t, dir, "rev-list", "--count", "main"); got != "1" {
-		t.Errorf("main has %s commits, want 1: the writer must not touch it", got)
+	if got := runGit(t, dir, "for-each-ref", "--format=%(refname)"); got != "refs/heads/main\n"+ref {
+		t.Errorf("refs on the remote:\n%s\nwant main and the node's ref only: the writer touches nothing else", got)
 	}
 }
 
 func TestWriterCommitsOnlyChanges(t *testing.T) {
 	url, dir := newRemote(t)
-	w := newTestWriter(t, url)
+	// Through a relay, so that the remote can be taken away.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	relay := startRelay(t, addr, daemonAddr(t), false)
+	w := newTestWriter(t, "git://"+addr+"/"+strings.TrimPrefix(url, testenv.GitURL(t)))
+	ref := nodeRef("edge-1")
 	files, _ := nodeFiles(t, "edge-1", 1)
 	if committed, err := w.Write(ctx(t), "edge-1", files, "first"); err != nil || !committed {
 		t.Fatalf("first Write = %v, %v", committed, err)
 	}
-	head := runGit(t, dir, "rev-parse", DefaultBranch)
+	head := runGit(t, dir, "rev-parse", ref)
 
+	// With the remote gone, the same files are still "nothing to do": a
+	// warm cache answers without a request.
+	relay.close()
 	committed, err := w.Write(ctx(t), "edge-1", files, "same again")
 	if err != nil || committed {
-		t.Errorf("Write of identical files = %v, %v; want false, nil", committed, err)
+		t.Errorf("Write of identical files with the remote away = %v, %v; want false, nil without a request", committed, err)
 	}
-	if got := runGit(t, dir, "rev-parse", DefaultBranch); got != head {
-		t.Errorf("identical Write moved the branch from %s to %s", head, got)
+	startRelay(t, addr, daemonAddr(t), false)
+	if got := runGit(t, dir, "rev-parse", ref); got != head {
+		t.Errorf("identical Write moved the ref from %s to %s", head, got)
 	}
 	// A fresh writer (empty cache) agrees nothing changed.
 	if committed, err := newTestWriter(t, url).Write(ctx(t), "edge-1", files, "same again"); err != nil || committed {
@@ -81,15 +95,17 @@ func TestWriterCommitsOnlyChanges(t *testing.T) {
 	if committed, err := w.Write(ctx(t), "edge-1", changed, "second"); err != nil || !committed {
 		t.Fatalf("Write of a changed file = %v, %v; want true, nil", committed, err)
 	}
-	if got := runGit(t, dir, "diff", "--name-only", head, DefaultBranch); got != "drift/edge-1.md" {
+	if got := runGit(t, dir, "diff", "--name-only", head, ref); got != "drift/edge-1.md" {
 		t.Errorf("second commit changed %q, want only drift/edge-1.md", got)
 	}
-	if got := runGit(t, dir, "rev-parse", DefaultBranch+"^"); got != head {
+	if got := runGit(t, dir, "rev-parse", ref+"^"); got != head {
 		t.Errorf("second commit's parent is %s, want %s", got, head)
 	}
 }
 
-func TestWriterKeepsOtherNodes(t *testing.T) {
+// Each node writes its own ref: neither its files nor its history hold
+// another node's.
+func TestWriterNodesAreIndependent(t *testing.T) {
 	url, dir := newRemote(t)
 	a, b := newTestWriter(t, url), newTestWriter(t, url)
 	a1, _ := nodeFiles(t, "node-a", 1)
@@ -104,13 +120,18 @@ func TestWriterKeepsOtherNodes(t *testing.T) {
 			t.Fatalf("Write %s = %v, %v", step.node, committed, err)
 		}
 	}
-	for path, want := range map[string][]byte{"status/node-a.yaml": a2["status/node-a.yaml"], "status/node-b.yaml": b1["status/node-b.yaml"], "drift/node-b.md": b1["drift/node-b.md"]} {
-		if got := branchFile(t, dir, path); got != strings.TrimSpace(string(want)) {
-			t.Errorf("%s = %q, want %q", path, got, want)
+	for node, want := range map[string]Files{"node-a": a2, "node-b": b1} {
+		for _, p := range Paths(node) {
+			if got := refFile(t, dir, nodeRef(node), p); got != strings.TrimSpace(string(want[p])) {
+				t.Errorf("%s on %s = %q, want %q", p, nodeRef(node), got, want[p])
+			}
 		}
 	}
-	if n := runGit(t, dir, "rev-list", "--count", DefaultBranch); n != "3" {
-		t.Errorf("%s commits, want 3", n)
+	if got := runGit(t, dir, "log", "--format=%s", nodeRef("node-a")); got != "update node-a\nupdate node-a" {
+		t.Errorf("history of node-a = %q, want its own two commits", got)
+	}
+	if got := runGit(t, dir, "ls-tree", "-r", "--name-only", nodeRef("node-b")); strings.Contains(got, "node-a") {
+		t.Errorf("node-b's ref holds node-a's files:\n%s", got)
 	}
 
 	nodes, err := b.Nodes(ctx(t))
@@ -126,6 +147,42 @@ func TestWriterKeepsOtherNodes(t *testing.T) {
 	}
 }
 
+// A node whose daemon predates node refs has its files on the status
+// branch only; readers find it there, and a node with a ref is read from
+// the ref even when the branch holds older files of it.
+func TestWriterReadsBranchForNodesWithoutRef(t *testing.T) {
+	url, _ := newRemote(t)
+	old1, _ := nodeFiles(t, "old-1", 1)
+	legacyWrite(t, url, "old-1", old1, "status(old-1): legacy")
+	stale, _ := nodeFiles(t, "new-1", 1)
+	legacyWrite(t, url, "new-1", stale, "status(new-1): before the upgrade")
+	w := newTestWriter(t, url)
+	fresh, _ := nodeFiles(t, "new-1", 2)
+	if _, err := w.Write(ctx(t), "new-1", fresh, "after the upgrade"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := newTestWriter(t, url)
+	all, err := r.ReadAll(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]Files{"old-1": old1, "new-1": fresh}, all); diff != "" {
+		t.Errorf("ReadAll (-want +got):\n%s", diff)
+	}
+	for node, want := range map[string]Files{"old-1": old1, "new-1": fresh} {
+		got, err := newTestWriter(t, url).Read(ctx(t), node)
+		if diff := cmp.Diff(want, got); diff != "" || err != nil {
+			t.Errorf("Read(%s) error %v, (-want +got):\n%s", node, err, diff)
+		}
+	}
+	// A node's first write after the upgrade starts its ref afresh: a root
+	// commit, whatever the branch holds.
+	if got, _ := gitTry(filepath.Join(testenv.GitBase(t), strings.TrimPrefix(url, testenv.GitURL(t))), "rev-list", "--count", nodeRef("new-1")); got != "1" {
+		t.Errorf("new-1's ref has %s commits, want 1", got)
+	}
+}
+
 func TestWriterReadsMissingBranch(t *testing.T) {
 	url, _ := newRemote(t)
 	w := newTestWriter(t, url)
@@ -137,41 +194,35 @@ func TestWriterReadsMissingBranch(t *testing.T) {
 	}
 }
 
-func TestWriterRebuildsOnRace(t *testing.T) {
+// Two daemons misconfigured with the same node name: the one with the
+// stale cache is refused, fetches the ref, rebuilds on it and lands, and
+// the other's commit stays in the history.
+func TestWriterRebuildsOnSameNode(t *testing.T) {
 	url, dir := newRemote(t)
-	b := newTestWriter(t, url)
-	b1, _ := nodeFiles(t, "node-b", 1)
-	b2, _ := nodeFiles(t, "node-b", 2)
-	if _, err := b.Write(ctx(t), "node-b", b1, "b1"); err != nil {
-		t.Fatal(err)
-	}
-	// A's clock runs after A has fetched and before it pushes: that is where
-	// B's second write lands, so A's first push must be rejected.
 	calls := 0
 	a := newTestWriter(t, url, func(o *WriterOptions) {
-		o.Now = func() time.Time {
-			calls++
-			if calls == 1 {
-				if committed, err := b.Write(ctx(t), "node-b", b2, "b2"); err != nil || !committed {
-					t.Errorf("racing Write = %v, %v", committed, err)
-				}
-			}
-			return at("2024-05-01T12:00:00Z")
-		}
+		o.Now = func() time.Time { calls++; return at("2024-05-01T12:00:00Z") }
 	})
-	a1, _ := nodeFiles(t, "node-a", 1)
-	committed, err := a.Write(ctx(t), "node-a", a1, "a1")
+	b := newTestWriter(t, url)
+	f1, _ := nodeFiles(t, "edge-1", 1)
+	f2, _ := nodeFiles(t, "edge-1", 2)
+	f3, _ := nodeFiles(t, "edge-1", 3)
+	if _, err := a.Write(ctx(t), "edge-1", f1, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if committed, err := b.Write(ctx(t), "edge-1", f2, "b2"); err != nil || !committed {
+		t.Fatalf("B's Write = %v, %v", committed, err)
+	}
+	calls = 0
+	committed, err := a.Write(ctx(t), "edge-1", f3, "a3")
 	if err != nil || !committed {
-		t.Fatalf("Write = %v, %v; want true, nil", committed, err)
+		t.Fatalf("A's Write on a stale cache = %v, %v; want true, nil", committed, err)
 	}
 	if calls != 2 {
-		t.Errorf("A built %d commits, want 2 (one rejected, one rebuilt on the new head)", calls)
+		t.Errorf("A built %d commits, want 2 (one refused, one rebuilt on the new head)", calls)
 	}
-	if got := runGit(t, dir, "log", "--format=%s", DefaultBranch); got != "a1\nb2\nb1" {
-		t.Errorf("history:\n%s\nwant a1, b2, b1", got)
-	}
-	if got := branchFile(t, dir, "status/node-b.yaml"); got != strings.TrimSpace(string(b2["status/node-b.yaml"])) {
-		t.Errorf("B's racing update was lost:\n%s", got)
+	if got := runGit(t, dir, "log", "--format=%s", nodeRef("edge-1")); got != "a3\nb2\na1" {
+		t.Errorf("history:\n%s\nwant a3, b2, a1", got)
 	}
 }
 
@@ -214,7 +265,7 @@ func TestWriterUnreachable(t *testing.T) {
 	if err != nil || !committed {
 		t.Fatalf("Write after recovery = %v, %v; want true, nil", committed, err)
 	}
-	if got := runGit(t, dir, "log", "--format=%s", DefaultBranch); got != "after recovery" {
+	if got := runGit(t, dir, "log", "--format=%s", nodeRef("edge-1")); got != "after recovery" {
 		t.Errorf("history = %q, want exactly the recovered write", got)
 	}
 }
@@ -236,7 +287,7 @@ func TestWriterRecoversCorruptCache(t *testing.T) {
 	if err != nil || !committed {
 		t.Fatalf("Write with a corrupt cache = %v, %v; want true, nil", committed, err)
 	}
-	if got := runGit(t, dir, "log", "--format=%s", DefaultBranch); got != "two\none" {
+	if got := runGit(t, dir, "log", "--format=%s", nodeRef("edge-1")); got != "two\none" {
 		t.Errorf("history = %q, want two, one", got)
 	}
 
@@ -255,7 +306,7 @@ func TestWriterRecoversCorruptCache(t *testing.T) {
 	if committed, err := again.Write(ctx(t), "edge-1", f3, "three"); err != nil || !committed {
 		t.Fatalf("Write from a rebuilt cache = %v, %v; want true, nil", committed, err)
 	}
-	if got := runGit(t, dir, "log", "--format=%s", DefaultBranch); got != "three\ntwo\none" {
+	if got := runGit(t, dir, "log", "--format=%s", nodeRef("edge-1")); got != "three\ntwo\none" {
 		t.Errorf("history = %q, want three, two, one", got)
 	}
 }
@@ -306,6 +357,11 @@ func TestNewWriterChecks(t *testing.T) {
 		{"no URL", WriterOptions{CacheDir: t.TempDir()}, "URL is required"},
 		{"no cache", WriterOptions{URL: "git://127.0.0.1:1/x.git"}, "CacheDir is required"},
 		{"bad branch", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), Branch: "a..b"}, "invalid branch"},
+		{"prefix without slash", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), RefPrefix: "refs/wirekeeper/status"}, "invalid status ref prefix"},
+		{"prefix outside refs", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), RefPrefix: "wirekeeper/status/"}, "invalid status ref prefix"},
+		{"prefix too shallow", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), RefPrefix: "refs/heads/"}, "invalid status ref prefix"},
+		{"prefix under the branch", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), RefPrefix: "refs/heads/wirekeeper/status/"}, "clashes with the status branch"},
+		{"branch under the prefix", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: t.TempDir(), RefPrefix: "refs/heads/wirekeeper/"}, "clashes with the status branch"},
 		{"someone else's files", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: notEmpty}, "neither empty nor a status cache"},
 		{"someone else's repository", WriterOptions{URL: "git://127.0.0.1:1/x.git", CacheDir: foreignRepo}, "not made by the status writer"},
 	}
@@ -327,6 +383,9 @@ func TestNewWriterChecks(t *testing.T) {
 	}
 	if _, err := w.Write(ctx(t), "a", Files{"status/b.yaml": nil}, "m"); err == nil || !strings.Contains(err.Error(), "not one of the node's files") {
 		t.Errorf("Write of another node's file = %v, want a refusal", err)
+	}
+	if _, err := w.Write(ctx(t), "a..b", Files{"status/a..b.yaml": nil}, "m"); err == nil || !strings.Contains(err.Error(), "cannot be a git ref name") {
+		t.Errorf("Write of node a..b = %v, want a refusal naming the ref", err)
 	}
 	if committed, err := w.Write(ctx(t), "a", Files{}, "m"); err != nil || committed {
 		t.Errorf("Write of nothing = %v, %v; want false, nil without contacting the remote", committed, err)

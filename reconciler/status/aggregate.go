@@ -1,0 +1,452 @@
+package status
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/wirekeeper/wirekeeper/reconciler"
+)
+
+// FleetPagePath is the fleet page's path on the status branch, where
+// forges render it as the branch's front page.
+const FleetPagePath = "README.md"
+
+// ErrFoldRefused means the status branch moved while a Fold built its
+// commit (another aggregator, or a daemon of an older version writing the
+// branch directly): nothing was lost, the next Fold builds on the new head.
+var ErrFoldRefused = errors.New("status branch moved during the fold")
+
+// AggregatorOptions configure an Aggregator.
+type AggregatorOptions struct {
+	// URL of the status repository, Auth to reach it.
+	URL  string
+	Auth transport.AuthMethod
+	// Branch is the browsable status branch; DefaultBranch when empty.
+	Branch string
+	// RefPrefix is where the node refs are; DefaultRefPrefix when empty.
+	RefPrefix string
+	// CacheDir is the Aggregator's own cache, shared with nothing else.
+	CacheDir string
+	// Author and Email sign the fold commits; "wirekeeper" and
+	// "wirekeeper@localhost" when empty.
+	Author, Email string
+	// Interval is the daemons' poll interval, which the fleet page uses to
+	// tell silent nodes; 30s when zero.
+	Interval time.Duration
+	// Render renders the fleet page from every node's status; RenderFleet
+	// when nil. It must be deterministic.
+	Render func(map[string]*reconciler.NodeStatus, FleetOptions) []byte
+	// Logger receives folds; discarded when nil.
+	Logger *slog.Logger
+	// Now is the clock of commits and of the fleet page; time.Now when nil.
+	Now func() time.Time
+}
+
+// FoldResult says what a Fold did.
+type FoldResult struct {
+	// Commit is the commit pushed to the status branch; zero when the
+	// branch already held every node ref's files and the same fleet page.
+	Commit plumbing.Hash
+	// Nodes are the nodes whose files the commit changed, sorted.
+	Nodes []string
+	// Fetched is false when nothing moved since the last Fold and nothing
+	// was downloaded.
+	Fetched bool
+}
+
+// Aggregator folds the node refs into the browsable status branch: one
+// commit for all the nodes that changed since the last fold, with the
+// fleet page at the root. Only the daemon holding the Lease runs it, but
+// two at once are safe: the push is a compare-and-swap on the branch
+// head, and the loser's next Fold starts from the winner's commit. Its
+// methods are safe for concurrent use.
+type Aggregator struct {
+	opts   AggregatorOptions
+	remote *repoRemote
+	branch plumbing.ReferenceName
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	cache *cache
+	// seen are the node refs and the branch as of the last Fold that
+	// looked at them; nothing to do while the remote advertises the same.
+	seen refMap
+	// rendered is when the fleet page was last rendered: it is rendered
+	// again each Interval even when no ref moved, since time alone turns
+	// nodes silent.
+	rendered time.Time
+	newest   string
+	// parsed caches parsed statuses by their files' blob hashes.
+	parsed  map[[2]plumbing.Hash]*reconciler.NodeStatus
+	commits int
+}
+
+// NewAggregator checks opts, fills defaults and opens the cache. It does
+// not contact the remote.
+func NewAggregator(opts AggregatorOptions) (*Aggregator, error) {
+	r, err := openRemote(opts.URL, opts.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("status: aggregator: %w", err)
+	}
+	if opts.CacheDir == "" {
+		return nil, errors.New("status: aggregator: CacheDir is required")
+	}
+	branch, prefix, err := checkRefs(opts.Branch, opts.RefPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("status: aggregator: %w", err)
+	}
+	opts.Branch, opts.RefPrefix = branch.Short(), prefix
+	opts.Author = cmp.Or(opts.Author, "wirekeeper")
+	opts.Email = cmp.Or(opts.Email, "wirekeeper@localhost")
+	opts.Interval = cmp.Or(opts.Interval, 30*time.Second)
+	if opts.Render == nil {
+		opts.Render = RenderFleet
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := openCache(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Aggregator{
+		opts: opts, remote: r, branch: branch, cache: c,
+		log:    log.With("component", "aggregator", "branch", opts.Branch),
+		parsed: map[[2]plumbing.Hash]*reconciler.NodeStatus{},
+	}, nil
+}
+
+// Fold makes the status branch hold every node ref's files, and the fleet
+// page rendered from every node's status (nodes without a ref keep their
+// files on the branch), in one commit on the branch head pushed as a
+// compare-and-swap; no commit when the tree would not change. newest is
+// the spec branch head the caller knows, for the fleet page. When the
+// remote advertises the same refs as at the last Fold and the page is not
+// due for a refresh, Fold downloads nothing. A refused push is
+// ErrFoldRefused; an unreachable remote wraps ErrUnreachable.
+func (a *Aggregator) Fold(ctx context.Context, newest string) (FoldResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res, err := a.fold(ctx, newest)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		case isRejection(err):
+			err = fmt.Errorf("%w: %w", ErrFoldRefused, err)
+		case isPermanent(err):
+			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		return res, fmt.Errorf("status: fold into %s of %s: %w", a.opts.Branch, a.opts.URL, err)
+	}
+	return res, nil
+}
+
+func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error) {
+	if err := a.cache.ensure(); err != nil {
+		return FoldResult{}, err
+	}
+	now := a.opts.Now()
+	due := newest != a.newest || a.rendered.IsZero() || now.Sub(a.rendered) >= a.opts.Interval
+	var picked refMap
+	fetched := false
+	_, err := a.remote.fetch(ctx, a.cache.storer(), func(refs refMap) (wants, haves []plumbing.Hash) {
+		picked = a.pick(refs)
+		if !due && maps.Equal(picked, a.seen) {
+			return nil, nil
+		}
+		fetched = true
+		for name, h := range picked {
+			wants = append(wants, h)
+			if have := a.cache.head(name); !have.IsZero() {
+				haves = append(haves, have)
+			}
+		}
+		return wants, haves
+	})
+	if err != nil || !fetched {
+		return FoldResult{}, err
+	}
+	for name := range a.seen {
+		if _, ok := picked[name]; !ok {
+			if err := a.cache.setHead(name, plumbing.ZeroHash); err != nil {
+				return FoldResult{}, err
+			}
+		}
+	}
+	for name, h := range picked {
+		if err := a.cache.setHead(name, h); err != nil {
+			return FoldResult{}, err
+		}
+	}
+	res, err := a.build(ctx, picked, newest, now)
+	if err != nil {
+		return res, err
+	}
+	res.Fetched = true
+	a.rendered, a.newest = now, newest
+	if !res.Commit.IsZero() {
+		picked[a.branch] = res.Commit
+	}
+	a.seen = picked
+	return res, nil
+}
+
+// pick selects the node refs and the branch from an advertisement.
+func (a *Aggregator) pick(refs refMap) refMap {
+	out := refMap{}
+	for name, h := range refs {
+		if _, ok := nodeOf(a.opts.RefPrefix, name); ok || name == a.branch {
+			out[name] = h
+		}
+	}
+	return out
+}
+
+// build writes the folded tree and, when it differs from the branch
+// head's, the commit, and pushes it.
+func (a *Aggregator) build(ctx context.Context, refs refMap, newest string, now time.Time) (FoldResult, error) {
+	s := a.cache.storer()
+	head := refs[a.branch]
+	files := map[string]object.TreeEntry{} // the branch's tree, flattened
+	var baseRoot plumbing.Hash
+	if !head.IsZero() {
+		t, err := headTree(s, head)
+		if err != nil {
+			return FoldResult{}, a.damaged(err)
+		}
+		baseRoot = t.Hash
+		if err := flatten(s, t, "", files); err != nil {
+			return FoldResult{}, a.damaged(err)
+		}
+	}
+	changed := map[string]plumbing.Hash{} // node -> its ref's head
+	for name, h := range refs {
+		node, ok := nodeOf(a.opts.RefPrefix, name)
+		if !ok {
+			continue
+		}
+		t, err := headTree(s, h)
+		if err != nil {
+			return FoldResult{}, a.damaged(err)
+		}
+		for _, p := range Paths(node) {
+			e, err := t.FindEntry(p)
+			if err != nil || !e.Mode.IsFile() {
+				continue // a file the node never wrote: what the branch has stays
+			}
+			if old, ok := files[p]; !ok || old.Hash != e.Hash || old.Mode != e.Mode {
+				files[p] = object.TreeEntry{Name: path.Base(p), Mode: e.Mode, Hash: e.Hash}
+				changed[node] = h
+			}
+		}
+	}
+	built := newOverlay(s)
+	statuses, err := a.statuses(built, files)
+	if err != nil {
+		return FoldResult{}, err
+	}
+	page := a.opts.Render(statuses, FleetOptions{Now: now, Interval: a.opts.Interval, NewestRevision: newest})
+	tw := &treeWriter{s: built, seen: map[plumbing.Hash]bool{}}
+	pageHash, err := tw.store(blob(page))
+	if err != nil {
+		return FoldResult{}, err
+	}
+	files[FleetPagePath] = object.TreeEntry{Name: FleetPagePath, Mode: filemode.Regular, Hash: pageHash}
+	root, err := tw.writeFlat(files)
+	if err != nil {
+		return FoldResult{}, err
+	}
+	if root == baseRoot {
+		return FoldResult{}, nil
+	}
+	nodes := slices.Sorted(maps.Keys(changed))
+	sig := signature(a.opts.Author, a.opts.Email, now)
+	c := &object.Commit{Author: sig, Committer: sig, Message: a.message(s, nodes, changed), TreeHash: root}
+	if !head.IsZero() {
+		c.ParentHashes = []plumbing.Hash{head}
+	}
+	commit, err := tw.store(c)
+	if err != nil {
+		return FoldResult{}, err
+	}
+	// Only what the remote lacks: the new trees, the page and the commit
+	// (every node's files are on its ref already).
+	var objects []plumbing.Hash
+	for _, h := range tw.written {
+		if s.HasEncodedObject(h) != nil {
+			objects = append(objects, h)
+		}
+	}
+	if _, err := a.remote.push(ctx, built, refUpdate{ref: a.branch, old: head, new: commit}, objects); err != nil {
+		return FoldResult{Nodes: nodes}, err
+	}
+	if err := built.flush(); err == nil {
+		if err := a.cache.setHead(a.branch, commit); err != nil {
+			a.log.Warn("cannot record the folded head", "error", err)
+		}
+	} else {
+		a.damaged(err)
+	}
+	a.log.Info("status folded", "nodes", len(nodes), "commit", commit.String())
+	a.commits++
+	a.compact()
+	return FoldResult{Commit: commit, Nodes: nodes}, nil
+}
+
+// statuses parses every node's status in the folded tree, each once per
+// content: a fleet of 1,000 nodes parses only the statuses that changed.
+// A status that does not parse is left off the page, with a warning.
+func (a *Aggregator) statuses(s storer.EncodedObjectStorer, files map[string]object.TreeEntry) (map[string]*reconciler.NodeStatus, error) {
+	out := map[string]*reconciler.NodeStatus{}
+	used := map[[2]plumbing.Hash]bool{}
+	for p, e := range files {
+		node, ok := strings.CutPrefix(p, "status/")
+		if !ok {
+			continue
+		}
+		if node, ok = strings.CutSuffix(node, ".yaml"); !ok || checkNode(node) != nil {
+			continue
+		}
+		key := [2]plumbing.Hash{e.Hash, files[driftPath(node)].Hash}
+		used[key] = true
+		if ns, ok := a.parsed[key]; ok {
+			out[node] = ns
+			continue
+		}
+		nf := Files{}
+		for _, q := range []string{yamlPath(node), driftPath(node)} {
+			qe, ok := files[q]
+			if !ok {
+				continue
+			}
+			b, err := object.GetBlob(s, qe.Hash)
+			if err != nil {
+				return nil, a.damaged(fmt.Errorf("read %s: %w", q, err))
+			}
+			data, err := blobBytes(b)
+			if err != nil {
+				return nil, a.damaged(fmt.Errorf("read %s: %w", q, err))
+			}
+			nf[q] = data
+		}
+		ns, err := Parse(node, nf)
+		if err != nil {
+			a.log.Warn("a node's status does not parse; it is left off the fleet page", "node", node, "error", err)
+			continue
+		}
+		a.parsed[key], out[node] = ns, ns
+	}
+	for k := range a.parsed {
+		if !used[k] {
+			delete(a.parsed, k)
+		}
+	}
+	return out, nil
+}
+
+// message is the fold commit's message: a subject naming the nodes (as
+// many as fit in 72 characters, then a count), and a body with each
+// node's own last commit subject, at most reconciler.MaxListed lines of
+// at most reconciler.MaxTextBytes, then a line counting the rest.
+func (a *Aggregator) message(s storer.EncodedObjectStorer, nodes []string, heads map[string]plumbing.Hash) string {
+	if len(nodes) == 0 {
+		return "status: fleet page\n"
+	}
+	subject := fmt.Sprintf("status: %d node", len(nodes))
+	if len(nodes) > 1 {
+		subject += "s"
+	}
+	names, shown := "", 0
+	for i, n := range nodes {
+		next := n
+		if i > 0 {
+			next = names + ", " + n
+		}
+		more := ""
+		if rest := len(nodes) - i - 1; rest > 0 {
+			more = fmt.Sprintf(" and %d more", rest)
+		}
+		if len(subject)+len(": ")+len(next)+len(more) > 72 {
+			break
+		}
+		names, shown = next, i+1
+	}
+	if shown > 0 {
+		subject += ": " + names
+		if shown < len(nodes) {
+			subject += fmt.Sprintf(" and %d more", len(nodes)-shown)
+		}
+	}
+	listed, omitted := reconciler.Listed(nodes)
+	var b strings.Builder
+	b.WriteString(subject + "\n\n")
+	for _, n := range listed {
+		line := n
+		if c, err := object.GetCommit(s, heads[n]); err == nil {
+			line = oneLine(strings.SplitN(c.Message, "\n", 2)[0])
+		}
+		b.WriteString(clipText(line) + "\n")
+	}
+	if omitted > 0 {
+		fmt.Fprintf(&b, "... and %d more nodes\n", omitted)
+	}
+	return b.String()
+}
+
+// damaged wipes a cache that failed to read its own objects, so that the
+// next Fold fetches everything again, and returns err.
+func (a *Aggregator) damaged(err error) error {
+	a.cache.reset(a.log, err)
+	a.seen = nil
+	return err
+}
+
+func (a *Aggregator) compact() {
+	packs, err := a.cache.packs()
+	if err == nil && packs <= 32 && a.commits < 256 {
+		return
+	}
+	a.commits = 0
+	if err := a.cache.compact(); err != nil {
+		a.damaged(err)
+	}
+}
+
+// flatten adds every file of tree t to files, by path below dir.
+func flatten(s storer.EncodedObjectStorer, t *object.Tree, dir string, files map[string]object.TreeEntry) error {
+	for _, e := range t.Entries {
+		p := path.Join(dir, e.Name)
+		if e.Mode != filemode.Dir {
+			files[p] = e
+			continue
+		}
+		sub, err := object.GetTree(s, e.Hash)
+		if err != nil {
+			return fmt.Errorf("read tree %s: %w", p, err)
+		}
+		if err := flatten(s, sub, p, files); err != nil {
+			return err
+		}
+	}
+	return nil
+}
