@@ -165,6 +165,7 @@ func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Has
 	if err := s.fetch(ctx, repo, branch); err != nil {
 		return nil, err
 	}
+	s.noteWatched(repo)
 	return s.head(repo, branch, prev, checked)
 }
 
@@ -239,10 +240,11 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository, branch string)
 	err := repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: git.DefaultRemoteName,
 		RemoteURL:  s.remote.fetchURL,
-		RefSpecs:   []config.RefSpec{refSpec(branch)},
+		RefSpecs:   append([]config.RefSpec{refSpec(branch)}, s.watchSpecs()...),
 		Auth:       s.auth,
 		Tags:       git.NoTags,
 		Force:      true,
+		Prune:      s.watch != "", // forget watched refs the remote deleted
 	})
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil

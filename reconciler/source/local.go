@@ -64,6 +64,9 @@ func (s *Source) fetchLocal(ctx context.Context, repo *git.Repository, branch st
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(trackingRef(branch), ref.Hash())); err != nil {
 		return fmt.Errorf("source: cannot update the tracking ref of %s: %w", branch, err)
 	}
+	if err := s.fetchWatchedLocal(ctx, repo, src); err != nil {
+		return fmt.Errorf("source: fetch the watched refs from %s: %w", s.remote.redacted, err)
+	}
 	return nil
 }
 

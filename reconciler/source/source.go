@@ -59,6 +59,10 @@ type Options struct {
 	// VerifyKeyring is an armored OpenPGP public keyring. When set, Verify
 	// accepts only commits signed by one of its keys.
 	VerifyKeyring string
+	// WatchRefs, a ref prefix such as refs/wirekeeper/lease/, names refs
+	// each Fetch brings along with the branch (none there is fine), for
+	// Watched; "" fetches the branch alone.
+	WatchRefs string
 	// Logger receives clone, fetch and re-clone events; default discards.
 	Logger *slog.Logger
 	// Names are the options' names in errors and warnings.
@@ -127,6 +131,10 @@ type Source struct {
 
 	mu   sync.Mutex
 	last plumbing.Hash // head returned by the previous Fetch
+
+	watch   string // Options.WatchRefs
+	wmu     sync.Mutex
+	watched map[string]plumbing.Hash // nil until a fetch saw the watched refs
 }
 
 // New validates opts, reads the key, password and keyring files, and builds
@@ -160,6 +168,9 @@ func New(opts Options) (*Source, error) {
 	if cacheDir, err = filepath.Abs(cacheDir); err != nil {
 		return nil, fmt.Errorf("source: %s: %w", names.CacheDir, err)
 	}
+	if err := checkWatch(opts.WatchRefs); err != nil {
+		return nil, err
+	}
 	auth, err := buildAuth(r, opts.Auth, names, log)
 	if err != nil {
 		return nil, err
@@ -171,6 +182,7 @@ func New(opts Options) (*Source, error) {
 		dir:    filepath.Join(cacheDir, r.cacheName()),
 		auth:   auth,
 		log:    log.With("url", r.redacted, "branch", branch),
+		watch:  opts.WatchRefs,
 	}
 	if opts.VerifyKeyring != "" {
 		if s.keyring, err = readKeyring(opts.VerifyKeyring); err != nil {
