@@ -32,6 +32,15 @@ type Options struct {
 	// StatusDelay collects status changes for this long before a commit
 	// (default 1s), so a burst of changes makes one commit.
 	StatusDelay time.Duration
+	// Lease and Aggregator, when both set, make the daemon take part in
+	// the election of the status aggregator and, while it holds the lease,
+	// fold the node refs into the status branch every AggregateEvery
+	// (default DefaultAggregateEvery). The Source should watch the lease
+	// ref's folder (source.Options.WatchRefs) when the status repository is
+	// the spec repository: its fetch then tells the election what it needs.
+	Lease          *status.Lease
+	Aggregator     *status.Aggregator
+	AggregateEvery time.Duration
 	// Webhook, when set, is served on WebhookListen; its triggers must be
 	// sent to Daemon.Trigger.
 	WebhookListen string
@@ -67,6 +76,8 @@ type Daemon struct {
 	// applied is the last revision seen at the head (applied or refused),
 	// so an unchanged head is not loaded again.
 	seen string
+	// newest is the spec head of the last fetch, for the fleet page.
+	newest atomic.Value
 
 	mu         sync.Mutex
 	lastPushed status.Files
@@ -86,6 +97,9 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.StatusDelay <= 0 {
 		opts.StatusDelay = time.Second
+	}
+	if opts.AggregateEvery <= 0 {
+		opts.AggregateEvery = DefaultAggregateEvery
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -141,6 +155,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.statusLoop(ctx)
 		close(statusDone)
 	}()
+	aggregateDone := make(chan struct{})
+	go func() {
+		d.aggregateLoop(ctx)
+		close(aggregateDone)
+	}()
 
 	d.sync(ctx, "start")
 	timer := time.NewTimer(reconciler.Jitter(d.opts.Interval, 0.1))
@@ -150,6 +169,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			<-engineDone
 			<-statusDone
+			<-aggregateDone
 			d.pushStatus(context.Background(), 30*time.Second)
 			d.log.Info("stopped")
 			return nil
@@ -186,6 +206,8 @@ func (d *Daemon) sync(ctx context.Context, why string) {
 		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: reason, Message: err.Error(), Since: d.opts.Now().UTC().Truncate(time.Second)})
 		return
 	}
+	d.newest.Store(rev.Hash)
+	d.observeLease()
 	switch {
 	case rev.Recloned:
 		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: "CacheRecloned",

@@ -1,9 +1,11 @@
 package daemon_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +65,15 @@ func (w *workTree) git(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// try runs git and reports its output and whether it succeeded.
+func (w *workTree) try(args ...string) (string, bool) {
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.invalid"}, args...)...)
+	cmd.Dir = w.dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err == nil
+}
+
 // commit writes files (path -> content; "" deletes) and pushes; it returns
 // the new head.
 func (w *workTree) commit(msg string, files map[string]string) string {
@@ -108,6 +119,13 @@ type rig struct {
 	cancel   context.CancelFunc
 	done     chan error
 	keyring  string // --verify-signatures, when set
+	// node is the daemon's node name, hv1 unless set; url is the URL it
+	// reaches the remote at, the remote itself unless set.
+	node, url string
+	// noAggregate keeps the daemon out of the status aggregator's
+	// election (--aggregate never).
+	noAggregate bool
+	lease       *status.Lease
 	// configure, when set, changes the daemon's options before it starts.
 	configure func(*daemon.Options)
 }
@@ -122,23 +140,34 @@ func newRig(t *testing.T) *rig {
 
 func (r *rig) start() {
 	r.t.Helper()
+	node := cmp.Or(r.node, "hv1")
+	url := cmp.Or(r.url, r.remote)
 	cache := r.t.TempDir()
-	src, err := source.New(source.Options{URL: r.remote, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src"),
-		VerifyKeyring: r.keyring})
+	src, err := source.New(source.Options{URL: url, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src"),
+		VerifyKeyring: r.keyring, WatchRefs: path.Dir(status.LeaseRef("").String()) + "/"})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.writer, err = status.NewWriter(status.WriterOptions{URL: r.remote, CacheDir: filepath.Join(cache, "status")})
+	r.writer, err = status.NewWriter(status.WriterOptions{URL: url, CacheDir: filepath.Join(cache, "status")})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.engine, err = reconciler.New(reconciler.Options{Node: "hv1", Providers: []reconciler.Provider{r.provider},
+	r.engine, err = reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.provider},
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Resync: time.Hour})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	opts := daemon.Options{Node: "hv1", Source: src, Status: r.writer, Engine: r.engine,
-		Interval: 100 * time.Millisecond, StatusDelay: 20 * time.Millisecond}
+	opts := daemon.Options{Node: node, Source: src, Status: r.writer, Engine: r.engine,
+		Interval: 100 * time.Millisecond, StatusDelay: 20 * time.Millisecond, AggregateEvery: 100 * time.Millisecond}
+	if !r.noAggregate {
+		if opts.Lease, err = status.NewLease(status.LeaseOptions{URL: url, Holder: node, TTL: 30 * time.Second}); err != nil {
+			r.t.Fatal(err)
+		}
+		if opts.Aggregator, err = status.NewAggregator(status.AggregatorOptions{URL: url, CacheDir: filepath.Join(cache, "aggregate")}); err != nil {
+			r.t.Fatal(err)
+		}
+		r.lease = opts.Lease
+	}
 	if r.configure != nil {
 		r.configure(&opts)
 	}
@@ -182,11 +211,12 @@ func (r *rig) waitFor(what string, cond func() bool) {
 // remoteStatus reads the node's status back from the status branch.
 func (r *rig) remoteStatus() (*reconciler.NodeStatus, status.Files) {
 	r.t.Helper()
-	files, err := r.writer.Read(context.Background(), "hv1")
+	node := cmp.Or(r.node, "hv1")
+	files, err := r.writer.Read(context.Background(), node)
 	if err != nil || len(files) == 0 {
 		return nil, files
 	}
-	ns, err := status.Parse("hv1", files)
+	ns, err := status.Parse(node, files)
 	if err != nil {
 		r.t.Fatalf("status on the branch does not parse: %v", err)
 	}
@@ -270,10 +300,23 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Errorf("drift/hv1.md does not name the field:\n%s", files["drift/hv1.md"])
 	}
 
-	// Status commits are on their own branch; the spec branch has none.
-	r.work.git("fetch", "-q", "origin", "wirekeeper/status")
+	// Status commits are on the node's ref, folded into the status
+	// branch by this daemon, the only one and so the aggregator; the spec
+	// branch has none.
+	r.work.git("fetch", "-q", "origin", status.DefaultRefPrefix+"hv1")
 	if log := r.work.git("log", "--format=%s", "FETCH_HEAD"); !strings.Contains(log, "status(hv1)") {
+		t.Errorf("node ref log:\n%s", log)
+	}
+	r.waitFor("the drift log folded into the status branch", func() bool {
+		_, ok := r.work.try("fetch", "-q", "origin", "wirekeeper/status")
+		drift, _ := r.work.try("show", "FETCH_HEAD:drift/hv1.md")
+		return ok && strings.Contains(drift, "spec.selectAll")
+	})
+	if log := r.work.git("log", "--format=%B", "FETCH_HEAD"); !strings.Contains(log, "status: 1 node: hv1") || !strings.Contains(log, "status(hv1)") {
 		t.Errorf("status branch log:\n%s", log)
+	}
+	if page := r.work.git("show", "FETCH_HEAD:README.md"); !strings.Contains(page, "status/hv1.md") {
+		t.Errorf("README.md on the status branch:\n%s", page)
 	}
 	if log := r.work.git("log", "--format=%s", "origin/main"); strings.Contains(log, "status(") {
 		t.Errorf("status commits on the spec branch:\n%s", log)

@@ -1,0 +1,215 @@
+package daemon_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+	"github.com/wirekeeper/wirekeeper/providers/memory"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
+)
+
+// leaseHolder returns the node named by the lease on the remote, "released"
+// for the released lease, "" when there is none.
+func (r *rig) leaseHolder() string {
+	ref := status.LeaseRef("").String()
+	h, ok := r.work.try("ls-remote", "origin", ref)
+	if !ok || h == "" {
+		return ""
+	}
+	if status.IsReleasedLease(plumbing.NewHash(strings.Fields(h)[0])) {
+		return "released"
+	}
+	bare := filepath.Join(testenv.GitBase(r.t), filepath.Base(r.remote))
+	msg, _ := r.work.try("--git-dir="+bare, "log", "-1", "--format=%B", ref)
+	for _, l := range strings.Split(msg, "\n") {
+		if holder, ok := strings.CutPrefix(l, "holder: "); ok {
+			return holder
+		}
+	}
+	return ""
+}
+
+// A daemon with default settings takes the free lease and folds its status
+// into the branch; stopped, it releases the lease, and the next daemon
+// takes it at once and folds its own status in.
+func TestDaemonAggregatesAndHandsOverOnStop(t *testing.T) {
+	a := newRig(t)
+	a.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	a.start()
+	a.waitFor("hv1 holding the lease", func() bool { return a.leaseHolder() == "hv1" })
+	a.waitFor("hv1's status folded into the status branch", func() bool {
+		_, ok := a.work.try("fetch", "-q", "origin", "wirekeeper/status")
+		yaml, _ := a.work.try("show", "FETCH_HEAD:status/hv1.yaml")
+		return ok && strings.Contains(yaml, "phase: Ready")
+	})
+	a.stop()
+	if got := a.leaseHolder(); got != "released" {
+		t.Fatalf("after hv1 stopped the lease is %q, want released", got)
+	}
+
+	b := &rig{t: t, remote: a.remote, work: a.work, provider: memory.New("test"), node: "hv2"}
+	b.start()
+	b.waitFor("hv2 taking the released lease", func() bool { return b.leaseHolder() == "hv2" })
+	b.waitFor("hv2's status folded next to hv1's", func() bool {
+		_, ok := b.work.try("fetch", "-q", "origin", "wirekeeper/status")
+		files, _ := b.work.try("ls-tree", "-r", "--name-only", "FETCH_HEAD")
+		return ok && strings.Contains(files, "status/hv2.yaml") && strings.Contains(files, "status/hv1.yaml")
+	})
+}
+
+// countingProxy forwards TCP connections to the git daemon and counts
+// them by the service their first packet asks for (git-upload-pack: a
+// fetch or ls-remote, each beginning with a ref advertisement;
+// git-receive-pack: a push), and the bytes the server sent on each.
+type countingProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	counts map[string]int
+	bytes  map[string]int64
+	wg     sync.WaitGroup
+}
+
+func startCountingProxy(t *testing.T) *countingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := strings.TrimSuffix(strings.TrimPrefix(testenv.GitURL(t), "git://"), "/")
+	p := &countingProxy{ln: ln, target: target, counts: map[string]int{}, bytes: map[string]int64{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *countingProxy) url(remote string) string {
+	return "git://" + p.ln.Addr().String() + "/" + filepath.Base(remote)
+}
+
+func (p *countingProxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.handle(c)
+		}()
+	}
+}
+
+func (p *countingProxy) handle(c net.Conn) {
+	defer c.Close()
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return
+	}
+	n, err := strconv.ParseUint(string(hdr[:]), 16, 16)
+	if err != nil || n < 4 {
+		return
+	}
+	first := make([]byte, n-4)
+	if _, err := io.ReadFull(c, first); err != nil {
+		return
+	}
+	service, _, _ := strings.Cut(string(first), " ")
+	p.mu.Lock()
+	p.counts[service]++
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	up.Write(hdr[:])
+	up.Write(first)
+	done := make(chan struct{})
+	go func() {
+		io.Copy(up, c)
+		up.(*net.TCPConn).CloseWrite()
+		close(done)
+	}()
+	sent, _ := io.Copy(c, up)
+	c.(*net.TCPConn).CloseWrite()
+	<-done
+	p.mu.Lock()
+	p.bytes[service] += sent
+	p.mu.Unlock()
+}
+
+// snapshot returns the upload-pack and receive-pack connections so far.
+func (p *countingProxy) snapshot() (uploads, receives int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts["git-upload-pack"], p.counts["git-receive-pack"]
+}
+
+// An idle daemon that takes part in the election but does not hold the
+// lease costs the remote exactly one ref advertisement per poll (its spec
+// fetch, which also tells it the lease is alive) and no push: not its
+// status, which did not change, nor anything of the aggregator's. The
+// counts are taken at a proxy in front of the git daemon, between
+// consecutive polls, with no clock involved.
+func TestIdleDaemonCostsOneAdvertisementPerPoll(t *testing.T) {
+	holder := newRig(t)
+	holder.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	holder.start()
+	holder.waitFor("hv1 holding the lease", func() bool { return holder.leaseHolder() == "hv1" })
+
+	proxy := startCountingProxy(t)
+	type poll struct{ uploads, receives int }
+	var (
+		mu    sync.Mutex
+		polls []poll
+	)
+	idle := &rig{t: t, remote: holder.remote, work: holder.work, provider: memory.New("test"), node: "hv2", url: proxy.url(holder.remote)}
+	idle.configure = func(o *daemon.Options) {
+		o.Interval = 200 * time.Millisecond
+		o.Observer.Fetched = func(string, time.Duration) {
+			u, r := proxy.snapshot()
+			mu.Lock()
+			polls = append(polls, poll{u, r})
+			mu.Unlock()
+		}
+	}
+	idle.start()
+	idle.waitRemote("hv2's status", func(ns *reconciler.NodeStatus) bool { return ns.AppliedRevision != "" })
+	// Settled: its status is pushed; from the next poll on, it is idle.
+	mu.Lock()
+	from := len(polls)
+	mu.Unlock()
+	const window = 10
+	idle.waitFor(fmt.Sprintf("%d idle polls", window+1), func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(polls) > from+window
+	})
+	mu.Lock()
+	got := append([]poll(nil), polls[from:from+window+1]...)
+	mu.Unlock()
+	for i := 1; i < len(got); i++ {
+		if u, r := got[i].uploads-got[i-1].uploads, got[i].receives-got[i-1].receives; u != 1 || r != 0 {
+			t.Errorf("idle poll %d: %d ref advertisements and %d pushes at the remote, want 1 and 0", i, u, r)
+		}
+	}
+	if idle.lease.Held() {
+		t.Error("the idle daemon holds the lease: the test measured the wrong daemon")
+	}
+}
