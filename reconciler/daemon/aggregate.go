@@ -12,9 +12,10 @@ import (
 // into the status branch when Options.AggregateEvery is zero.
 const DefaultAggregateEvery = 2 * time.Second
 
-// releaseTimeout bounds the lease release on stop: a remote that does not
-// answer in time only delays the takeover by a TTL.
-const releaseTimeout = 5 * time.Second
+// handOverTimeout bounds each of the last fold and the lease release on
+// stop: a remote that does not answer in time only delays the takeover by
+// a TTL, and the next holder folds what this one did not.
+const handOverTimeout = 5 * time.Second
 
 // observeLease hands the lease's hash, as the spec fetch just saw it, to
 // the election; a fetch that did not look (the first, which clones) hands
@@ -31,20 +32,12 @@ func (d *Daemon) observeLease() {
 // aggregateLoop takes part in the election of the status aggregator and,
 // while this daemon holds the lease, folds the node refs into the status
 // branch every AggregateEvery (a fold that finds nothing new downloads
-// nothing and commits nothing). When ctx ends it releases the lease, so
-// that another daemon takes over at its next poll instead of after a TTL.
+// nothing and commits nothing), until ctx ends; handOver follows.
 func (d *Daemon) aggregateLoop(ctx context.Context) {
 	lease, agg := d.opts.Lease, d.opts.Aggregator
 	if lease == nil || agg == nil {
 		return
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
-		defer cancel()
-		if err := lease.Release(rctx); err != nil {
-			d.log.Warn("cannot release the status aggregator lease; another daemon takes over after its TTL", "err", err)
-		}
-	}()
 	tick := time.NewTicker(d.opts.AggregateEvery)
 	defer tick.Stop()
 	var failing error // the first error of a run of failures, logged once
@@ -74,5 +67,27 @@ func (d *Daemon) aggregateLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// handOver runs on stop, after the last status push: the holder folds once
+// more, so that the branch shows how every node stood (its own last status
+// included), then releases the lease, so that another daemon takes over at
+// its next poll instead of after a TTL.
+func (d *Daemon) handOver() {
+	lease, agg := d.opts.Lease, d.opts.Aggregator
+	if lease == nil || agg == nil || !lease.Held() {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+	newest, _ := d.newest.Load().(string)
+	if _, err := agg.Fold(fctx, newest); err != nil {
+		d.log.Warn("cannot fold the node refs a last time; the next aggregator will", "err", err)
+	}
+	cancel()
+	rctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+	defer cancel()
+	if err := lease.Release(rctx); err != nil {
+		d.log.Warn("cannot release the status aggregator lease; another daemon takes over after its TTL", "err", err)
 	}
 }

@@ -129,7 +129,8 @@ func (d *Daemon) Ready() error {
 }
 
 // Run follows the branch until ctx ends, then lets in-flight applies
-// finish, pushes the last status and returns nil. It returns an error only
+// finish, pushes the last status, hands the status aggregator's lease over
+// when it holds it (see handOver) and returns nil. It returns an error only
 // when it cannot start (a listener that cannot bind).
 func (d *Daemon) Run(ctx context.Context) error {
 	servers, err := d.listen()
@@ -171,6 +172,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			<-statusDone
 			<-aggregateDone
 			d.pushStatus(context.Background(), 30*time.Second)
+			d.handOver()
 			d.log.Info("stopped")
 			return nil
 		case why := <-d.trigger:

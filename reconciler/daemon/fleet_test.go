@@ -18,6 +18,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // leaseHolder returns the node named by the lease on the remote, "released"
@@ -41,22 +42,37 @@ func (r *rig) leaseHolder() string {
 	return ""
 }
 
-// A daemon with default settings takes the free lease and folds its status
-// into the branch; stopped, it releases the lease, and the next daemon
-// takes it at once and folds its own status in.
+// A daemon with default settings takes the free lease; stopped, it folds
+// the node refs a last time (its own last status included) and releases
+// the lease, and the next daemon takes it at once and folds its own status
+// in.
 func TestDaemonAggregatesAndHandsOverOnStop(t *testing.T) {
 	a := newRig(t)
 	a.work.commit("add specs", map[string]string{"specs/ovs.yaml": specs})
+	// Folding only at start and on stop: what the branch shows afterwards
+	// is the stop's doing.
+	a.configure = func(o *daemon.Options) { o.AggregateEvery = time.Hour }
 	a.start()
 	a.waitFor("hv1 holding the lease", func() bool { return a.leaseHolder() == "hv1" })
-	a.waitFor("hv1's status folded into the status branch", func() bool {
-		_, ok := a.work.try("fetch", "-q", "origin", "wirekeeper/status")
-		yaml, _ := a.work.try("show", "FETCH_HEAD:status/hv1.yaml")
-		return ok && strings.Contains(yaml, "phase: Ready")
+	a.waitRemote("hv1 Ready on its ref", func(ns *reconciler.NodeStatus) bool { return allReady(ns, 3) })
+	// A drift repaired just before the stop is in the last status push,
+	// which the holder folds before it lets go.
+	a.provider.Mutate(reconciler.Ref{Kind: "Mirror", Name: "tap"}, func(s any) { s.(*spec.MirrorSpec).SelectAll = false })
+	a.provider.Notify(reconciler.Ref{Kind: "Mirror", Name: "tap"})
+	a.waitFor("the drift repaired", func() bool {
+		d := a.engine.Status().Drift
+		return len(d) == 1 && d[0].Repaired
 	})
 	a.stop()
 	if got := a.leaseHolder(); got != "released" {
 		t.Fatalf("after hv1 stopped the lease is %q, want released", got)
+	}
+	a.work.git("fetch", "-q", "origin", "wirekeeper/status")
+	if drift := a.work.git("show", "FETCH_HEAD:drift/hv1.md"); !strings.Contains(drift, "spec.selectAll") {
+		t.Errorf("the status branch lacks the drift of hv1's last status:\n%s", drift)
+	}
+	if yaml := a.work.git("show", "FETCH_HEAD:status/hv1.yaml"); !strings.Contains(yaml, "phase: Ready") {
+		t.Errorf("the status branch lacks hv1's last status:\n%s", yaml)
 	}
 
 	b := &rig{t: t, remote: a.remote, work: a.work, provider: memory.New("test"), node: "hv2"}
