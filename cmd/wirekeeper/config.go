@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
+	"github.com/wirekeeper/wirekeeper/reconciler/status"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -29,6 +30,14 @@ type runConfig struct {
 	Repo, Branch, Path, Node string
 	Interval                 time.Duration
 	StatusBranch, CacheDir   string
+	// StatusRepo is where status goes: node refs, the lease and the status
+	// branch; "" for the spec repository.
+	StatusRepo string
+	// StatusRefPrefix is where each node writes its own status ref.
+	StatusRefPrefix string
+	// Aggregate is auto (take part in electing the status aggregator) or
+	// never.
+	Aggregate string
 	// SecretsDir is the only directory specs may name files in: their
 	// {file: NAME} secrets and TLS files. Absolute.
 	SecretsDir string
@@ -226,6 +235,12 @@ func (c runConfig) crossCheck(settings map[string]setting) []error {
 	if c.Branch != "" && c.StatusBranch == c.Branch {
 		errs = append(errs, fmt.Errorf("%s: the status branch must differ from the spec branch (%s)", settings["status-branch"].where, settings["branch"].where))
 	}
+	// Each valid alone (or reported already), they may still clash.
+	if checkBranchName(c.StatusBranch) == nil && status.CheckRefPrefix(c.StatusRefPrefix) == nil {
+		if err := status.CheckRefs(c.StatusBranch, c.StatusRefPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("%s and %s: %w", settings["status-ref-prefix"].where, settings["status-branch"].where, err))
+		}
+	}
 	if c.WebhookListen != "" && c.WebhookSecretFile == "" {
 		errs = append(errs, fmt.Errorf("%s: the webhook needs a secret: set --webhook-secret-file (or WIREKEEPER_WEBHOOK_SECRET_FILE, or webhookSecretFile: in the config file)", settings["webhook-listen"].where))
 	}
@@ -364,6 +379,29 @@ var runOptions = []runOption{
 	{name: "status-branch", arg: "BRANCH", def: "wirekeeper/status",
 		help: "the branch wirekeeper pushes status and drift reports to; must differ from --branch",
 		set:  func(c *runConfig, v string) error { c.StatusBranch = v; return checkBranchName(v) }},
+	{name: "status-repo", arg: "URL", redact: true, defText: "the spec repository (--repo)",
+		help: "the repository status goes to (each node's ref, the aggregator's lease, the status branch), with the credentials of --repo; worth it when the spec repository must stay read-only for the daemons",
+		set: func(c *runConfig, v string) error {
+			if c.StatusRepo = v; v == "" {
+				return nil
+			}
+			return setRepo(&runConfig{}, v) // the same checks as --repo
+
+		}},
+	{name: "status-ref-prefix", arg: "PREFIX", def: status.DefaultRefPrefix,
+		help: "where each node writes its own status ref, PREFIX<node>; the aggregator's lease goes next to it (" + status.LeaseRef("").String() + " by default). For a forge that refuses refs outside refs/heads/: refs/heads/wirekeeper/nodes/",
+		set: func(c *runConfig, v string) error {
+			c.StatusRefPrefix = v
+			return status.CheckRefPrefix(v)
+		}},
+	{name: "aggregate", arg: "MODE", def: "auto",
+		help: "auto: take part in electing the one daemon that folds every node's ref into the status branch (a lease ref; a single host takes it at once); never: write only this node's ref, for the many daemons of a fleet whose aggregator runs elsewhere",
+		set: func(c *runConfig, v string) error {
+			if c.Aggregate = v; v != "auto" && v != "never" {
+				return errors.New("unknown mode; valid: auto, never")
+			}
+			return nil
+		}},
 	{name: "cache-dir", arg: "DIR", defText: "$XDG_CACHE_HOME/wirekeeper or ~/.cache/wirekeeper, else /var/cache/wirekeeper",
 		help: "where the clone of the repository is kept",
 		set: func(c *runConfig, v string) error {

@@ -31,6 +31,7 @@ func defaultRunConfig() runConfig {
 	return runConfig{
 		Repo: "git://h/spec", Branch: "main", Node: "node-1", Interval: 30 * time.Second,
 		StatusBranch: "wirekeeper/status", CacheDir: "/home/u/.cache/wirekeeper", SecretsDir: "/etc/wirekeeper/secrets",
+		StatusRefPrefix: "refs/wirekeeper/status/", Aggregate: "auto",
 		MaxPruneFraction: 0.5, LogFormat: "text", LogLevel: "info", Workers: 4,
 	}
 }
@@ -113,6 +114,9 @@ path: sites/./ams/
 node: edge-7.ams
 interval: 2m
 statusBranch: prod-status
+statusRepo: https://example.com/net/status.git
+statusRefPrefix: refs/heads/wirekeeper/nodes/
+aggregate: never
 cacheDir: /srv/cache
 secretsDir: /run/credentials/wirekeeper.service
 webhookListen: ":9000"
@@ -136,6 +140,7 @@ workers: 8
 	want := runConfig{
 		Repo: "ssh://git@example.com/net/spec.git", Branch: "prod", Path: "sites/ams", Node: "edge-7.ams",
 		Interval: 2 * time.Minute, StatusBranch: "prod-status", CacheDir: "/srv/cache", SecretsDir: "/run/credentials/wirekeeper.service",
+		StatusRepo: "https://example.com/net/status.git", StatusRefPrefix: "refs/heads/wirekeeper/nodes/", Aggregate: "never",
 		WebhookListen: ":9000", WebhookSecretFile: "/etc/wk/hook", MetricsListen: "127.0.0.1:9090",
 		SSHKeyFile: "/etc/wk/id_ed25519", KnownHostsFile: "/etc/wk/known_hosts",
 		HTTPSUsername: "bot", HTTPSPasswordFile: "/etc/wk/token", VerifySignatures: "/etc/wk/keyring.gpg",
@@ -238,6 +243,13 @@ func TestLoadRunConfigInvalid(t *testing.T) {
 			[]string{"WIREKEEPER_STATUS_BRANCH=ops: the status branch must differ from the spec branch (--branch=ops)"}},
 		{"spec branch is the default status branch", with("--branch", "wirekeeper/status"), nil, "",
 			[]string{"status-branch wirekeeper/status (the default): the status branch must differ"}},
+		{"status ref prefix", with("--status-ref-prefix", "refs/wirekeeper/status"), nil, "",
+			[]string{`--status-ref-prefix=refs/wirekeeper/status: invalid status ref prefix "refs/wirekeeper/status"`}},
+		{"status ref prefix clashing with the branch", with("--status-ref-prefix", "refs/heads/ops/"), map[string]string{"WIREKEEPER_STATUS_BRANCH": "ops/status"}, "",
+			[]string{"--status-ref-prefix=refs/heads/ops/ and WIREKEEPER_STATUS_BRANCH=ops/status: status ref prefix \"refs/heads/ops/\" clashes with the status branch refs/heads/ops/status"}},
+		{"status repo with a password", with("--status-repo", "https://bot:hunter2@h/status"), nil, "",
+			[]string{"--status-repo=https://bot:xxxxx@h/status: holds a password"}},
+		{"aggregate", repo, nil, "aggregate: always\n", []string{"CFG:1: aggregate: always: unknown mode; valid: auto, never"}},
 
 		{"node", with("--node", "node_1-"), nil, "", []string{"--node=node_1-: not a node name: 1..253 characters"}},
 		{"node env", repo, map[string]string{"WIREKEEPER_NODE": "a b"}, "", []string{`WIREKEEPER_NODE="a b": not a node name`}},
@@ -366,6 +378,9 @@ func TestRunUsage(t *testing.T) {
 	for _, line := range []string{
 		"--repo URL",
 		"WIREKEEPER_STATUS_BRANCH, statusBranch: (default wirekeeper/status)",
+		"WIREKEEPER_STATUS_REPO, statusRepo: (default the spec repository (--repo))",
+		"WIREKEEPER_STATUS_REF_PREFIX, statusRefPrefix: (default refs/wirekeeper/status/)",
+		"WIREKEEPER_AGGREGATE, aggregate: (default auto)",
 		"WIREKEEPER_INTERVAL, interval: (default 30s)",
 		"WIREKEEPER_MAX_PRUNE_FRACTION, maxPruneFraction: (default 0.5)",
 		"WIREKEEPER_WORKERS, workers: (default 4)",

@@ -240,8 +240,19 @@ func (r *demoRun) startDaemon() (stop func(), err error) {
 	// The daemon's warnings are shown: a fetch or status push that keeps
 	// failing is otherwise only a wait that ends in a timeout.
 	warnings := slog.New(slog.NewTextHandler(r.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The demo's one daemon aggregates its own status into the branch, as
+	// a single host with default settings does.
+	lease, err := status.NewLease(status.LeaseOptions{URL: r.repo, Holder: demoNode})
+	if err != nil {
+		return nil, err
+	}
+	aggregator, err := status.NewAggregator(status.AggregatorOptions{URL: r.repo, CacheDir: filepath.Join(r.dir, "aggregate-cache"), Interval: time.Hour})
+	if err != nil {
+		return nil, err
+	}
 	r.daemon, err = daemon.New(daemon.Options{Node: demoNode, Source: src, Status: writer, Engine: r.engine,
-		Interval: time.Hour, StatusDelay: 50 * time.Millisecond, Logger: warnings})
+		Interval: time.Hour, StatusDelay: 50 * time.Millisecond, Lease: lease, Aggregator: aggregator,
+		AggregateEvery: 50 * time.Millisecond, Logger: warnings})
 	if err != nil {
 		return nil, err
 	}
@@ -304,8 +315,14 @@ func (r *demoRun) showStatus(ctx context.Context) error {
 		return err
 	}
 	err = commits.ForEach(func(c *object.Commit) error {
-		subject, _, _ := strings.Cut(c.Message, "\n")
+		// A fold's body has the subject of each node's own status commit.
+		subject, body, _ := strings.Cut(c.Message, "\n")
 		r.note("%s %s", c.Hash.String()[:7], subject)
+		for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+			if l != "" {
+				r.note("        %s", l)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -272,12 +272,15 @@ func readNodeStatus(ctx context.Context, w *status.Writer, node string) (*reconc
 // is, how to reach it, and where to cache it.
 type repoFlags struct {
 	url, statusBranch, cacheDir string
+	statusRepo, statusRefPrefix string
 	auth                        source.AuthOptions
 }
 
 func (f *repoFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "repo", "", "the spec repository: https://, ssh://, git://, file://, user@host:path or a local path (required)")
-	fs.StringVar(&f.statusBranch, "status-branch", status.DefaultBranch, "the branch the daemons push their status to")
+	fs.StringVar(&f.statusBranch, "status-branch", status.DefaultBranch, "the branch the daemons' status is folded into")
+	fs.StringVar(&f.statusRepo, "status-repo", "", "the repository the daemons push their status to, when not --repo (the daemons' --status-repo)")
+	fs.StringVar(&f.statusRefPrefix, "status-ref-prefix", status.DefaultRefPrefix, "where each node's own status ref is (the daemons' --status-ref-prefix)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "where to keep the clones between runs (default: a temporary directory, removed on exit); not to be shared by two runs at once")
 	fs.StringVar(&f.auth.SSHKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and user@host:path repositories, readable by its owner only (0600 or 0400)")
 	fs.StringVar(&f.auth.KnownHostsFile, "known-hosts-file", "", "accepted SSH host keys (default: the SSH client's known_hosts)")
@@ -296,6 +299,18 @@ func (f *repoFlags) check() []error {
 	}
 	if err := checkBranchName(f.statusBranch); err != nil {
 		errs = append(errs, fmt.Errorf("--status-branch: %w", err))
+	}
+	if f.statusRepo != "" {
+		if err := setRepo(&runConfig{}, f.statusRepo); err != nil {
+			errs = append(errs, fmt.Errorf("--status-repo %s: %w", redactURL(f.statusRepo), err))
+		}
+	}
+	if err := status.CheckRefPrefix(f.statusRefPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("--status-ref-prefix: %w", err))
+	} else if err := checkBranchName(f.statusBranch); err == nil {
+		if err := status.CheckRefs(f.statusBranch, f.statusRefPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("--status-ref-prefix and --status-branch: %w", err))
+		}
 	}
 	if f.auth.InsecureSkipHostKeyCheck && f.auth.KnownHostsFile != "" {
 		errs = append(errs, errors.New("--insecure-skip-host-key-check contradicts --known-hosts-file: choose one"))
@@ -322,15 +337,34 @@ var repoFlagNames = source.OptionNames{
 	HTTPSUsername:            "--https-username", HTTPSPasswordFile: "--https-password-file",
 }
 
-// statusReader opens the status branch of src's repository, with its own
-// cache (a status Writer's cache is never shared).
+// statusReader opens the status of the daemons: the node refs and the
+// status branch of src's repository, or of --status-repo (reached with the
+// same credentials), with its own cache (a status Writer's cache is never
+// shared).
 func (f *repoFlags) statusReader(src *source.Source, cache string, log *slog.Logger) (*status.Writer, error) {
-	key := sha256.Sum256([]byte(src.RemoteURL()))
+	url, auth := src.RemoteURL(), src.Auth()
+	if f.statusRepo != "" {
+		s, err := source.New(source.Options{URL: f.statusRepo, CacheDir: filepath.Join(cache, "source"), Auth: f.auth, Logger: log, Names: repoFlagNames})
+		if err != nil {
+			return nil, fmt.Errorf("--status-repo: %w", err)
+		}
+		url, auth = s.RemoteURL(), s.Auth()
+	}
+	key := sha256.Sum256([]byte(url))
 	return status.NewWriter(status.WriterOptions{
-		URL: src.RemoteURL(), Branch: f.statusBranch, Auth: src.Auth(),
+		URL: url, Branch: f.statusBranch, RefPrefix: f.statusRefPrefix, Auth: auth,
 		CacheDir: filepath.Join(cache, "status-read", hex.EncodeToString(key[:8])),
 		Logger:   log,
 	})
+}
+
+// statusWhere says where the daemons' status is read from, for messages.
+func (f *repoFlags) statusWhere(src *source.Source) string {
+	repo := src.URL()
+	if f.statusRepo != "" {
+		repo = redactURL(f.statusRepo)
+	}
+	return fmt.Sprintf("branch %s or %s* of %s", f.statusBranch, f.statusRefPrefix, repo)
 }
 
 // checkNodeFlag accepts "" or a node name as the specs' node: fields have it.

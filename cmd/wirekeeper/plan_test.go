@@ -258,8 +258,8 @@ func TestPlan(t *testing.T) {
 	t.Run("missing branch", func(t *testing.T) {
 		plan("--head", "nope").expect(t, exitFail, nil, []string{`wirekeeper plan: cannot fetch "nope"`, "branch not found"})
 	})
-	t.Run("other status branch", func(t *testing.T) {
-		plan("--head", "feature", "--status-branch", "ops/status").expect(t, exitChanges,
+	t.Run("other status branch and refs", func(t *testing.T) {
+		plan("--head", "feature", "--status-branch", "ops/status", "--status-ref-prefix", "refs/ops/nodes/").expect(t, exitChanges,
 			[]string{tapRow + "no status recorded |", "on `ops/status`"}, nil)
 	})
 }

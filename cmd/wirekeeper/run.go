@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -81,29 +83,70 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 // newDaemon wires the source, status writer, engine, webhook and metrics
 // of cfg around provs.
 func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg *prometheus.Registry) (*daemon.Daemon, error) {
-	cacheKey := sha256.Sum256([]byte(cfg.Repo))
+	auth := source.AuthOptions{
+		SSHKeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.KnownHostsFile,
+		InsecureSkipHostKeyCheck: cfg.InsecureSkipHostKeyCheck,
+		HTTPSUsername:            cfg.HTTPSUsername, HTTPSPasswordFile: cfg.HTTPSPasswordFile,
+	}
+	// The lease ref rides along with the spec fetch when status lives in
+	// the spec repository: every daemon then sees it move at no request
+	// of its own.
+	statusRepo := cmp.Or(cfg.StatusRepo, cfg.Repo)
+	leaseRef := status.LeaseRef(cfg.StatusRefPrefix)
+	watch := ""
+	if statusRepo == cfg.Repo && cfg.Aggregate == "auto" {
+		watch = path.Dir(leaseRef.String()) + "/"
+	}
 	src, err := source.New(source.Options{
 		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
-		CacheDir: filepath.Join(cfg.CacheDir, "source"),
-		Auth: source.AuthOptions{
-			SSHKeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.KnownHostsFile,
-			InsecureSkipHostKeyCheck: cfg.InsecureSkipHostKeyCheck,
-			HTTPSUsername:            cfg.HTTPSUsername, HTTPSPasswordFile: cfg.HTTPSPasswordFile,
-		},
+		CacheDir:      filepath.Join(cfg.CacheDir, "source"),
+		Auth:          auth,
 		VerifyKeyring: cfg.VerifySignatures,
+		WatchRefs:     watch,
 		Logger:        log.With("component", "source"),
 		Names:         runSourceNames,
 	})
 	if err != nil {
 		return nil, err
 	}
+	statusURL, statusAuth := src.RemoteURL(), src.Auth()
+	if statusRepo != cfg.Repo {
+		// A Source only to resolve the URL and credentials; it never fetches.
+		s, err := source.New(source.Options{URL: statusRepo, CacheDir: filepath.Join(cfg.CacheDir, "source"), Auth: auth, Names: runSourceNames})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", optionName("status-repo"), err)
+		}
+		statusURL, statusAuth = s.RemoteURL(), s.Auth()
+	}
+	cacheKey := sha256.Sum256([]byte(statusRepo))
+	statusCache := filepath.Join(cfg.CacheDir, "status", hex.EncodeToString(cacheKey[:8]))
 	writer, err := status.NewWriter(status.WriterOptions{
-		URL: src.RemoteURL(), Branch: cfg.StatusBranch, Auth: src.Auth(),
-		CacheDir: filepath.Join(cfg.CacheDir, "status", hex.EncodeToString(cacheKey[:8])),
+		URL: statusURL, Branch: cfg.StatusBranch, RefPrefix: cfg.StatusRefPrefix, Auth: statusAuth,
+		CacheDir: statusCache,
 		Logger:   log.With("component", "status"),
 	})
 	if err != nil {
 		return nil, err
+	}
+	var lease *status.Lease
+	var aggregator *status.Aggregator
+	if cfg.Aggregate == "auto" {
+		lease, err = status.NewLease(status.LeaseOptions{
+			URL: statusURL, Auth: statusAuth, Ref: leaseRef, Holder: cfg.Node,
+			TTL:    max(3*cfg.Interval, 30*time.Second),
+			Logger: log.With("component", "status"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		aggregator, err = status.NewAggregator(status.AggregatorOptions{
+			URL: statusURL, Auth: statusAuth, Branch: cfg.StatusBranch, RefPrefix: cfg.StatusRefPrefix,
+			CacheDir: statusCache + "-aggregate", Interval: cfg.Interval,
+			Logger: log.With("component", "status"),
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	m := metrics.New(reg)
 	engine, err := reconciler.New(reconciler.Options{
@@ -134,6 +177,7 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 	var d *daemon.Daemon
 	opts := daemon.Options{
 		Node: cfg.Node, Source: src, Status: writer, Engine: engine, Interval: cfg.Interval,
+		Lease: lease, Aggregator: aggregator,
 		MetricsListen: cfg.MetricsListen,
 		Observer: daemon.Observer{
 			Fetched: func(result string, dur time.Duration) {

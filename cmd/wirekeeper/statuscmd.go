@@ -20,11 +20,12 @@ import (
 
 const statusUsage = `usage: wirekeeper status --repo URL [--node NAME] [flags]
 
-Prints what the daemons last pushed to the status branch: per node its
-applied revision, any refused revision or source problem, its objects by
-phase, and a table KIND NAME PHASE REVISION MESSAGE.
+Prints what the daemons last pushed, read in one fetch of every node's
+status ref (and of the status branch, for daemons of versions without
+node refs): per node its applied revision, any refused revision or source
+problem, its objects by phase, and a table KIND NAME PHASE REVISION MESSAGE.
 
-Exit status: 0 status printed (whatever the phases), 1 no status branch,
+Exit status: 0 status printed (whatever the phases), 1 no status at all,
 no status for --node, or an error, 2 usage error.
 
 `
@@ -102,14 +103,14 @@ func readStatusBranch(ctx context.Context, repo repoFlags, node, cache string, s
 	if err != nil {
 		return nil, err
 	}
-	where := fmt.Sprintf("branch %s of %s", repo.statusBranch, src.URL())
+	where := repo.statusWhere(src)
 	if node != "" {
 		ns, err := readNodeStatus(ctx, w, node)
 		switch {
 		case err != nil:
 			return nil, err
 		case ns == nil:
-			return nil, fmt.Errorf("no status recorded for node %s on %s: the branch does not exist, or the node's daemon has not pushed yet (check --node and --status-branch)", node, where)
+			return nil, fmt.Errorf("no status recorded for node %s in %s: neither exists, or the node's daemon has not pushed yet (check --node, --status-branch and --status-ref-prefix)", node, where)
 		}
 		return []*reconciler.NodeStatus{ns}, nil
 	}
@@ -118,7 +119,7 @@ func readStatusBranch(ctx context.Context, repo repoFlags, node, cache string, s
 		return nil, err
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("no status on %s: the branch does not exist, or no daemon has pushed to it yet (check --status-branch)", where)
+		return nil, fmt.Errorf("no status in %s: neither exists, or no daemon has pushed yet (check --status-branch and --status-ref-prefix)", where)
 	}
 	out := make([]*reconciler.NodeStatus, 0, len(all))
 	for _, n := range slices.Sorted(maps.Keys(all)) {

@@ -20,8 +20,8 @@ func TestStatus(t *testing.T) {
 		return runCmd(runStatus, append([]string{"--repo", remote, "--cache-dir", cache}, args...)...)
 	}
 
-	// No daemon has pushed yet: no status branch.
-	statusCmd().expect(t, exitFail, nil, []string{"no status on branch wirekeeper/status of " + remote + ": the branch does not exist"})
+	// No daemon has pushed yet: neither node refs nor a status branch.
+	statusCmd().expect(t, exitFail, nil, []string{"no status in branch wirekeeper/status or refs/wirekeeper/status/* of " + remote + ": neither exists"})
 
 	writeStatus(t, remote, hv1Drifted(base))
 	writeStatus(t, remote, &reconciler.NodeStatus{
@@ -66,8 +66,19 @@ func TestStatus(t *testing.T) {
 		t.Errorf("JSON document: %s", r.stdout)
 	}
 
-	statusCmd("--node", "hv9").expect(t, exitFail, nil, []string{"no status recorded for node hv9 on branch wirekeeper/status of " + remote})
-	statusCmd("--status-branch", "ops/status").expect(t, exitFail, nil, []string{"no status on branch ops/status"})
+	statusCmd("--node", "hv9").expect(t, exitFail, nil, []string{"no status recorded for node hv9 in branch wirekeeper/status or refs/wirekeeper/status/* of " + remote})
+	statusCmd("--status-branch", "ops/status", "--status-ref-prefix", "refs/ops/nodes/").expect(t, exitFail, nil,
+		[]string{"no status in branch ops/status or refs/ops/nodes/* of " + remote})
+
+	// Daemons with --status-repo: the status is read from there.
+	statusRemote, _ := newSpecRepo(t)
+	writeStatus(t, statusRemote, &reconciler.NodeStatus{Node: "hv3", Branch: "main", AppliedRevision: base})
+	r = statusCmd("--status-repo", statusRemote, "--output", "json")
+	r.expect(t, exitOK, nil, nil)
+	doc = review.StatusDocument{}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Nodes) != 1 || doc.Nodes[0].Node != "hv3" {
+		t.Errorf("status --status-repo: %v\n%s", err, r.stdout)
+	}
 }
 
 func TestStatusUsage(t *testing.T) {

@@ -260,6 +260,9 @@ func (a *Aggregator) build(ctx context.Context, refs refMap, newest string, now 
 			}
 		}
 	}
+	if head.IsZero() && len(files) == 0 {
+		return FoldResult{}, nil // no node has written yet: no branch of a blank page
+	}
 	built := newOverlay(s)
 	statuses, err := a.statuses(built, files)
 	if err != nil {

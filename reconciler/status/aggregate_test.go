@@ -344,3 +344,16 @@ func TestAggregatorBoundedMessage(t *testing.T) {
 			len(lines), lines[len(lines)-1], reconciler.MaxListed)
 	}
 }
+
+// Before any node has written, a fold makes no branch (a blank fleet page
+// would only hide that nothing reported).
+func TestAggregatorMakesNoBranchWithoutNodes(t *testing.T) {
+	url, dir := newRemote(t)
+	res, err := newTestAggregator(t, url).Fold(ctx(t), "")
+	if err != nil || !res.Commit.IsZero() {
+		t.Errorf("Fold on an empty repository = %+v, %v; want no commit", res, err)
+	}
+	if got, ok := gitTry(dir, "rev-parse", "--verify", "-q", DefaultBranch); ok {
+		t.Errorf("the status branch exists (%s) though no node wrote", got)
+	}
+}

@@ -26,17 +26,33 @@ func LeaseRef(prefix string) plumbing.ReferenceName {
 	return plumbing.ReferenceName(path.Dir(strings.TrimSuffix(prefix, "/")) + "/" + leaseName)
 }
 
-// CheckRefPrefix reports whether prefix can hold node refs next to the
-// status branch: a ref name ending in '/', at least two levels below
-// refs/ (the lease goes next to it), neither the branch's ref nor above or
-// below it. An empty prefix and branch stand for the defaults.
-func CheckRefPrefix(branch, prefix string) error {
+// CheckRefPrefix reports whether prefix can hold node refs: a ref name
+// ending in '/', at least two levels below refs/ (the lease goes next to
+// its last level). "" stands for DefaultRefPrefix.
+func CheckRefPrefix(prefix string) error {
+	prefix = cmp.Or(prefix, DefaultRefPrefix)
+	const valid = "; valid: a ref name ending in '/', such as refs/wirekeeper/status/ or refs/heads/wirekeeper/nodes/"
+	if !strings.HasPrefix(prefix, "refs/") || !strings.HasSuffix(prefix, "/") || strings.Count(prefix, "/") < 3 {
+		return fmt.Errorf("invalid status ref prefix %q: want refs/<a>/<b>/ at least%s", prefix, valid)
+	}
+	for _, name := range []string{prefix + "node", LeaseRef(prefix).String()} {
+		if err := plumbing.ReferenceName(name).Validate(); err != nil || strings.Contains(name, "..") {
+			return fmt.Errorf("invalid status ref prefix %q: %s is not a valid ref name%s", prefix, name, valid)
+		}
+	}
+	return nil
+}
+
+// CheckRefs reports whether the status branch, the node refs under prefix
+// and the lease can coexist on one remote: none may be both a ref and a
+// folder of another. Empty values stand for the defaults.
+func CheckRefs(branch, prefix string) error {
 	_, _, err := checkRefs(branch, prefix)
 	return err
 }
 
 // checkRefs fills the defaults of the branch and the ref prefix and checks
-// that they and the lease ref can coexist on one remote.
+// them (see CheckRefs).
 func checkRefs(branch, prefix string) (plumbing.ReferenceName, string, error) {
 	branch = cmp.Or(branch, DefaultBranch)
 	ref := plumbing.NewBranchReferenceName(branch)
@@ -44,14 +60,8 @@ func checkRefs(branch, prefix string) (plumbing.ReferenceName, string, error) {
 		return "", "", fmt.Errorf("invalid branch %q: %w", branch, err)
 	}
 	prefix = cmp.Or(prefix, DefaultRefPrefix)
-	const valid = "; valid: a ref name ending in '/', such as refs/wirekeeper/status/ or refs/heads/wirekeeper/nodes/"
-	if !strings.HasPrefix(prefix, "refs/") || !strings.HasSuffix(prefix, "/") || strings.Count(prefix, "/") < 3 {
-		return "", "", fmt.Errorf("invalid status ref prefix %q: want refs/<a>/<b>/ at least%s", prefix, valid)
-	}
-	for _, name := range []string{prefix + "node", LeaseRef(prefix).String()} {
-		if err := plumbing.ReferenceName(name).Validate(); err != nil || strings.Contains(name, "..") {
-			return "", "", fmt.Errorf("invalid status ref prefix %q: %s is not a valid ref name%s", prefix, name, valid)
-		}
+	if err := CheckRefPrefix(prefix); err != nil {
+		return "", "", err
 	}
 	b := ref.String()
 	lease := LeaseRef(prefix).String()
