@@ -214,6 +214,32 @@ func TestFleet(t *testing.T) {
 	if lost != 0 {
 		t.Errorf("%d nodes' status updates are missing from the status branch", lost)
 	}
+	// One of the daemons aggregates: the browsable branch has every node's
+	// files and the fleet page.
+	browse := t.TempDir()
+	testenv.Git(t, browse, "init", "-q", "--bare")
+	waitFor("every node's status and the fleet page on the status branch", time.Minute, func() bool {
+		if _, err := gitTry(browse, "fetch", "-q", remote, "+refs/heads/"+status.DefaultBranch+":refs/heads/status"); err != nil {
+			return false
+		}
+		page, err := gitTry(browse, "show", "status:"+status.FleetPagePath)
+		if err != nil {
+			return false
+		}
+		for _, h := range hs {
+			yaml, err := gitTry(browse, "show", "status:status/"+h.node+".yaml")
+			if err != nil || !strings.Contains(yaml, second) || !strings.Contains(page, h.node) {
+				return false
+			}
+		}
+		return true
+	})
+	holders := 0
+	for _, h := range hs {
+		b, _ := os.ReadFile(h.log.Name())
+		holders += strings.Count(string(b), "took the status aggregator lease")
+	}
+	t.Logf("FIGURES: %d takeovers of the aggregator lease during the run (1 expected: the first daemon to start)", holders)
 
 	// One host's ovsdb-server stops: that node reports it, the rest stay Ready.
 	victim := hs[7]
@@ -238,6 +264,16 @@ func TestFleet(t *testing.T) {
 	}
 	o := st[victim.node].Object(reconciler.Ref{Kind: "OVSManager", Name: victim.node + "-ovs"})
 	t.Logf("FIGURES: %s with its ovsdb-server stopped: OVSManager %s (%s); the other %d nodes: all Ready", victim.node, o.Phase, o.Message, hosts-1)
+}
+
+// gitTry runs the git CLI in dir, isolated from the machine's config, and
+// returns its output or why it failed.
+func gitTry(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.Output()
+	return string(out), err
 }
 
 func tail(s string, n int) string {
