@@ -94,18 +94,19 @@ type countingProxy struct {
 	target string
 	mu     sync.Mutex
 	counts map[string]int
-	bytes  map[string]int64
+	bytes  map[string]int64 // sent by the server, by service
+	sent   map[string]int64 // sent by the client, by service
 	wg     sync.WaitGroup
 }
 
-func startCountingProxy(t *testing.T) *countingProxy {
+func startCountingProxy(t testing.TB) *countingProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := strings.TrimSuffix(strings.TrimPrefix(testenv.GitURL(t), "git://"), "/")
-	p := &countingProxy{ln: ln, target: target, counts: map[string]int{}, bytes: map[string]int64{}}
+	p := &countingProxy{ln: ln, target: target, counts: map[string]int{}, bytes: map[string]int64{}, sent: map[string]int64{}}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
@@ -156,17 +157,19 @@ func (p *countingProxy) handle(c net.Conn) {
 	defer up.Close()
 	up.Write(hdr[:])
 	up.Write(first)
+	var fromClient int64
 	done := make(chan struct{})
 	go func() {
-		io.Copy(up, c)
+		fromClient, _ = io.Copy(up, c)
 		up.(*net.TCPConn).CloseWrite()
 		close(done)
 	}()
-	sent, _ := io.Copy(c, up)
+	fromServer, _ := io.Copy(c, up)
 	c.(*net.TCPConn).CloseWrite()
 	<-done
 	p.mu.Lock()
-	p.bytes[service] += sent
+	p.bytes[service] += fromServer
+	p.sent[service] += fromClient + int64(len(hdr)+len(first))
 	p.mu.Unlock()
 }
 
