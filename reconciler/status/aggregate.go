@@ -167,7 +167,7 @@ func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error
 	}
 	now := a.opts.Now()
 	due := newest != a.newest || a.rendered.IsZero() || now.Sub(a.rendered) >= a.opts.Interval
-	var picked refMap
+	var picked, moved refMap
 	fetched := false
 	_, err := a.remote.fetch(ctx, a.cache.storer(), func(refs refMap) (wants, haves []plumbing.Hash) {
 		picked = a.pick(refs)
@@ -175,7 +175,8 @@ func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error
 			return nil, nil
 		}
 		fetched = true
-		for name, h := range picked {
+		moved = a.moved(picked)
+		for name, h := range moved {
 			wants = append(wants, h)
 			if have := a.cache.head(name); !have.IsZero() {
 				haves = append(haves, have)
@@ -193,12 +194,12 @@ func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error
 			}
 		}
 	}
-	for name, h := range picked {
+	for name, h := range moved {
 		if err := a.cache.setHead(name, h); err != nil {
 			return FoldResult{}, err
 		}
 	}
-	res, err := a.build(ctx, picked, newest, now)
+	res, err := a.build(ctx, picked[a.branch], moved, newest, now)
 	if err != nil {
 		return res, err
 	}
@@ -209,6 +210,22 @@ func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error
 	}
 	a.seen = picked
 	return res, nil
+}
+
+// moved returns the refs of picked that moved since the last Fold: all of
+// them when the branch is no longer where that Fold left it (another
+// writer's files may be anywhere on it), or when there was none.
+func (a *Aggregator) moved(picked refMap) refMap {
+	if a.seen == nil || picked[a.branch] != a.seen[a.branch] {
+		return picked
+	}
+	out := refMap{}
+	for name, h := range picked {
+		if a.seen[name] != h {
+			out[name] = h
+		}
+	}
+	return out
 }
 
 // pick selects the node refs and the branch from an advertisement.
@@ -222,11 +239,11 @@ func (a *Aggregator) pick(refs refMap) refMap {
 	return out
 }
 
-// build writes the folded tree and, when it differs from the branch
-// head's, the commit, and pushes it.
-func (a *Aggregator) build(ctx context.Context, refs refMap, newest string, now time.Time) (FoldResult, error) {
+// build writes the branch head's tree with the files of the node refs
+// that moved put in, and, when it differs from the head's, the commit, and
+// pushes it.
+func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap, newest string, now time.Time) (FoldResult, error) {
 	s := a.cache.storer()
-	head := refs[a.branch]
 	files := map[string]object.TreeEntry{} // the branch's tree, flattened
 	var baseRoot plumbing.Hash
 	if !head.IsZero() {
@@ -240,7 +257,7 @@ func (a *Aggregator) build(ctx context.Context, refs refMap, newest string, now 
 		}
 	}
 	changed := map[string]plumbing.Hash{} // node -> its ref's head
-	for name, h := range refs {
+	for name, h := range moved {
 		node, ok := nodeOf(a.opts.RefPrefix, name)
 		if !ok {
 			continue
