@@ -39,6 +39,8 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench SteadyStatePass10k -benchtime 50x ./reconciler/ && \
 		go test -run "^$$" -bench PushToApplied -benchtime 100x ./reconciler/daemon/ && \
 		go test -run "^$$" -bench ConcurrentWriters50 -benchtime 3x ./reconciler/status/ && \
+		go test -run "^$$" -bench Fold1000 -benchtime 10x ./reconciler/status/ && \
+		go test -run "^$$" -bench "IdleSpecFetch|StatusPush|IdleFold" -benchtime 20x ./reconciler/daemon/ && \
 		go test -run "^$$" -bench DriftRepair -benchtime 200x ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \
 		go test -run "^$$" -bench "Plug100|StartToConfigured" -benchtime 1x -timeout 30m ./providers/container/ && \

@@ -115,11 +115,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		StatusPushTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wirekeeper_status_push_total",
-			Help: "Pushes of the status branch, by result.",
+			Help: "Status writes of the node to its own status ref, by result (committed, unchanged, error).",
 		}, []string{"result"}),
 		StatusPushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "wirekeeper_status_push_duration_seconds",
-			Help:    "Time to commit and push the status branch.",
+			Help:    "Time to commit and push the node's status ref.",
 			Buckets: DurationBuckets,
 		}),
 		WebhookRequestTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
