@@ -1,14 +1,18 @@
-// Package status renders a node's status into files and commits them to the
-// status branch of the spec repository.
+// Package status renders a node's status into files, commits them to the
+// node's own ref in the status repository (the spec repository unless the
+// operator chose another), and folds every node's ref into the browsable
+// status branch.
 //
-// Each node owns three files on the branch: status/<node>.yaml (for
-// machines), status/<node>.md (for people, with a Mermaid diagram of the
-// node's topology) and drift/<node>.md (the drift log, newest first). Render
-// is a pure function of its input, so the same status always yields the same
+// Each node owns three files: status/<node>.yaml (for machines),
+// status/<node>.md (for people, with a Mermaid diagram of the node's
+// topology) and drift/<node>.md (the drift log, newest first). Render is a
+// pure function of its input, so the same status always yields the same
 // bytes and the Writer commits only when something really changed. Parse is
 // its inverse. The Writer commits with go-git straight into a bare cache
-// repository and pushes without force, rebuilding its commit on top of the
-// new head whenever another node won the race.
+// repository and pushes to RefPrefix+<node>, a ref no other node writes. The
+// Aggregator, run by the one daemon holding the Lease, folds the node refs
+// into the status branch with the fleet page README.md at its root.
+// docs/design/fleet-status.md explains the design and its costs.
 package status
 
 import (
