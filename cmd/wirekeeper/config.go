@@ -294,7 +294,8 @@ func runUsage() string {
 	b.WriteString(`usage: wirekeeper run --repo URL [flags]
 
 Keeps this node's host networking equal to the specs on a Git branch, and
-pushes status and drift reports to a status branch.
+pushes status and drift reports back to Git: to its own status ref, folded
+by one elected daemon into a status branch.
 
 Every setting is a flag, an environment variable and a key of the --config
 file (YAML, keys as below); a flag beats the environment, which beats the

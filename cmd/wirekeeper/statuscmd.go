@@ -30,7 +30,7 @@ no status for --node, or an error, 2 usage error.
 
 `
 
-// runStatus is `wirekeeper status`: read the status branch, print it.
+// runStatus is `wirekeeper status`: read the daemons' status, print it.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	var (
 		repo         repoFlags

@@ -1,6 +1,6 @@
 // Package daemon is `wirekeeper run`: it follows the spec branch with a
 // source, hands every good revision to the engine, and writes the node's
-// status back to the status branch. Triggers are the poll timer, the
+// status back to its own status ref. Triggers are the poll timer, the
 // webhook and SIGHUP; status commits never trigger anything.
 package daemon
 

@@ -9,8 +9,9 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
 )
 
-// restore reads what this node last wrote to the status branch, so that
-// transition times and the drift log survive a restart.
+// restore reads what this node last wrote (its ref, else what an older
+// version wrote to the status branch), so that transition times and the
+// drift log survive a restart.
 func (d *Daemon) restore(ctx context.Context) {
 	if d.opts.Status == nil {
 		return
@@ -68,7 +69,7 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 }
 
 // pushStatus renders and commits the node's status when its files changed;
-// it reports whether the status branch is up to date.
+// it reports whether the node's status ref is up to date.
 func (d *Daemon) pushStatus(ctx context.Context, timeout time.Duration) bool {
 	if d.opts.Status == nil {
 		return true
