@@ -21,7 +21,8 @@ import (
 // head. The first call clones (bare, only that branch) or opens the existing
 // cache; later calls fetch incrementally with a forced refspec, so a
 // force-push is taken and reported in Revision.ForcePushed. Only the tracked
-// branch is fetched: pushes to other branches are never seen.
+// branch (and the refs of Options.WatchRefs, see Watched) is fetched: pushes
+// to other branches are never seen.
 //
 // A damaged cache (unreadable config, HEAD or objects, objects missing for
 // the branch) is removed and cloned again, once per call, and the Revision
