@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/wirekeeper/wirekeeper/reconciler/source"
 )
 
 // fetch brings the status branch's head and its history into the cache and
@@ -162,12 +164,15 @@ func (w *Writer) push(ctx context.Context, ps pushSession, s storer.EncodedObjec
 }
 
 // isPermanent reports whether err says the remote cannot be reached at all,
-// as opposed to a connection that broke or a push that lost a race.
+// as opposed to a connection that broke or a push that lost a race. A
+// remote that hung up without answering is busy: retrying at once would
+// add to its load (and go-git spends 10 s on each such attempt), so the
+// caller's slower retry takes over.
 func isPermanent(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	switch {
-	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns):
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns), source.RemoteHungUp(err):
 		return true
 	case errors.Is(err, transport.ErrRepositoryNotFound),
 		errors.Is(err, transport.ErrAuthenticationRequired),
