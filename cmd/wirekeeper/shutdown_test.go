@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
+	"github.com/wirekeeper/wirekeeper/providers/memory"
+	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
 // TestRunBinarySIGTERMWithStalledRemote runs the real binary against the
@@ -104,4 +107,36 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// hangingProvider is a provider whose Close never returns while held.
+type hangingProvider struct {
+	*memory.Provider
+	held chan struct{}
+}
+
+func (p hangingProvider) Close() { <-p.held }
+
+// TestCloseProvidersIsBounded: a provider whose Close hangs (a peer that no
+// longer answers) holds the exit for providersCloseTimeout at most, and the
+// log says so.
+func TestCloseProvidersIsBounded(t *testing.T) {
+	p := hangingProvider{Provider: memory.New("test"), held: make(chan struct{})}
+	defer close(p.held)
+	logs := &lockedBuffer{}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		closeProviders([]reconciler.Provider{p}, slog.New(slog.NewTextHandler(logs, nil)))
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Logf("closeProviders returned after %v", time.Since(start).Round(time.Millisecond))
+	case <-time.After(2 * providersCloseTimeout):
+		t.Fatalf("closeProviders still waiting after %v (bound %v)", 2*providersCloseTimeout, providersCloseTimeout)
+	}
+	if !strings.Contains(logs.String(), "the providers did not close within the shutdown deadline") {
+		t.Errorf("log = %q, want the warning", logs.String())
+	}
 }
