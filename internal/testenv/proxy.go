@@ -25,7 +25,7 @@ type Proxy struct {
 	mu      sync.Mutex
 	stalled bool
 	hangUp  bool
-	cutAt   int64 // > 0: answers are cut after this many bytes
+	cutAt   int64      // > 0: answers are cut after this many bytes
 	resumed *sync.Cond // broadcast when stalled turns false or the proxy closes
 	closed  bool
 	conns   map[net.Conn]struct{}

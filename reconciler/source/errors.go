@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -95,10 +96,17 @@ const goGitHangUp = "timeout exceeded"
 func RemoteHungUp(err error) bool { return hungUp(err) }
 
 func hungUp(err error) bool {
-	for ; err != nil; err = errors.Unwrap(err) {
-		if err.Error() == goGitHangUp {
-			return true
-		}
+	if err == nil {
+		return false
+	}
+	if err.Error() == goGitHangUp {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return hungUp(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(u.Unwrap(), hungUp)
 	}
 	return false
 }

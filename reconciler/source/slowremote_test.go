@@ -9,6 +9,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -176,5 +177,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRemoteHungUp: go-git's report of a remote that closed the connection
+// without answering is recognised however it is wrapped.
+func TestRemoteHungUp(t *testing.T) {
+	hangUp := errors.New(goGitHangUp)
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{hangUp, true},
+		{fmt.Errorf("fetch main: %w", hangUp), true},
+		{fmt.Errorf("source: fetch: %w: %w", ErrUnreachable, hangUp), true},
+		{errors.New("status: " + goGitHangUp), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := RemoteHungUp(tt.err); got != tt.want {
+			t.Errorf("RemoteHungUp(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
