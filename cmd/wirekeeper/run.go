@@ -51,7 +51,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot build the providers", "err", err)
 		return exitFail
 	}
-	defer providers.Close(provs)
+	defer closeProviders(provs, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -178,7 +178,8 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 	opts := daemon.Options{
 		Node: cfg.Node, Source: src, Status: writer, Engine: engine, Interval: cfg.Interval,
 		Lease: lease, Aggregator: aggregator,
-		MetricsListen: cfg.MetricsListen,
+		ShutdownTimeout: shutdownBound - providersCloseTimeout,
+		MetricsListen:   cfg.MetricsListen,
 		Observer: daemon.Observer{
 			Fetched: func(result string, dur time.Duration) {
 				m.SourceFetchTotal.WithLabelValues(result).Inc()
@@ -223,6 +224,31 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 	}
 	d, err = daemon.New(opts)
 	return d, err
+}
+
+// `wirekeeper run` exits within shutdownBound of SIGTERM: the daemon's
+// shutdown (in-flight applies, the last status push) takes what
+// providersCloseTimeout leaves, then the providers close their connections.
+const (
+	shutdownBound         = 10 * time.Second
+	providersCloseTimeout = 2 * time.Second
+)
+
+// closeProviders closes provs, waiting at most providersCloseTimeout: a
+// connection whose peer no longer answers is left to the process's exit.
+func closeProviders(provs []reconciler.Provider, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		providers.Close(provs)
+		close(done)
+	}()
+	t := time.NewTimer(providersCloseTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("the providers did not close within the shutdown deadline; exiting without waiting", "waited", providersCloseTimeout)
+	}
 }
 
 // pruneFraction maps the configured fraction to the engine's: 0 means "no

@@ -12,11 +12,6 @@ import (
 // into the status branch when Options.AggregateEvery is zero.
 const DefaultAggregateEvery = 2 * time.Second
 
-// handOverTimeout bounds each of the last fold and the lease release on
-// stop: a remote that does not answer in time only delays the takeover by
-// a TTL, and the next holder folds what this one did not.
-const handOverTimeout = 5 * time.Second
-
 // observeLease hands the lease's hash, as the spec fetch just saw it, to
 // the election; a fetch that did not look (the first, which clones) hands
 // nothing, and the lease asks the remote itself.
@@ -74,20 +69,16 @@ func (d *Daemon) aggregateLoop(ctx context.Context) {
 // more, so that the branch shows how every node stood (its own last status
 // included), then releases the lease, so that another daemon takes over at
 // its next poll instead of after a TTL.
-func (d *Daemon) handOver() {
+func (d *Daemon) handOver(ctx context.Context) {
 	lease, agg := d.opts.Lease, d.opts.Aggregator
 	if lease == nil || agg == nil || !lease.Held() {
 		return
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
 	newest, _ := d.newest.Load().(string)
-	if _, err := agg.Fold(fctx, newest); err != nil {
+	if _, err := agg.Fold(ctx, newest); err != nil {
 		d.log.Warn("cannot fold the node refs a last time; the next aggregator will", "err", err)
 	}
-	cancel()
-	rctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
-	defer cancel()
-	if err := lease.Release(rctx); err != nil {
+	if err := lease.Release(ctx); err != nil {
 		d.log.Warn("cannot release the status aggregator lease; another daemon takes over after its TTL", "err", err)
 	}
 }

@@ -27,7 +27,9 @@ type Options struct {
 	// Status writes the node's status files; nil disables writing (tests).
 	Status *status.Writer
 	Engine *reconciler.Engine
-	// Interval is the poll period, jittered by ±10% (default 30s).
+	// Interval is the poll period, jittered by ±10% (default 30s); after
+	// fetches in a row that cannot reach the remote it doubles, up to 4x,
+	// until a fetch reaches it again.
 	Interval time.Duration
 	// StatusDelay collects status changes for this long before a commit
 	// (default 1s), so a burst of changes makes one commit.
@@ -41,6 +43,13 @@ type Options struct {
 	Lease          *status.Lease
 	Aggregator     *status.Aggregator
 	AggregateEvery time.Duration
+	// FetchTimeout bounds one fetch of the spec branch (default
+	// DefaultFetchTimeout): a remote silent past it is Unreachable, and
+	// the next poll tries again.
+	FetchTimeout time.Duration
+	// ShutdownTimeout bounds how long Run takes to return once its context
+	// ends (default DefaultShutdownTimeout); see Run.
+	ShutdownTimeout time.Duration
 	// Webhook, when set, is served on WebhookListen; its triggers must be
 	// sent to Daemon.Trigger.
 	WebhookListen string
@@ -78,6 +87,9 @@ type Daemon struct {
 	seen string
 	// newest is the spec head of the last fetch, for the fleet page.
 	newest atomic.Value
+	// unreachable counts the fetches in a row that could not reach the
+	// remote; the poll backs off with it.
+	unreachable int
 
 	mu         sync.Mutex
 	lastPushed status.Files
@@ -100,6 +112,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.AggregateEvery <= 0 {
 		opts.AggregateEvery = DefaultAggregateEvery
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -128,58 +146,63 @@ func (d *Daemon) Ready() error {
 	return errors.New("no spec revision loaded yet")
 }
 
-// Run follows the branch until ctx ends, then lets in-flight applies
-// finish, pushes the last status, hands the status aggregator's lease over
-// when it holds it (see handOver) and returns nil. It returns an error only
+// Run follows the branch until ctx ends, then stops within
+// ShutdownTimeout and returns nil: fetches and status retries are
+// cancelled, in-flight applies finish (for at most half of it), the last
+// status is pushed once with what remains, and the status aggregator's
+// lease is handed over when this daemon holds it (see handOver). It returns an error only
 // when it cannot start (a listener that cannot bind).
 func (d *Daemon) Run(ctx context.Context) error {
 	servers, err := d.listen()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, s := range servers {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			s.Shutdown(sctx)
-			cancel()
-		}
+	restored := make(chan struct{})
+	go func() {
+		d.restore(ctx)
+		close(restored)
 	}()
-	d.restore(ctx)
+	select {
+	case <-restored:
+	case <-ctx.Done():
+		// Stopped before the engine started: nothing to finish or push.
+		d.closeServers(servers, time.Now().Add(d.opts.ShutdownTimeout))
+		d.log.Info("stopped")
+		return nil
+	}
 
 	engineDone := make(chan struct{})
 	go func() {
 		d.opts.Engine.Run(ctx)
 		close(engineDone)
 	}()
-	statusDone := make(chan struct{})
-	go func() {
-		d.statusLoop(ctx)
-		close(statusDone)
-	}()
+	go d.statusLoop(ctx)
 	aggregateDone := make(chan struct{})
 	go func() {
 		d.aggregateLoop(ctx)
 		close(aggregateDone)
 	}()
+	go d.follow(ctx)
+	<-ctx.Done()
+	d.shutdown(servers, engineDone, aggregateDone)
+	return nil
+}
 
+// follow fetches at start, on every trigger and on every poll, until ctx
+// ends. After fetches that could not reach the remote, polls back off.
+func (d *Daemon) follow(ctx context.Context) {
 	d.sync(ctx, "start")
-	timer := time.NewTimer(reconciler.Jitter(d.opts.Interval, 0.1))
+	timer := time.NewTimer(d.pollDelay())
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			<-engineDone
-			<-statusDone
-			<-aggregateDone
-			d.pushStatus(context.Background(), 30*time.Second)
-			d.handOver()
-			d.log.Info("stopped")
-			return nil
+			return
 		case why := <-d.trigger:
 			d.sync(ctx, why)
 		case <-timer.C:
 			d.sync(ctx, "poll")
-			timer.Reset(reconciler.Jitter(d.opts.Interval, 0.1))
+			timer.Reset(d.pollDelay())
 		}
 	}
 }
@@ -191,8 +214,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) sync(ctx context.Context, why string) {
 	defer d.opts.Engine.Resync()
 	start := d.opts.Now()
-	rev, err := d.opts.Source.Fetch(ctx)
+	fctx, cancel := context.WithTimeout(ctx, d.opts.FetchTimeout)
+	rev, err := d.opts.Source.Fetch(fctx)
+	cancel()
 	d.observeFetch(err, d.opts.Now().Sub(start))
+	failures := d.unreachable
+	d.unreachable = 0
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -203,6 +230,7 @@ func (d *Daemon) sync(ctx context.Context, why string) {
 			reason = "BranchNotFound"
 		case errors.Is(err, source.ErrUnreachable):
 			reason = "Unreachable"
+			d.unreachable = failures + 1
 		}
 		d.log.Warn("cannot fetch the spec branch; the last good revision stays enforced", "trigger", why, "reason", reason, "err", err)
 		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: reason, Message: err.Error(), Since: d.opts.Now().UTC().Truncate(time.Second)})
@@ -248,6 +276,9 @@ func (d *Daemon) adopt(ctx context.Context, rev *source.Revision) {
 		return
 	}
 	set, diags, err := d.opts.Source.Load(ctx, rev)
+	if err != nil && ctx.Err() != nil {
+		return // stopping: the revision is not refused for that
+	}
 	if err != nil {
 		refuse("Unreadable", err.Error(), nil)
 		return

@@ -24,10 +24,13 @@ import (
 // branch (and the refs of Options.WatchRefs, see Watched) is fetched: pushes
 // to other branches are never seen.
 //
-// A damaged cache (unreadable config, HEAD or objects, objects missing for
-// the branch) is removed and cloned again, once per call, and the Revision
-// says so. Errors match ErrBranchNotFound or ErrUnreachable when the remote
-// is the cause.
+// A damaged cache (unreadable config, HEAD, refs or objects, objects
+// missing for the branch) is removed and cloned again, once per call, and
+// the Revision says so. A remote that is slow, silent past ctx's deadline,
+// hangs up or refuses never causes a re-clone: the cache stays as it is and
+// the error matches ErrUnreachable (or ErrBranchNotFound); a failed fetch
+// is cloned again only when the cache then fails a check of every ref and
+// object it holds.
 func (s *Source) Fetch(ctx context.Context) (*Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,10 +253,16 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository, branch string)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
-	if ctx.Err() == nil && classify(err) == nil {
-		// Neither the network nor the remote's answer: most likely our
-		// store, e.g. a pack that cannot be read.
-		return damaged("fetch failed: %v", err)
+	if ctx.Err() != nil || classify(err) != nil {
+		return s.remoteError(ctx, "fetch", branch, err)
+	}
+	// An error that names neither the network nor the remote may still
+	// come from either (a pack cut short, an answer go-git cannot parse):
+	// only a cache that fails its own check is cloned again. Cloning for a
+	// remote problem would put a full clone on a remote already struggling,
+	// and lose the cache if the clone fails too.
+	if cerr := checkStore(ctx, repo); cerr != nil {
+		return damaged("%v (the fetch failed: %v)", cerr, err)
 	}
 	return s.remoteError(ctx, "fetch", branch, err)
 }

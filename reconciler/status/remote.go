@@ -194,12 +194,15 @@ func (r *repoRemote) push(ctx context.Context, s storer.EncodedObjectStorer, u r
 }
 
 // isPermanent reports whether err says the remote cannot be reached at all,
-// as opposed to a connection that broke or a push that lost a race.
+// as opposed to a connection that broke or a push that lost a race. A
+// remote that hung up without answering is busy: retrying at once would
+// add to its load (and go-git spends 10 s on each such attempt), so the
+// caller's slower retry takes over.
 func isPermanent(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	switch {
-	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns):
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns), source.RemoteHungUp(err):
 		return true
 	case errors.Is(err, transport.ErrRepositoryNotFound),
 		errors.Is(err, transport.ErrAuthenticationRequired),
