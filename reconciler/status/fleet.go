@@ -12,10 +12,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-// FleetPagePath is where the fleet page lives on the status branch: the
-// root README.md, which forges show under the file list.
-const FleetPagePath = "README.md"
-
 // DefaultSiteLabel is the label that names a node's site when
 // FleetOptions.SiteLabel is empty (examples/managers.yaml: site: ams).
 const DefaultSiteLabel = "site"
@@ -92,7 +88,8 @@ type fleetNode struct {
 	site           string
 }
 
-// RenderFleet writes the fleet page (FleetPagePath) from the status of
+// RenderFleet writes the fleet page, README.md at the root of the status
+// branch (forges show it under the file list), from the status of
 // every node, keyed by node name (nil entries are skipped): node and object
 // counts by phase with a Mermaid pie of the nodes' phases, then the nodes
 // not Ready, the silent ones and those behind the newest revision, each
