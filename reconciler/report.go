@@ -121,6 +121,10 @@ type NodeStatus struct {
 	Path   string `json:"path,omitempty" yaml:"path,omitempty"`
 	// AppliedRevision is the spec commit being enforced ("" before the first).
 	AppliedRevision string `json:"appliedRevision" yaml:"appliedRevision"`
+	// Reported is when the node's daemon last confirmed this status; zero
+	// when unknown (a status written before the field existed). The fleet
+	// views call a node silent when it is too old (see FleetCheck.Silent).
+	Reported time.Time `json:"reported,omitzero" yaml:"reported,omitzero"`
 	// Refused is the newest revision the node would not apply, while it
 	// stays the branch head.
 	Refused *RefusedRevision `json:"refused,omitempty" yaml:"refused,omitempty"`

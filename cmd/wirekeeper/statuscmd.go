@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
@@ -18,12 +21,18 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
 )
 
-const statusUsage = `usage: wirekeeper status --repo URL [--node NAME] [flags]
+var statusUsage = `usage: wirekeeper status --repo URL [--node NAME] [flags]
 
 Prints what the daemons last pushed, read in one fetch of every node's
 status ref (and of the status branch, for daemons of versions without
-node refs): per node its applied revision, any refused revision or source
-problem, its objects by phase, and a table KIND NAME PHASE REVISION MESSAGE.
+node refs). Without --node, a summary of the fleet that fits a terminal at
+any size: nodes and objects by phase, how many nodes enforce the newest
+revision of --branch and how many are silent (behind it for more than 3
+times --interval), then only the problem nodes (not Ready, silent or
+behind), most severe first, at most ` + strconv.Itoa(review.SummaryMaxNodes) + ` of them.
+With --node, that node's applied revision, any refused revision or source
+problem, its objects by phase, and a table KIND NAME PHASE REVISION
+MESSAGE. --output json writes every node's full status (or --node's).
 
 Exit status: 0 status printed (whatever the phases), 1 no status at all,
 no status for --node, or an error, 2 usage error.
@@ -33,14 +42,17 @@ no status for --node, or an error, 2 usage error.
 // runStatus is `wirekeeper status`: read the daemons' status, print it.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	var (
-		repo         repoFlags
-		node, output string
+		repo                 repoFlags
+		node, output, branch string
+		interval             time.Duration
 	)
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	repo.register(fs)
 	fs.StringVar(&node, "node", "", "print only this node")
 	fs.StringVar(&output, "output", "text", "text or json")
+	fs.StringVar(&branch, "branch", source.DefaultBranch, "the spec branch the daemons follow: the summary compares the nodes with its head")
+	fs.DurationVar(&interval, "interval", 30*time.Second, "the daemons' --interval: the summary calls a node silent after "+strconv.Itoa(status.SilentIntervals)+" of them without a report")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, statusUsage)
 		fs.PrintDefaults()
@@ -58,6 +70,12 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err := checkNodeFlag(node); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkBranchName(branch); err != nil {
+		errs = append(errs, fmt.Errorf("--branch: %w", err))
+	}
+	if interval <= 0 {
+		errs = append(errs, fmt.Errorf("--interval %s: want a positive duration, e.g. 30s", interval))
+	}
 	if output != "text" && output != "json" {
 		errs = append(errs, fmt.Errorf("unknown --output %q; valid: text, json", output))
 	}
@@ -74,15 +92,32 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer cleanup()
-	nodes, err := readStatusBranch(ctx, repo, node, cache, stderr)
+	log := warnLogger(stderr)
+	src, err := repo.source(branch, "", cache, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
 		return exitFail
 	}
-	if output == "json" {
+	nodes, err := readStatusBranch(ctx, repo, src, node, cache, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	switch {
+	case output == "json":
 		err = review.StatusJSON(stdout, repo.statusBranch, nodes)
-	} else {
+	case node != "":
 		err = review.StatusText(stdout, nodes)
+	default:
+		check := reconciler.FleetCheck{Now: time.Now(), SilentAfter: status.SilentIntervals * interval, Branch: branch}
+		// The newest revision is the branch head; without it the summary
+		// still shows phases and silence.
+		if rev, ferr := src.Fetch(ctx); ferr != nil {
+			fmt.Fprintf(stderr, "wirekeeper status: warning: cannot read the head of branch %s, nodes are not compared with it: %v\n", branch, ferr)
+		} else {
+			check.NewestRevision = rev.Hash
+		}
+		err = review.StatusSummary(stdout, nodes, check)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
@@ -92,13 +127,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 // readStatusBranch reads the status of node, or of every node that has one
-// when node is "". No status at all is an error that says where it looked.
-func readStatusBranch(ctx context.Context, repo repoFlags, node, cache string, stderr io.Writer) ([]*reconciler.NodeStatus, error) {
-	log := warnLogger(stderr)
-	src, err := repo.source(source.DefaultBranch, "", cache, log)
-	if err != nil {
-		return nil, err
-	}
+// when node is "", from the status branch of src's repository. No status at
+// all is an error that says where it looked.
+func readStatusBranch(ctx context.Context, repo repoFlags, src *source.Source, node, cache string, log *slog.Logger) ([]*reconciler.NodeStatus, error) {
 	w, err := repo.statusReader(src, cache, log)
 	if err != nil {
 		return nil, err

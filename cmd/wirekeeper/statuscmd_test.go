@@ -23,30 +23,58 @@ func TestStatus(t *testing.T) {
 	// No daemon has pushed yet: neither node refs nor a status branch.
 	statusCmd().expect(t, exitFail, nil, []string{"no status in branch wirekeeper/status or refs/wirekeeper/status/* of " + remote + ": neither exists"})
 
-	writeStatus(t, remote, hv1Drifted(base))
+	hv1 := hv1Drifted(base)
+	hv1.Reported = time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	writeStatus(t, remote, hv1)
 	writeStatus(t, remote, &reconciler.NodeStatus{
-		Node: "hv2", Branch: "main",
+		Node: "hv2", Branch: "main", Reported: time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC),
 		Refused: &reconciler.RefusedRevision{Revision: base, Reason: "Invalid", Message: "1 error", Since: time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)},
 		Objects: []reconciler.ObjectStatus{{Kind: "Mirror", Name: "m2", Phase: reconciler.PhasePending, Message: "waiting for\nOVSManager/ovs2"}},
 	})
 
+	// Without --node: the summary, nodes compared with the head of main.
 	r := statusCmd()
 	r.expect(t, exitOK, nil, nil)
 	want := []string{
+		"2 nodes: 1 drifted, 1 pending",
+		"4 objects: 1 drifted, 1 pending, 2 ready",
+		"newest revision " + base[:7] + " (branch main): 1 of 2 nodes on it, 1 behind",
+		"silent: 2 nodes without a report for more than 1m30s",
+		"",
+		"2 problem nodes, most severe first:",
+		"NODE  PHASE    APPLIED  LAST REPORT           PROBLEMS",
+		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted; silent",
+		"hv2   Pending  -        2024-05-01 09:00:00Z  not ready: Mirror/m2 Pending; silent; behind: refused (Invalid)",
+		"",
+	}
+	if diff := cmp.Diff(want, strings.Split(r.stdout, "\n")); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+	// --interval sets the silence threshold: hv1, 5 minutes quiet, is no
+	// longer silent. A newer head puts it behind.
+	next := pushSpecs(t, work, planBase+"\n# next\n", "next")
+	r = statusCmd("--interval", "24h")
+	r.expect(t, exitOK, []string{
+		"newest revision " + next[:7] + " (branch main): 0 of 2 nodes on it, 2 behind\nsilent: 1 node without a report for more than 72h0m0s\n",
+		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted; behind\n",
+	}, nil)
+	// A branch that cannot be read leaves the nodes uncompared, with a warning.
+	r = statusCmd("--branch", "nope")
+	r.expect(t, exitOK, []string{"newest revision: unknown, nodes not compared with it\n"}, []string{"warning: cannot read the head of branch nope"})
+
+	// --node keeps the per-node view.
+	r = statusCmd("--node", "hv1")
+	r.expect(t, exitOK, nil, nil)
+	want = []string{
 		"hv1  applied " + base[:7] + "  (branch main)  2 ready, 1 drifted",
 		"KIND        NAME  PHASE    REVISION  MESSAGE",
 		"OVSManager  ovs1  Ready    " + base[:7] + "   -",
 		"Mirror      old   Ready    " + base[:7] + "   -",
 		"Mirror      tap   Drifted  " + base[:7] + `   live differs: spec.output.port is "eth9", want "tap0"`,
 		"",
-		"hv2  no revision applied yet  (branch main)  1 pending",
-		"  refused " + base[:7] + " (Invalid) since 2024-05-01 08:00:00Z: 1 error",
-		"KIND    NAME  PHASE    REVISION  MESSAGE",
-		"Mirror  m2    Pending  -         waiting for OVSManager/ovs2",
-		"",
 	}
 	if diff := cmp.Diff(want, strings.Split(r.stdout, "\n")); diff != "" {
-		t.Errorf("status (-want +got):\n%s", diff)
+		t.Errorf("status --node hv1 (-want +got):\n%s", diff)
 	}
 
 	r = statusCmd("--node", "hv2")
@@ -61,7 +89,8 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, r.stdout)
 	}
-	if len(doc.Nodes) != 2 || doc.StatusBranch != "wirekeeper/status" || doc.Nodes[0].AppliedRevision != base ||
+	if len(doc.Nodes) != 2 || doc.StatusBranch != "wirekeeper/status" || doc.Nodes[0].AppliedRevision != base || doc.Nodes[1].AppliedRevision != "" ||
+		!doc.Nodes[0].Reported.Equal(hv1.Reported) ||
 		doc.Nodes[0].Object(reconciler.Ref{Kind: "Mirror", Name: "tap"}).Phase != reconciler.PhaseDrifted || doc.Nodes[1].Refused == nil {
 		t.Errorf("JSON document: %s", r.stdout)
 	}
@@ -91,6 +120,8 @@ func TestStatusUsage(t *testing.T) {
 		{[]string{"--repo", "git://h/r", "--output", "yaml"}, exitUsage, `unknown --output "yaml"; valid: text, json`},
 		{[]string{"--repo", "git://h/r", "--status-branch", "a..b"}, exitUsage, "--status-branch: not a branch name"},
 		{[]string{"--repo", "git://h/r", "--node", "-x"}, exitUsage, `--node "-x"`},
+		{[]string{"--repo", "git://h/r", "--branch", "a..b"}, exitUsage, "--branch: not a branch name"},
+		{[]string{"--repo", "git://h/r", "--interval", "0s"}, exitUsage, "--interval 0s: want a positive duration"},
 		{[]string{"-h"}, exitOK, "Exit status: 0 status printed"},
 	}
 	for _, tt := range tests {

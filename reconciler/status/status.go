@@ -89,6 +89,7 @@ func compareRefs(aKind, aName, bKind, bName string) int {
 // Bounding a canonical status again changes nothing.
 func canonical(ns *reconciler.NodeStatus) (*reconciler.NodeStatus, error) {
 	out := *ns
+	out.Reported = ns.Reported.UTC()
 	if ns.Refused != nil {
 		r := *ns.Refused
 		r.Since = r.Since.UTC()

@@ -18,14 +18,16 @@ import (
 // reconciler.NodeStatus, so that the key order and time format are fixed
 // here and do not move when the engine's types grow.
 type statusDoc struct {
-	Node            string      `yaml:"node"`
-	Branch          string      `yaml:"branch"`
-	Path            string      `yaml:"path,omitempty"`
-	AppliedRevision string      `yaml:"appliedRevision"`
-	Refused         *refusedDoc `yaml:"refused,omitempty"`
-	Source          *sourceDoc  `yaml:"source,omitempty"`
-	Summary         summaryDoc  `yaml:"summary"`
-	Objects         []objectDoc `yaml:"objects"`
+	Node            string `yaml:"node"`
+	Branch          string `yaml:"branch"`
+	Path            string `yaml:"path,omitempty"`
+	AppliedRevision string `yaml:"appliedRevision"`
+	// Reported is absent from files written before it existed.
+	Reported string      `yaml:"reported,omitempty"`
+	Refused  *refusedDoc `yaml:"refused,omitempty"`
+	Source   *sourceDoc  `yaml:"source,omitempty"`
+	Summary  summaryDoc  `yaml:"summary"`
+	Objects  []objectDoc `yaml:"objects"`
 }
 
 type refusedDoc struct {
@@ -99,6 +101,7 @@ func renderYAML(ns *reconciler.NodeStatus) ([]byte, error) {
 		Branch:          ns.Branch,
 		Path:            ns.Path,
 		AppliedRevision: ns.AppliedRevision,
+		Reported:        formatTime(ns.Reported),
 		Objects:         make([]objectDoc, 0, len(ns.Objects)),
 	}
 	if r := ns.Refused; r != nil {
@@ -172,6 +175,9 @@ func parseYAML(node string, data []byte) (*reconciler.NodeStatus, error) {
 	ns := &reconciler.NodeStatus{Node: doc.Node, Branch: doc.Branch, Path: doc.Path, AppliedRevision: doc.AppliedRevision}
 	var err error
 	fail := func(field string, err error) error { return fmt.Errorf("status: %s: %s: %w", name, field, err) }
+	if ns.Reported, err = parseTime(doc.Reported); err != nil {
+		return nil, fail("reported", err)
+	}
 	if r := doc.Refused; r != nil {
 		if r.DiagnosticsOmitted < 0 {
 			return nil, fail("refused.diagnosticsOmitted", fmt.Errorf("%d is negative", r.DiagnosticsOmitted))
