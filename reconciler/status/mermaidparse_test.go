@@ -31,9 +31,9 @@ type parseResult struct {
 
 // parseWithMermaid runs the real Mermaid parser (mermaid and jsdom from npm,
 // under node) on each diagram and returns its report, in order.
-func parseWithMermaid(t *testing.T, diagrams []string) []parseResult {
+// node and modules come from testenv.Mermaid.
+func parseWithMermaid(t *testing.T, node, modules string, diagrams []string) []parseResult {
 	t.Helper()
-	node, modules := testenv.Mermaid(t)
 	dir := t.TempDir()
 	var files []string
 	for i, text := range diagrams {
@@ -75,6 +75,7 @@ func parseWithMermaid(t *testing.T, diagrams []string) []parseResult {
 // renderer wrote, each with a class, at most 60, within 30,000 characters,
 // and shows each hostile name as written.
 func TestMermaidRealParser(t *testing.T) {
+	node, modules := testenv.Mermaid(t)
 	type fixture struct {
 		name  string
 		f     nodeFixture
@@ -122,7 +123,7 @@ func TestMermaidRealParser(t *testing.T) {
 		diagrams = append(diagrams, d.text)
 		written = append(written, d)
 	}
-	results := parseWithMermaid(t, diagrams)
+	results := parseWithMermaid(t, node, modules, diagrams)
 	for i, fx := range fixtures {
 		r, d := results[i], written[i]
 		t.Run(fx.name, func(t *testing.T) {
