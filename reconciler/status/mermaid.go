@@ -47,8 +47,9 @@ const mermaidLegend = "Colours: green Ready, red Failed (thick border), yellow D
 // exports as a ```mermaid block, each shape coloured by its phase, followed
 // by a legend. The diagram stays within maxDiagramBytes and maxShapes
 // whatever the spec holds: pieces are drawn by priority (managers, bridges,
-// collectors and exports, mirrors with their outputs, container ports not
-// Ready, selected ports, Ready container ports; worst phase first within
+// collectors and exports, mirrors with their outputs, the ports mirrors
+// select (maxSelectedPerMirror a mirror), container ports not Ready, then
+// Ready ones (maxPortsPerBridge a bridge in all); worst phase first within
 // each) as long as they fit, and the rest are counted in "N more" shapes.
 func renderMermaid(ns *reconciler.NodeStatus, set *spec.Set) string {
 	if set == nil {
@@ -104,7 +105,14 @@ func topologyPieces(ns *reconciler.NodeStatus, set *spec.Set) []piece {
 	for _, tier := range [][]piece{managers, bridges, services, mirrors, ports} {
 		slices.SortStableFunc(tier, func(a, b piece) int { return cmp.Compare(severity(a.class), severity(b.class)) })
 	}
-	return slices.Concat(managers, bridges, services, mirrors, ports, selected, readyPorts)
+	onBridge := map[string]int{} // container ports by bridge, worst first
+	for _, tier := range [][]piece{ports, readyPorts} {
+		for i := range tier {
+			tier[i].folded = onBridge[tier[i].fold.parent] >= maxPortsPerBridge
+			onBridge[tier[i].fold.parent]++
+		}
+	}
+	return slices.Concat(managers, bridges, services, mirrors, selected, ports, readyPorts)
 }
 
 // severity ranks a class as diagramStyles orders them, worst first.

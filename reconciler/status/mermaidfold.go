@@ -25,6 +25,10 @@ const (
 	// maxSelectedPerMirror is how many of a mirror's selected ports are drawn;
 	// the rest are counted in one fold shape.
 	maxSelectedPerMirror = 8
+	// maxPortsPerBridge is how many container ports of one bridge are drawn,
+	// worst phase first: each adds a row to the diagram's height, and past
+	// a dozen or so the folds' counts by phase say more.
+	maxPortsPerBridge = 16
 	// foldSlots fold shapes (of foldSlotBytes each) are kept free while
 	// pieces are drawn, when as many folds may yet be needed, so that what
 	// comes last (Ready container ports) is counted on its bridge rather
@@ -126,21 +130,27 @@ var shapeClose = map[string]string{"[": "]", "([": "])", "{{": "}}", "[/": "/]",
 // after each may need.
 func (d *diagram) addAll(pieces []piece) {
 	later := make([]int, len(pieces)+1) // later[i]: distinct folds of pieces[i:]
+	alone := make([]bool, len(pieces))  // no later piece has the same fold
 	seen := map[foldKey]bool{}
 	for i := len(pieces) - 1; i >= 0; i-- {
-		seen[foldKey{pieces[i].fold, pieces[i].class}] = true
+		key := foldKey{pieces[i].fold, pieces[i].class}
+		alone[i] = !seen[key]
+		seen[key] = true
 		later[i] = len(seen)
 	}
 	for i, p := range pieces {
-		d.add(p, min(foldSlots, later[i+1]))
+		d.add(p, min(foldSlots, later[i+1]), alone[i])
 	}
 }
 
 // add draws p if it fits with room for slots fold shapes to spare, or
 // counts it: in its fold's shape when there is room for that shape, else in
-// the rest. Once a fold counts a piece, the fold's later pieces are counted
-// too, so that "N more" is all the rest.
-func (d *diagram) add(p piece, slots int) {
+// the rest. A piece that would be alone in its fold (last is set and no
+// fold holds its group yet) is drawn instead when it takes no more room
+// than that fold's shape: "1 more" says less than the piece. Once a fold
+// counts a piece, the fold's later pieces are counted too, so that
+// "N more" is all the rest.
+func (d *diagram) add(p piece, slots int, last bool) {
 	key := foldKey{p.fold, p.class}
 	if fc := d.folds[key]; fc != nil {
 		d.count(key, fc)
@@ -152,15 +162,19 @@ func (d *diagram) add(p piece, slots int) {
 			return
 		}
 	}
-	if !p.folded {
-		if bytes, shapes := d.cost(p); d.used+bytes+slots*foldSlotBytes <= maxDiagramBytes && d.nShape+shapes+slots <= maxShapes {
-			d.draw(p)
-			return
-		}
+	bytes, shapes := d.cost(p)
+	if !p.folded && d.used+bytes+slots*foldSlotBytes <= maxDiagramBytes && d.nShape+shapes+slots <= maxShapes {
+		d.draw(p)
+		return
+	}
+	foldBytes := d.foldCost(key)
+	if last && shapes <= 1 && bytes <= foldBytes && d.used+bytes <= maxDiagramBytes && d.nShape+shapes <= maxShapes {
+		d.draw(p)
+		return
 	}
 	fc := &foldCount{}
-	if bytes := d.foldCost(key); d.used+bytes <= maxDiagramBytes && d.nShape+1 <= maxShapes {
-		d.used += bytes
+	if d.used+foldBytes <= maxDiagramBytes && d.nShape+1 <= maxShapes {
+		d.used += foldBytes
 		d.nShape++
 	} else {
 		fc.inRest = true
@@ -234,7 +248,11 @@ func (d *diagram) foldShape(key foldKey, n int, all bool) (shape, link) {
 	if key.name != "" {
 		text.WriteString(key.name + mermaidLabel(": "))
 	}
-	fmt.Fprintf(&text, "%d more %s", n, key.noun)
+	noun := key.noun
+	if n == 1 {
+		noun = strings.TrimSuffix(noun, "s") // every noun is a plural in -s
+	}
+	fmt.Fprintf(&text, "%d more %s", n, noun)
 	if key.class != "undeclared" {
 		text.WriteString(", ")
 		if all {
