@@ -46,8 +46,9 @@ const mermaidLegend = "Colours: green Ready, red Failed (thick border), yellow D
 // they select and output to, container ports, collectors and SkyDive
 // exports as a ```mermaid block, each shape coloured by its phase, followed
 // by a legend. The diagram stays within maxDiagramBytes and maxShapes
-// whatever the spec holds: pieces are drawn by priority (managers, bridges,
-// collectors and exports, mirrors with their outputs, the ports mirrors
+// whatever the spec holds: pieces are drawn by priority (managers, bridges
+// (maxBridgesPerManager a manager, those with the worst phase on or under
+// them first), collectors and exports, mirrors with their outputs, the ports mirrors
 // select (maxSelectedPerMirror a mirror), container ports not Ready, then
 // Ready ones (maxPortsPerBridge a bridge in all); worst phase first within
 // each) as long as they fit, and the rest are counted in "N more" shapes.
@@ -98,12 +99,30 @@ func topologyPieces(ns *reconciler.NodeStatus, set *spec.Set) []piece {
 			services = append(services, t.skyDiveExport(o, sp))
 		}
 	}
+	// A bridge ranks by the worst of itself and what hangs off it, so that
+	// the bridges drawn are those with something to show.
+	worst := map[string]int{}
+	for _, p := range slices.Concat(mirrors, ports, readyPorts) {
+		if r, ok := worst[p.needs[0]]; !ok || severity(p.class) < r {
+			worst[p.needs[0]] = severity(p.class)
+		}
+	}
 	var bridges []piece
 	for _, id := range slices.Sorted(maps.Keys(t.bridges)) {
-		bridges = append(bridges, t.bridges[id].piece())
+		p := t.bridges[id].piece()
+		if r, ok := worst[id]; !ok || severity(p.class) < r {
+			worst[id] = severity(p.class)
+		}
+		bridges = append(bridges, p)
 	}
-	for _, tier := range [][]piece{managers, bridges, services, mirrors, ports} {
+	slices.SortStableFunc(bridges, func(a, b piece) int { return cmp.Compare(worst[a.shapes[0].id], worst[b.shapes[0].id]) })
+	for _, tier := range [][]piece{managers, services, mirrors, ports} {
 		slices.SortStableFunc(tier, func(a, b piece) int { return cmp.Compare(severity(a.class), severity(b.class)) })
+	}
+	perManager := map[string]int{} // bridges by manager, in the order drawn
+	for i := range bridges {
+		bridges[i].folded = perManager[bridges[i].fold.parent] >= maxBridgesPerManager
+		perManager[bridges[i].fold.parent]++
 	}
 	onBridge := map[string]int{} // container ports by bridge, worst first
 	for _, tier := range [][]piece{ports, readyPorts} {

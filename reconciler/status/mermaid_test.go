@@ -1,6 +1,8 @@
 package status
 
 import (
+	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,5 +118,101 @@ func TestMermaidLabelClipped(t *testing.T) {
 	got := mermaidLabel("port " + strings.Repeat("x", 1000))
 	if want := "port " + strings.Repeat("x", 175) + "… #91;825 bytes cut#93;"; got != want {
 		t.Errorf("label of a 1000-byte name = %q, want %q", got, want)
+	}
+}
+
+// manyBridges is node edge-1 with one manager, n declared bridges and a
+// container port on each.
+func manyBridges(t *testing.T, n int) (*reconciler.NodeStatus, *spec.Set) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: edge-ovs}\nspec: {node: edge-1, address: \"unix:/run/ovs.sock\"}\n")
+	ns := &reconciler.NodeStatus{Node: "edge-1"}
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: wirekeeper.io/v1alpha1\nkind: Bridge\nmetadata: {name: br-%03d}\nspec: {manager: edge-ovs}\n", i)
+		fmt.Fprintf(&b, "---\napiVersion: wirekeeper.io/v1alpha1\nkind: ContainerPort\nmetadata: {name: cp-%03d}\nspec: {node: edge-1, bridge: br-%03d, container: c%03d, interface: eth1}\n", i, i, i)
+		ns.Objects = append(ns.Objects,
+			reconciler.ObjectStatus{Kind: "Bridge", Name: fmt.Sprintf("br-%03d", i), Phase: reconciler.PhaseReady},
+			reconciler.ObjectStatus{Kind: "ContainerPort", Name: fmt.Sprintf("cp-%03d", i), Phase: reconciler.PhaseFailed})
+	}
+	set, diags := spec.LoadFS(fstest.MapFS{"node.yaml": {Data: []byte(b.String())}}, "")
+	if diags.HasErrors() {
+		t.Fatalf("fixture spec is invalid:\n%v", diags)
+	}
+	return ns, set
+}
+
+// The diagram's accounting is an upper bound of what render writes, and
+// stays within the bounds, for every fixture: what holds the budget is the
+// construction, not a check of the text afterwards.
+func TestDiagramAccounting(t *testing.T) {
+	long := strings.Repeat("|", 300)
+	type fx struct {
+		name    string
+		ns      *reconciler.NodeStatus
+		set     *spec.Set
+		wantAll string // a label the diagram must hold
+	}
+	var fixtures []fx
+	for _, f := range []nodeFixture{
+		{ports: 1}, {ports: 40, selected: []string{"a", "b"}}, {ports: 5000, mirrors: 20, selected: []string{long + "1", long + "2"}},
+		{ports: 2000, mirrorName: long, selected: []string{long}, mirrors: 300, exchange: long},
+	} {
+		ns, set := f.build(t)
+		fixtures = append(fixtures, fx{name: fmt.Sprintf("%d ports, %d mirrors", f.ports, f.mirrors+1), ns: ns, set: set})
+	}
+	ns, set := manyBridges(t, 300)
+	fixtures = append(fixtures, fx{name: "300 bridges", ns: ns, set: set, wantAll: "edge-ovs#58; "})
+	for _, f := range fixtures {
+		t.Run(f.name, func(t *testing.T) {
+			d := newDiagram()
+			d.addAll(topologyPieces(f.ns, f.set))
+			text := d.render()
+			var shapes int
+			for _, l := range strings.Split(text, "\n") {
+				if shapeLineRE.MatchString(l) {
+					shapes++
+				}
+			}
+			if len(text) > d.used || d.used > maxDiagramBytes {
+				t.Errorf("text %d bytes, accounted %d, budget %d", len(text), d.used, maxDiagramBytes)
+			}
+			if shapes > d.nShape || d.nShape > maxShapes {
+				t.Errorf("%d shapes, accounted %d, limit %d", shapes, d.nShape, maxShapes)
+			}
+			if f.wantAll != "" && !strings.Contains(text, f.wantAll) {
+				t.Errorf("diagram lacks %q:\n%s", f.wantAll, text)
+			}
+		})
+	}
+}
+
+// Of 300 bridges, 16 are drawn and the rest counted on their manager, and
+// the container ports of bridges not drawn in the last shape: every object
+// is drawn or counted once.
+func TestMermaidManyBridges(t *testing.T) {
+	ns, set := manyBridges(t, 300)
+	d := readDiagram(t, renderMermaid(ns, set))
+	checkBounds(t, d)
+	bridges := len(d.ids("br__"))
+	folded, _ := d.folded("edge-ovs", "bridges")
+	if bridges != 16 || bridges+folded["Ready"] != 300 {
+		t.Errorf("%d bridges drawn, %v folded, want 16 drawn and 300 in all", bridges, folded)
+	}
+	ports := len(d.ids("cp__"))
+	var inFolds int
+	for _, label := range d.labels {
+		if m := foldLabelRE.FindStringSubmatch(label); m != nil && strings.HasPrefix(m[3], "container port") {
+			n, _ := strconv.Atoi(m[2])
+			inFolds += n
+		}
+	}
+	m := regexp.MustCompile(`^([0-9]+) more, not drawn#58; ([0-9]+) Failed$`).FindStringSubmatch(d.labels["rest"])
+	if m == nil {
+		t.Fatalf("rest shape %q, want \"N more, not drawn: N Failed\"", d.labels["rest"])
+	}
+	rest, _ := strconv.Atoi(m[2])
+	if ports+inFolds+rest != 300 {
+		t.Errorf("container ports: %d drawn, %d in folds, %d in the rest: want 300 in all", ports, inFolds, rest)
 	}
 }

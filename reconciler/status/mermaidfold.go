@@ -25,6 +25,8 @@ const (
 	// maxSelectedPerMirror is how many of a mirror's selected ports are drawn;
 	// the rest are counted in one fold shape.
 	maxSelectedPerMirror = 8
+	// maxBridgesPerManager is how many bridges of one manager are drawn.
+	maxBridgesPerManager = 16
 	// maxPortsPerBridge is how many container ports of one bridge are drawn,
 	// worst phase first: each adds a row to the diagram's height, and past
 	// a dozen or so the folds' counts by phase say more.
