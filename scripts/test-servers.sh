@@ -2,8 +2,9 @@
 # shellcheck source-path=SCRIPTDIR
 # test-servers.sh installs, starts and stops the real servers that wirekeeper's
 # integration tests run against: two Open vSwitch hosts, Docker, RabbitMQ,
-# MariaDB and a git daemon. Every server is private to one run directory and
-# listens on loopback only. See docs/testing.md.
+# MariaDB and a git daemon, and the real Mermaid parser (node with npm
+# packages). Every server is private to one run directory and listens on
+# loopback only. See docs/testing.md.
 #
 #   scripts/test-servers.sh install
 #   scripts/test-servers.sh start RUN_DIR     # writes RUN_DIR/env
@@ -21,12 +22,14 @@ source "$HERE/test-servers/docker.sh"
 source "$HERE/test-servers/rabbitmq.sh"
 source "$HERE/test-servers/mysql.sh"
 source "$HERE/test-servers/git.sh"
+source "$HERE/test-servers/mermaid.sh"
 
 # Started in this order, all at once: RabbitMQ, by far the slowest, first.
-SERVERS=(rabbitmq docker mysql ovs1 ovs2 git)
+SERVERS=(rabbitmq docker mysql ovs1 ovs2 git mermaid)
 # systemd: deploy/'s test checks the unit with systemd-analyze verify.
+# nodejs: reconciler/status parses its diagrams with the real Mermaid.
 PACKAGES=(openvswitch-switch rabbitmq-server mariadb-server mariadb-client
-	docker.io busybox-static ethtool iproute2 git systemd)
+	docker.io busybox-static ethtool iproute2 git systemd nodejs)
 START_TIMEOUT=${WK_START_TIMEOUT:-90}
 MARKER=.wirekeeper-test-run
 
@@ -45,11 +48,19 @@ wait_for_apt() {
 }
 
 cmd_install() {
+	install_packages
+	install_mermaid
+}
+
+install_packages() {
 	local p missing=() rc=0 policy=/usr/sbin/policy-rc.d own_policy=0
 	for p in "${PACKAGES[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 			missing+=("$p")
 	done
+	# Debian's nodejs comes without npm, which is a package of its own; a
+	# nodejs that brings npm (NodeSource's) conflicts with that package.
+	command -v npm >/dev/null || missing+=(npm)
 	((${#missing[@]})) || return 0
 	((EUID == 0)) || die "missing packages (install them as root): ${missing[*]}"
 	log "installing ${missing[*]}"

@@ -35,6 +35,7 @@ const (
 	GitURLEnv          = "WIREKEEPER_TEST_GIT_URL"
 	GitBaseEnv         = "WIREKEEPER_TEST_GIT_BASE"
 	RunDirEnv          = "WIREKEEPER_TEST_RUN_DIR"
+	MermaidDirEnv      = "WIREKEEPER_TEST_MERMAID_DIR"
 )
 
 // Lookup returns the value of envVar, where the harness publishes how to reach

@@ -96,3 +96,36 @@ func TestGitTripwires(t *testing.T) {
 		}
 	}
 }
+
+// Mermaid names what is missing, and fails instead of skipping when
+// integration tests are required.
+func TestMermaidMissing(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		name, dir, require, call string
+		mentions                 []string
+	}{
+		{"unset skips", "", "", "Skipf", []string{MermaidDirEnv + " is not set"}},
+		{"unset, required fails", "", "1", "Fatalf", []string{MermaidDirEnv + " is not set", RequireEnv}},
+		{"no packages, required fails", empty, "1", "Fatalf",
+			[]string{"mermaid (not in " + filepath.Join(empty, "node_modules") + ")", "jsdom (not in "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(MermaidDirEnv, tt.dir)
+			t.Setenv(RequireEnv, tt.require)
+			rec := &recordingTB{}
+			if node, dir := Mermaid(rec); node != "" || dir != "" {
+				t.Errorf("Mermaid() = %q, %q, want nothing", node, dir)
+			}
+			if len(rec.calls) != 1 || !strings.HasPrefix(rec.calls[0], tt.call+": ") {
+				t.Fatalf("calls = %q, want one %s", rec.calls, tt.call)
+			}
+			for _, m := range tt.mentions {
+				if !strings.Contains(rec.calls[0], m) {
+					t.Errorf("message %q does not mention %q", rec.calls[0], m)
+				}
+			}
+		})
+	}
+}

@@ -94,3 +94,38 @@ func LogTail(file string, n int) string {
 	}
 	return "--- " + file + " (tail)\n" + strings.Join(lines, "\n")
 }
+
+// Mermaid returns the path of node and the directory whose node_modules
+// hold the mermaid and jsdom packages that scripts/test-servers.sh installs
+// (pinned in scripts/test-servers/mermaid/), for tests that parse diagrams
+// with the real Mermaid. When either is missing it skips t, or fails it
+// when WIREKEEPER_REQUIRE_INTEGRATION=1, naming what is missing.
+func Mermaid(t testing.TB) (node, dir string) {
+	t.Helper()
+	var missing []string
+	node, err := LookBin("node")
+	if err != nil {
+		missing = append(missing, "node (apt-get install nodejs)")
+	}
+	dir = os.Getenv(MermaidDirEnv)
+	if dir == "" {
+		missing = append(missing, "mermaid and jsdom: "+MermaidDirEnv+" is not set")
+	} else {
+		for _, pkg := range []string{"mermaid", "jsdom"} {
+			if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
+				missing = append(missing, pkg+" (not in "+filepath.Join(dir, "node_modules")+")")
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return node, dir
+	}
+	msg := "the real Mermaid parser needs " + strings.Join(missing, "; ") +
+		"; scripts/test-servers.sh install puts them in place and start exports " + MermaidDirEnv
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("testenv: %s is required (%s=1) but %s", "Mermaid", RequireEnv, msg)
+	} else {
+		t.Skipf("testenv: skipping, %s", msg)
+	}
+	return "", ""
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -11,148 +12,326 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-// phaseStyles colours diagram nodes by their object's phase; "undeclared"
-// marks a bridge that mirrors or ports use but the spec does not declare.
-var phaseStyles = []struct{ class, style string }{
+// diagramStyles colours diagram shapes, worst phase first (a shape counting
+// several phases takes the first of them). Every shape has a class, so none
+// is left in Mermaid's default lavender. Text is dark on a light fill
+// (contrast above 7:1), and colour is never the only cue: a shape not Ready
+// names its phase, and Failed, Drifted and Degraded have thicker borders,
+// Pending and Suspended dashed ones. "Unknown" is a phase this build does
+// not know; "undeclared" a bridge or port that the spec names but does not
+// declare; "external" what wirekeeper connects to but does not manage
+// (containers, VLANs, Netbeam, RabbitMQ, MySQL, a SkyDive analyzer).
+var diagramStyles = []struct{ class, style string }{
+	{string(reconciler.PhaseFailed), "fill:#fee2e2,stroke:#b91c1c,stroke-width:3px,color:#7f1d1d"},
+	{string(reconciler.PhaseDegraded), "fill:#fef9c3,stroke:#a16207,stroke-width:2px,color:#713f12"},
+	{string(reconciler.PhaseDrifted), "fill:#ffedd5,stroke:#c2410c,stroke-width:2px,color:#7c2d12"},
+	{classUnknown, "fill:#fae8ff,stroke:#86198f,stroke-width:2px,color:#701a75"},
+	{string(reconciler.PhasePending), "fill:#f1f5f9,stroke:#64748b,stroke-dasharray:6 3,color:#334155"},
+	{string(reconciler.PhaseSuspended), "fill:#e5e7eb,stroke:#4b5563,stroke-dasharray:2 2,color:#1f2937"},
 	{string(reconciler.PhaseReady), "fill:#dcfce7,stroke:#15803d,color:#14532d"},
-	{string(reconciler.PhaseDrifted), "fill:#ffedd5,stroke:#c2410c,color:#7c2d12"},
-	{string(reconciler.PhasePending), "fill:#f1f5f9,stroke:#64748b,color:#334155"},
-	{string(reconciler.PhaseDegraded), "fill:#fef9c3,stroke:#a16207,color:#713f12"},
-	{string(reconciler.PhaseFailed), "fill:#fee2e2,stroke:#b91c1c,color:#7f1d1d"},
-	{string(reconciler.PhaseSuspended), "fill:#e0e7ff,stroke:#4338ca,color:#312e81"},
 	{"undeclared", "fill:#ffffff,stroke:#94a3b8,stroke-dasharray:4 3,color:#475569"},
+	{"external", "fill:#ffffff,stroke:#475569,color:#1e293b"},
 }
 
-// graph collects the diagram's nodes and edges; both are written sorted, so
-// the diagram does not depend on the order of the spec files.
-type graph struct {
-	nodes map[string]graphNode
-	edges map[graphEdge]bool
-}
+const classUnknown = "Unknown"
 
-type graphNode struct {
-	shape string // "[", "([", "{{" or "[/"
-	label string // raw text; "\n" starts a new line
-	class string // a phaseStyles class, or "" for none
-}
+// mermaidLegend follows every diagram: what its colours and folds mean.
+const mermaidLegend = "Colours: green Ready, red Failed (thick border), yellow Degraded, " +
+	"orange Drifted, purple a phase this version does not know, grey dashed Pending, " +
+	"grey dotted Suspended; white: not managed by wirekeeper (dashed: named by the spec, not declared). " +
+	"A shape that is not Ready names its phase. \"N more\" shapes count what is not drawn, " +
+	"to keep the diagram readable and within what Mermaid draws; the tables above list every object.\n"
 
-type graphEdge struct {
-	from, to, arrow, label string
-}
-
-func (g *graph) node(id, shape, label, class string) {
-	if old, ok := g.nodes[id]; ok && old.class != "" && old.class != "undeclared" {
-		return // a declared object's node wins over a mere reference
-	}
-	g.nodes[id] = graphNode{shape: shape, label: label, class: class}
-}
-
-func (g *graph) edge(from, arrow, to, label string) {
-	g.edges[graphEdge{from: from, to: to, arrow: arrow, label: label}] = true
-}
-
-// renderMermaid draws the node's OVS managers, bridges, ports, mirrors and
-// containers as a ```mermaid block, coloured by phase; a topology too large
-// for Mermaid (maxDiagramBytes) gets a note instead.
+// renderMermaid draws the node's OVS managers, bridges, mirrors, the ports
+// they select and output to, container ports, collectors and SkyDive
+// exports as a ```mermaid block, each shape coloured by its phase, followed
+// by a legend. The diagram stays within maxDiagramBytes and maxShapes
+// whatever the spec holds: pieces are drawn by priority (managers, bridges
+// (maxBridgesPerManager a manager, those with the worst phase on or under
+// them first), collectors and exports, mirrors with their outputs, the ports mirrors
+// select (maxSelectedPerMirror a mirror), container ports not Ready, then
+// Ready ones (maxPortsPerBridge a bridge in all); worst phase first within
+// each) as long as they fit, and the rest are counted in "N more" shapes.
 func renderMermaid(ns *reconciler.NodeStatus, set *spec.Set) string {
 	if set == nil {
 		return "No spec revision is enforced yet, so there is no topology to draw.\n"
 	}
+	pieces := topologyPieces(ns, set)
+	if len(pieces) == 0 {
+		return "No OVS objects or collectors on this node.\n"
+	}
+	d := newDiagram()
+	d.addAll(pieces)
+	return "```mermaid\n" + d.render() + "```\n\n" + mermaidLegend
+}
+
+// topologyPieces lists the node's pieces in the order they are drawn.
+func topologyPieces(ns *reconciler.NodeStatus, set *spec.Set) []piece {
 	objs := slices.Clone(set.ForNode(ns.Node))
 	slices.SortStableFunc(objs, func(a, b *spec.Object) int {
 		return compareRefs(a.Kind, a.Metadata.Name, b.Kind, b.Metadata.Name)
 	})
-	phase := func(o *spec.Object) string {
-		if st := ns.Object(reconciler.RefOf(o)); st != nil && st.Phase != "" {
-			return string(st.Phase)
-		}
-		return string(reconciler.PhasePending)
+	t := &topology{onlyManager: onlyManager(set, ns.Node), phases: map[reconciler.Ref]reconciler.Phase{}, bridges: map[string]*bridgeRef{}}
+	for _, o := range ns.Objects {
+		t.phases[reconciler.Ref{Kind: o.Kind, Name: o.Name}] = o.Phase
 	}
-	g := &graph{nodes: map[string]graphNode{}, edges: map[graphEdge]bool{}}
-	// bridge adds a bridge referenced by a mirror or port, and its manager edge.
-	bridge := func(manager, name string) string {
-		id := mermaidID("br", manager, name)
-		g.node(id, "[", "bridge "+name, "undeclared")
-		if manager != "" {
-			g.edge(mermaidID("mgr", manager), "---", id, "")
-		}
-		return id
-	}
-	port := func(manager, br, name string) string {
-		id := mermaidID("port", manager, br, name)
-		g.node(id, "[/", "port "+name, "")
-		g.edge(bridge(manager, br), "---", id, "")
-		return id
-	}
+	var managers, services, mirrors, ports, selected, readyPorts []piece
 	for _, o := range objs {
 		switch sp := o.Spec.(type) {
 		case *spec.OVSManagerSpec:
-			g.node(mermaidID("mgr", o.Metadata.Name), "[", "OVSManager "+o.Metadata.Name+"\n"+sp.Address, phase(o))
+			managers = append(managers, t.manager(o, sp))
 		case *spec.BridgeSpec:
-			name := cmp.Or(sp.Bridge, o.Metadata.Name)
-			id := bridge(sp.Manager, name)
-			label := "bridge " + name
-			if name != o.Metadata.Name {
-				label += "\n(" + o.Metadata.Name + ")"
-			}
-			g.node(id, "[", label, phase(o))
+			t.bridge(sp.Manager, cmp.Or(sp.Bridge, o.Metadata.Name), o)
 		case *spec.MirrorSpec:
-			id := mermaidID("mir", o.Metadata.Name)
-			g.node(id, "{{", "mirror "+cmp.Or(sp.MirrorName, o.Metadata.Name), phase(o))
-			br := bridge(sp.Manager, sp.Bridge)
-			if sp.SelectAll {
-				g.edge(br, "-->", id, "all")
-			} else {
-				g.edge(br, "-.-", id, "")
-			}
-			for _, p := range sp.SelectSrcPorts {
-				g.edge(port(sp.Manager, sp.Bridge, p), "-->", id, "src")
-			}
-			for _, p := range sp.SelectDstPorts {
-				g.edge(port(sp.Manager, sp.Bridge, p), "-->", id, "dst")
-			}
-			if out := sp.Output; out != nil {
-				switch {
-				case out.Port != "":
-					g.edge(id, "-->", port(sp.Manager, sp.Bridge, out.Port), "output")
-				case out.VLAN != nil:
-					vid := mermaidID("vlan", sp.Manager, sp.Bridge, fmt.Sprint(*out.VLAN))
-					g.node(vid, "([", fmt.Sprintf("VLAN %d", *out.VLAN), "")
-					g.edge(id, "-->", vid, "output")
-				}
-			}
+			m, sel := t.mirror(o, sp)
+			mirrors = append(mirrors, m)
+			selected = append(selected, sel...)
 		case *spec.ContainerPortSpec:
-			manager := sp.Manager
-			if manager == "" {
-				manager = onlyManager(set, ns.Node)
+			p := t.containerPort(o, sp)
+			if p.class == string(reconciler.PhaseReady) {
+				readyPorts = append(readyPorts, p)
+			} else {
+				ports = append(ports, p)
 			}
-			cid := mermaidID("ctr", sp.Container)
-			g.node(cid, "([", "container "+sp.Container, "")
-			pid := mermaidID("cp", o.Metadata.Name)
-			g.node(pid, "[", o.Metadata.Name+"\n"+sp.Interface, phase(o))
-			tag := "trunk"
-			if sp.VLAN != nil {
-				tag = fmt.Sprintf("vlan %d", *sp.VLAN)
-			}
-			g.edge(cid, "---", pid, "")
-			g.edge(pid, "---", bridge(manager, sp.Bridge), tag)
+		case *spec.CollectorTargetSpec:
+			services = append(services, t.collector(o, sp))
+		case *spec.SkyDiveExportSpec:
+			services = append(services, t.skyDiveExport(o, sp))
 		}
 	}
-	if len(g.nodes) == 0 {
-		return "No OVS objects on this node.\n"
+	// A bridge ranks by the worst of itself and what hangs off it, so that
+	// the bridges drawn are those with something to show.
+	worst := map[string]int{}
+	for _, p := range slices.Concat(mirrors, ports, readyPorts) {
+		if r, ok := worst[p.needs[0]]; !ok || severity(p.class) < r {
+			worst[p.needs[0]] = severity(p.class)
+		}
 	}
-	text, ok := g.render()
-	if !ok {
-		return fmt.Sprintf("The topology (%d shapes, %d links) is too large to draw: Mermaid draws at most %d characters of diagram. The tables above list every object.\n",
-			len(g.nodes), len(g.edges), maxDiagramBytes)
+	var bridges []piece
+	for _, id := range slices.Sorted(maps.Keys(t.bridges)) {
+		p := t.bridges[id].piece()
+		if r, ok := worst[id]; !ok || severity(p.class) < r {
+			worst[id] = severity(p.class)
+		}
+		bridges = append(bridges, p)
 	}
-	return "```mermaid\n" + text + "```\n"
+	slices.SortStableFunc(bridges, func(a, b piece) int { return cmp.Compare(worst[a.shapes[0].id], worst[b.shapes[0].id]) })
+	for _, tier := range [][]piece{managers, services, mirrors, ports} {
+		slices.SortStableFunc(tier, func(a, b piece) int { return cmp.Compare(severity(a.class), severity(b.class)) })
+	}
+	perManager := map[string]int{} // bridges by manager, in the order drawn
+	for i := range bridges {
+		bridges[i].folded = perManager[bridges[i].fold.parent] >= maxBridgesPerManager
+		perManager[bridges[i].fold.parent]++
+	}
+	onBridge := map[string]int{} // container ports by bridge, worst first
+	for _, tier := range [][]piece{ports, readyPorts} {
+		for i := range tier {
+			tier[i].folded = onBridge[tier[i].fold.parent] >= maxPortsPerBridge
+			onBridge[tier[i].fold.parent]++
+		}
+	}
+	return slices.Concat(managers, bridges, services, mirrors, selected, ports, readyPorts)
 }
 
-// maxDiagramBytes is Mermaid's default maxTextSize: past it a viewer shows
-// an error instead of the diagram. A byte count is never below the UTF-16
-// length Mermaid counts.
-const maxDiagramBytes = 50_000
+// severity ranks a class as diagramStyles orders them, worst first.
+func severity(class string) int {
+	return slices.IndexFunc(diagramStyles, func(s struct{ class, style string }) bool { return s.class == class })
+}
+
+// topology turns spec objects into pieces, with the node's status for
+// their phases.
+type topology struct {
+	onlyManager string // the node's OVSManager when it has one only
+	phases      map[reconciler.Ref]reconciler.Phase
+	bridges     map[string]*bridgeRef // by shape id
+}
+
+// bridgeRef is a bridge that a Bridge object declares, or that mirrors
+// and container ports only name (obj nil).
+type bridgeRef struct {
+	t             *topology
+	manager, name string
+	obj           *spec.Object
+}
+
+func (b *bridgeRef) piece() piece {
+	s := shape{id: mermaidID("br", b.manager, b.name), open: "[", label: mermaidLabel("bridge " + b.name), class: "undeclared"}
+	if b.obj != nil {
+		text := "bridge " + b.name
+		if b.name != b.obj.Metadata.Name {
+			text += "\n(" + b.obj.Metadata.Name + ")"
+		}
+		s.label, s.class = b.t.label(b.obj, text)
+	}
+	p := piece{shapes: []shape{s}, class: s.class}
+	if b.manager != "" {
+		mgr := mermaidID("mgr", b.manager)
+		p.links = []link{{from: mgr, arrow: "---", to: s.id}}
+		p.fold = fold{parent: mgr, name: mermaidLabel(b.manager), noun: "bridges", arrow: "---", out: true}
+	} else {
+		p.fold = fold{noun: "bridges"}
+	}
+	return p
+}
+
+// bridge records a bridge of manager and returns its shape id; obj declares
+// it, or is nil when it is only named.
+func (t *topology) bridge(manager, name string, obj *spec.Object) string {
+	id := mermaidID("br", manager, name)
+	b := t.bridges[id]
+	if b == nil {
+		b = &bridgeRef{t: t, manager: manager, name: name}
+		t.bridges[id] = b
+	}
+	if obj != nil && b.obj == nil {
+		b.obj = obj
+	}
+	return id
+}
+
+// label is the escaped label of an object's shape, with its phase on a
+// line of its own unless Ready, and its class.
+func (t *topology) label(o *spec.Object, text string) (label, class string) {
+	phase := cmp.Or(t.phases[reconciler.RefOf(o)], reconciler.PhasePending) // Pending: not reconciled yet
+	class = classUnknown
+	if slices.Contains(phases, phase) {
+		class = string(phase)
+	}
+	label = mermaidLabel(text)
+	if phase != reconciler.PhaseReady {
+		label += "<br/>" + mermaidLabel(string(phase))
+	}
+	return label, class
+}
+
+func (t *topology) manager(o *spec.Object, sp *spec.OVSManagerSpec) piece {
+	s := shape{id: mermaidID("mgr", o.Metadata.Name), open: "["}
+	s.label, s.class = t.label(o, "OVSManager "+o.Metadata.Name+"\n"+sp.Address)
+	return piece{shapes: []shape{s}, class: s.class, fold: fold{noun: "OVS managers"}}
+}
+
+// mirror is a mirror's piece, with its output, and one piece per selected
+// port: the first maxSelectedPerMirror drawn when they fit, the rest folded.
+func (t *topology) mirror(o *spec.Object, sp *spec.MirrorSpec) (piece, []piece) {
+	br := t.bridge(sp.Manager, sp.Bridge, nil)
+	name := "mirror " + cmp.Or(sp.MirrorName, o.Metadata.Name)
+	s := shape{id: mermaidID("mir", o.Metadata.Name), open: "{{"}
+	s.label, s.class = t.label(o, name)
+	p := piece{shapes: []shape{s}, needs: []string{br}, class: s.class,
+		fold: fold{parent: br, name: mermaidLabel(sp.Bridge), noun: "mirrors", arrow: "-.-", out: true}}
+	if sp.SelectAll {
+		p.links = append(p.links, link{from: br, arrow: "-->", to: s.id, label: "all"})
+	} else {
+		p.links = append(p.links, link{from: br, arrow: "-.-", to: s.id})
+	}
+	if out := sp.Output; out != nil {
+		switch {
+		case out.Port != "":
+			port := portShape(sp.Manager, sp.Bridge, out.Port)
+			p.shapes = append(p.shapes, port)
+			p.links = append(p.links, link{from: br, arrow: "---", to: port.id}, link{from: s.id, arrow: "-->", to: port.id, label: "output"})
+		case out.VLAN != nil:
+			vlan := shape{id: mermaidID("vlan", sp.Manager, sp.Bridge, fmt.Sprint(*out.VLAN)), open: "([",
+				label: mermaidLabel(fmt.Sprintf("VLAN %d", *out.VLAN)), class: "external"}
+			p.shapes = append(p.shapes, vlan)
+			p.links = append(p.links, link{from: s.id, arrow: "-->", to: vlan.id, label: "output"})
+		}
+	}
+
+	var ports []string
+	roles := map[string][]string{}
+	for _, sel := range []struct {
+		role  string
+		ports []string
+	}{{"src", sp.SelectSrcPorts}, {"dst", sp.SelectDstPorts}} {
+		for _, port := range sel.ports {
+			if roles[port] == nil {
+				ports = append(ports, port)
+			}
+			roles[port] = append(roles[port], sel.role)
+		}
+	}
+	var selected []piece
+	for i, portName := range ports {
+		port := portShape(sp.Manager, sp.Bridge, portName)
+		q := piece{shapes: []shape{port}, needs: []string{br, s.id}, class: "undeclared", folded: i >= maxSelectedPerMirror,
+			links: []link{{from: br, arrow: "---", to: port.id}},
+			fold:  fold{parent: s.id, name: mermaidLabel(name), noun: "selected ports", arrow: "-->"}}
+		for _, role := range roles[portName] {
+			q.links = append(q.links, link{from: port.id, arrow: "-->", to: s.id, label: role})
+		}
+		selected = append(selected, q)
+	}
+	return p, selected
+}
+
+// portShape is a port that a mirror names: the spec does not declare ports.
+func portShape(manager, bridge, name string) shape {
+	return shape{id: mermaidID("port", manager, bridge, name), open: "[/", label: mermaidLabel("port " + name), class: "undeclared"}
+}
+
+func (t *topology) containerPort(o *spec.Object, sp *spec.ContainerPortSpec) piece {
+	manager := cmp.Or(sp.Manager, t.onlyManager)
+	br := t.bridge(manager, sp.Bridge, nil)
+	ctr := shape{id: mermaidID("ctr", sp.Container), open: "([", label: mermaidLabel("container " + sp.Container), class: "external"}
+	cp := shape{id: mermaidID("cp", o.Metadata.Name), open: "["}
+	cp.label, cp.class = t.label(o, o.Metadata.Name+"\n"+sp.Interface)
+	tag := "trunk"
+	if sp.VLAN != nil {
+		tag = fmt.Sprintf("vlan %d", *sp.VLAN)
+	}
+	return piece{shapes: []shape{ctr, cp}, needs: []string{br}, class: cp.class,
+		links: []link{{from: ctr.id, arrow: "---", to: cp.id}, {from: cp.id, arrow: "---", to: br, label: tag}},
+		fold:  fold{parent: br, name: mermaidLabel(sp.Bridge), noun: "container ports", arrow: "---"}}
+}
+
+// collector draws where a CollectorTarget reads (Netbeam) and writes
+// (RabbitMQ's exchange, the MySQL inventory table). The RabbitMQ URL and
+// the MySQL DSN are secrets: only the exchange and table are named.
+func (t *topology) collector(o *spec.Object, sp *spec.CollectorTargetSpec) piece {
+	s := shape{id: mermaidID("col", o.Metadata.Name), open: "[["}
+	s.label, s.class = t.label(o, "collector "+o.Metadata.Name)
+	p := piece{shapes: []shape{s}, class: s.class, fold: fold{noun: "collectors"}}
+	if nb := sp.Netbeam; nb != nil {
+		host := urlHost(nb.URL)
+		src := shape{id: mermaidID("netbeam", host, nb.Network), open: "([", label: mermaidLabel("Netbeam " + host + "\n" + nb.Network), class: "external"}
+		p.shapes = append(p.shapes, src)
+		p.links = append(p.links, link{from: src.id, arrow: "-->", to: s.id, label: "poll"})
+	}
+	if mq := sp.RabbitMQ; mq != nil {
+		ex := shape{id: mermaidID("exchange", mq.Exchange), open: "[(", label: mermaidLabel("RabbitMQ exchange " + mq.Exchange), class: "external"}
+		p.shapes = append(p.shapes, ex)
+		p.links = append(p.links, link{from: s.id, arrow: "-->", to: ex.id, label: "publish"})
+	}
+	if inv := sp.Inventory; inv != nil && inv.MySQL != nil {
+		tbl := shape{id: mermaidID("table", inv.MySQL.Table), open: "[(", label: mermaidLabel("MySQL table " + inv.MySQL.Table), class: "external"}
+		p.shapes = append(p.shapes, tbl)
+		p.links = append(p.links, link{from: s.id, arrow: "-->", to: tbl.id, label: "inventory"})
+	}
+	return p
+}
+
+func (t *topology) skyDiveExport(o *spec.Object, sp *spec.SkyDiveExportSpec) piece {
+	s := shape{id: mermaidID("sky", o.Metadata.Name), open: "[["}
+	s.label, s.class = t.label(o, "SkyDive export "+o.Metadata.Name)
+	host := urlHost(sp.Analyzer)
+	an := shape{id: mermaidID("analyzer", host), open: "([", label: mermaidLabel("SkyDive analyzer " + host), class: "external"}
+	return piece{shapes: []shape{s, an}, class: s.class, fold: fold{noun: "SkyDive exports"},
+		links: []link{{from: s.id, arrow: "-->", to: an.id, label: "topology"}}}
+}
+
+// urlHost is the host (and port) of a URL, or the text itself when it is
+// a bare host:port.
+func urlHost(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return s
+}
 
 // onlyManager is the node's OVSManager when it has exactly one, as a
 // ContainerPort without manager means.
@@ -167,118 +346,4 @@ func onlyManager(set *spec.Set, node string) string {
 		}
 	}
 	return found
-}
-
-// render writes the diagram text (without the fence); ok is false, and the
-// text incomplete, when it would be longer than maxDiagramBytes.
-func (g *graph) render() (text string, ok bool) {
-	var b strings.Builder
-	b.WriteString("flowchart LR\n")
-	for _, s := range phaseStyles {
-		fmt.Fprintf(&b, "  classDef %s %s\n", s.class, s.style)
-	}
-	ids := slices.Sorted(maps.Keys(g.nodes))
-	byClass := map[string][]string{}
-	for _, id := range ids {
-		n := g.nodes[id]
-		open, close := n.shape, shapeClose[n.shape]
-		fmt.Fprintf(&b, "  %s%s\"%s\"%s\n", id, open, mermaidLabel(n.label), close)
-		if b.Len() > maxDiagramBytes {
-			return "", false
-		}
-		if n.class != "" {
-			byClass[n.class] = append(byClass[n.class], id)
-		}
-	}
-	edges := slices.SortedFunc(maps.Keys(g.edges), func(a, b graphEdge) int {
-		return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to), cmp.Compare(a.arrow, b.arrow), cmp.Compare(a.label, b.label))
-	})
-	for _, e := range edges {
-		if _, ok := g.nodes[e.from]; !ok {
-			continue // a manager named by a bridge but not placed on this node
-		}
-		if e.label == "" {
-			fmt.Fprintf(&b, "  %s %s %s\n", e.from, e.arrow, e.to)
-		} else {
-			fmt.Fprintf(&b, "  %s %s|\"%s\"| %s\n", e.from, e.arrow, mermaidLabel(e.label), e.to)
-		}
-		if b.Len() > maxDiagramBytes {
-			return "", false
-		}
-	}
-	for _, s := range phaseStyles {
-		if ids := byClass[s.class]; len(ids) > 0 {
-			fmt.Fprintf(&b, "  class %s %s\n", strings.Join(ids, ","), s.class)
-		}
-	}
-	if b.Len() > maxDiagramBytes {
-		return "", false
-	}
-	return b.String(), true
-}
-
-var shapeClose = map[string]string{"[": "]", "([": "])", "{{": "}}", "[/": "/]"}
-
-// mermaidID builds a node id from a prefix and name parts. Every byte other
-// than an ASCII letter or digit, '_' included, is written as _XX (hex), and
-// parts are joined by "__", so distinct inputs give distinct ids and no id
-// can be a Mermaid keyword ("end") or start an o/x edge.
-func mermaidID(prefix string, parts ...string) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	for _, p := range parts {
-		b.WriteString("__")
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-				b.WriteByte(c)
-			} else {
-				fmt.Fprintf(&b, "_%02x", c)
-			}
-		}
-	}
-	return b.String()
-}
-
-// maxLabelBytes bounds the text of one diagram label (before escaping).
-const maxLabelBytes = 200
-
-// mermaidEntities are the characters mermaidLabel writes as entity codes:
-// '"' ends a quoted label; '%' starts a directive (Mermaid finds %%{...}%%
-// anywhere in the text) or a comment; '#' starts an entity code, so an
-// entity in the text ("#quot;") stays literal; '<', '>' and '&' are HTML;
-// '`' opens a Markdown string; ':' and ';' would let a label match
-// Mermaid's pre-pass that rewrites "style ...:#...;" lines; brackets,
-// braces and '|' delimit shapes and edge labels. Inside quotes most of
-// these are inert today; escaping them keeps a label inert should a
-// Mermaid version read quoted text differently.
-var mermaidEntities = map[rune]string{
-	'"': "#quot;", '<': "#lt;", '>': "#gt;", '&': "#amp;",
-	'#': "#35;", '%': "#37;", '`': "#96;", ':': "#58;", ';': "#59;",
-	'[': "#91;", ']': "#93;", '{': "#123;", '}': "#125;", '|': "#124;",
-}
-
-// mermaidLabel escapes text for a quoted Mermaid label: "\n" becomes a line
-// break (<br/>), "\r" is dropped, the characters of mermaidEntities, other
-// control characters and Unicode line separators (which JavaScript's
-// regular expressions treat as line ends) become entity codes, so that the
-// label shows its text and can neither end the label, the statement or the
-// line nor open a directive, comment, HTML tag or Markdown string. The text
-// is clipped to maxLabelBytes first.
-func mermaidLabel(s string) string {
-	var b strings.Builder
-	for _, r := range reconciler.Clip(s, maxLabelBytes) {
-		switch {
-		case r == '\n':
-			b.WriteString("<br/>")
-		case r == '\r':
-		case mermaidEntities[r] != "":
-			b.WriteString(mermaidEntities[r])
-		case r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029:
-			fmt.Fprintf(&b, "#%d;", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

@@ -198,16 +198,16 @@ func TestRenderMermaid(t *testing.T) {
 	got := renderMermaid(ns, testSet(t))
 	for _, want := range []string{
 		"```mermaid\nflowchart LR\n",
-		"  classDef Ready ", "  classDef Drifted ", "  classDef Failed ", "  classDef undeclared ",
+		"  classDef Failed ", "  classDef Drifted ", "  classDef Ready ", "  classDef undeclared ",
 		// nodes
 		`  mgr__edge_2dovs["OVSManager edge-ovs<br/>unix#58;/run/openvswitch/db.sock"]`,
 		`  br__edge_2dovs__br_2dint["bridge br-int<br/>(edge-br-int)"]`,
 		`  br__edge_2dovs__br_2dext["bridge br-ext"]`,
-		`  mir__tap_2dall{{"mirror tap-all"}}`,
+		`  mir__tap_2dall{{"mirror tap-all<br/>Drifted"}}`,
 		`  port__edge_2dovs__br_2dint__eth0[/"port eth0"/]`,
 		`  vlan__edge_2dovs__br_2dext__999(["VLAN 999"])`,
 		`  ctr__web(["container web"])`,
-		`  cp__web_2deth1["web-eth1<br/>eth1"]`,
+		`  cp__web_2deth1["web-eth1<br/>eth1<br/>Suspended"]`,
 		// edges: manager, container port, mirror selection and output
 		"  mgr__edge_2dovs --- br__edge_2dovs__br_2dint\n",
 		"  mgr__edge_2dovs --- br__edge_2dovs__br_2dext\n",
@@ -220,12 +220,14 @@ func TestRenderMermaid(t *testing.T) {
 		"  br__edge_2dovs__br_2dint -.- mir__tap_2dall\n",
 		`  br__edge_2dovs__br_2dext -->|"all"| mir__vlan_2dmirror`,
 		`  mir__vlan_2dmirror -->|"output"| vlan__edge_2dovs__br_2dext__999`,
-		// colours by phase; the bridge without a Bridge object is undeclared
+		// colours by phase; the bridge without a Bridge object and the ports
+		// mirrors name are undeclared; containers and VLANs external
 		"  class br__edge_2dovs__br_2dint,mgr__edge_2dovs Ready\n",
 		"  class mir__tap_2dall Drifted\n",
 		"  class mir__vlan_2dmirror Failed\n",
 		"  class cp__web_2deth1 Suspended\n",
-		"  class br__edge_2dovs__br_2dext undeclared\n",
+		"  class br__edge_2dovs__br_2dext,port__edge_2dovs__br_2dint__eth0,port__edge_2dovs__br_2dint__eth1,port__edge_2dovs__br_2dint__tap0 undeclared\n",
+		"  class ctr__web,vlan__edge_2dovs__br_2dext__999 external\n",
 		"```\n",
 	} {
 		if !strings.Contains(got, want) {
