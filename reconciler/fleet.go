@@ -60,26 +60,45 @@ func knownPhase(p Phase) Phase {
 type FleetCheck struct {
 	// Now is the time silence is measured at; zero: no node is silent.
 	Now time.Time
-	// SilentAfter is how long a node may go without reporting (see
-	// NodeStatus.Reported) before it counts as silent; zero: no node is.
+	// SilentAfter is how long after NewestAt a node may go without
+	// reporting NewestRevision before it counts as silent; zero: no node
+	// is.
 	SilentAfter time.Duration
 	// NewestRevision is the head of the spec branch the nodes follow; "":
-	// unknown, so no node is behind.
+	// unknown, so no node is behind or silent.
 	NewestRevision string
+	// NewestAt is when NewestRevision was committed; zero: unknown, so no
+	// node is silent.
+	NewestAt time.Time
 	// Branch is the spec branch NewestRevision heads. A node following
-	// another branch is never behind; "" compares every node.
+	// another branch is never behind nor silent; "" compares every node.
 	Branch string
 }
 
-// Silent reports whether ns last reported more than SilentAfter before
-// Now. A status without a report time (written by a daemon older than the
-// field) is never silent: nothing says when it was written. The answer
-// changes only when Now crosses Reported+SilentAfter or a new report comes.
+// Silent reports whether ns has not answered NewestRevision more than
+// SilentAfter after it was committed. An idle daemon pushes nothing (no
+// heartbeat), so a new spec revision is what asks every node to speak:
+// a node answers by applying it, by refusing it, or by any report
+// (NodeStatus.Reported) after NewestAt, a source problem for instance.
+// The answer changes only when Now crosses NewestAt+SilentAfter, the
+// newest revision moves or the node reports.
 func (c FleetCheck) Silent(ns *NodeStatus) bool {
-	if c.Now.IsZero() || c.SilentAfter <= 0 || ns.Reported.IsZero() {
+	if c.Now.IsZero() || c.SilentAfter <= 0 || c.NewestAt.IsZero() || !c.Compared(ns) {
 		return false
 	}
-	return c.Now.Sub(ns.Reported) > c.SilentAfter
+	answered := ns.AppliedRevision == c.NewestRevision ||
+		(ns.Refused != nil && ns.Refused.Revision == c.NewestRevision) ||
+		ns.Reported.After(c.NewestAt)
+	return !answered && c.Now.Sub(c.NewestAt) > c.SilentAfter
+}
+
+// SilentFrom is when nodes that have not answered NewestRevision become
+// silent; zero when silence is not checked.
+func (c FleetCheck) SilentFrom() time.Time {
+	if c.SilentAfter <= 0 || c.NewestAt.IsZero() || c.NewestRevision == "" {
+		return time.Time{}
+	}
+	return c.NewestAt.Add(c.SilentAfter)
 }
 
 // Compared reports whether ns follows the branch NewestRevision heads, so
@@ -96,12 +115,15 @@ func (c FleetCheck) Behind(ns *NodeStatus) bool {
 }
 
 // BehindReason says in a few words why a node that is Behind does not
-// enforce the newest revision: "no revision applied yet", "refused
-// (Invalid)", or "" when it simply has not applied it (yet).
+// enforce the newest revision: "refused (Invalid)", "silent", "no revision
+// applied yet", "source problem (Unreachable)", or "" when it simply has
+// not applied it (yet).
 func (c FleetCheck) BehindReason(ns *NodeStatus) string {
 	switch {
 	case ns.Refused != nil && ns.Refused.Revision == c.NewestRevision:
 		return "refused (" + ns.Refused.Reason + ")"
+	case c.Silent(ns):
+		return "silent"
 	case ns.AppliedRevision == "":
 		return "no revision applied yet"
 	case ns.Source != nil:

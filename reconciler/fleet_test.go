@@ -38,7 +38,13 @@ func TestNodePhase(t *testing.T) {
 
 func TestFleetCheck(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	check := reconciler.FleetCheck{Now: now, SilentAfter: 90 * time.Second, NewestRevision: "new", Branch: "main"}
+	// "new" was committed 100 s ago: nodes had 90 s to answer it.
+	committed := now.Add(-100 * time.Second)
+	check := reconciler.FleetCheck{Now: now, SilentAfter: 90 * time.Second, NewestRevision: "new", NewestAt: committed, Branch: "main"}
+	early := check
+	early.Now = committed.Add(90 * time.Second) // not yet past the threshold
+	unknownAt := check
+	unknownAt.NewestAt = time.Time{}
 	tests := []struct {
 		name                    string
 		check                   reconciler.FleetCheck
@@ -46,9 +52,17 @@ func TestFleetCheck(t *testing.T) {
 		silent, behind, problem bool
 		reason                  string
 	}{
-		{name: "healthy", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "new", Reported: now.Add(-90 * time.Second)}},
-		{name: "silent", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "new", Reported: now.Add(-91 * time.Second)}, silent: true, problem: true},
-		{name: "no report time is never silent", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "new"}},
+		{name: "healthy", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "new", Reported: committed.Add(time.Second)}},
+		{name: "applied the newest long ago is not silent", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "new", Reported: now.Add(-time.Hour)}},
+		{name: "silent", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: committed.Add(-time.Hour)}, silent: true, behind: true, problem: true, reason: "silent"},
+		{name: "no report time, not on the newest, is silent", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old"}, silent: true, behind: true, problem: true, reason: "silent"},
+		{name: "not silent before the threshold", check: early, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: committed.Add(-time.Hour)}, behind: true, problem: true},
+		{name: "commit time unknown: never silent", check: unknownAt, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: committed.Add(-time.Hour)}, behind: true, problem: true},
+		{name: "a report after the commit answers", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: committed.Add(time.Second),
+			Source: &reconciler.SourceProblem{Reason: "Unreachable"}}, behind: true, problem: true, reason: "source problem (Unreachable)"},
+		{name: "refusing the newest answers", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: committed.Add(-time.Hour),
+			Refused: &reconciler.RefusedRevision{Revision: "new", Reason: "Invalid"}}, behind: true, problem: true, reason: "refused (Invalid)"},
+		{name: "another branch is never silent", check: check, ns: reconciler.NodeStatus{Branch: "prod", AppliedRevision: "old", Reported: committed.Add(-time.Hour)}},
 		{name: "zero check judges phases only", ns: reconciler.NodeStatus{AppliedRevision: "old", Reported: now.Add(-time.Hour)}},
 		{name: "behind", check: check, ns: reconciler.NodeStatus{Branch: "main", AppliedRevision: "old", Reported: now}, behind: true, problem: true},
 		{name: "another branch is not behind", check: check, ns: reconciler.NodeStatus{Branch: "prod", AppliedRevision: "old", Reported: now}},

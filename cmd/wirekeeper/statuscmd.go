@@ -115,7 +115,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		if rev, ferr := src.Fetch(ctx); ferr != nil {
 			fmt.Fprintf(stderr, "wirekeeper status: warning: cannot read the head of branch %s, nodes are not compared with it: %v\n", branch, ferr)
 		} else {
-			check.NewestRevision = rev.Hash
+			check.NewestRevision, check.NewestAt = rev.Hash, rev.Time
 		}
 		err = review.StatusSummary(stdout, nodes, check)
 	}

@@ -14,6 +14,8 @@ import (
 
 func TestStatus(t *testing.T) {
 	remote, work := newSpecRepo(t)
+	// Commit dates decide silence: base was committed 10 minutes ago.
+	t.Setenv("GIT_COMMITTER_DATE", time.Now().Add(-10*time.Minute).Format(time.RFC3339))
 	base := pushSpecs(t, work, planBase, "base")
 	cache := t.TempDir()
 	statusCmd := func(args ...string) cmdResult {
@@ -33,29 +35,39 @@ func TestStatus(t *testing.T) {
 	})
 
 	// Without --node: the summary, nodes compared with the head of main.
+	// Both answered it: hv1 applied it, hv2 refused it.
 	r := statusCmd()
 	r.expect(t, exitOK, nil, nil)
 	want := []string{
 		"2 nodes: 1 drifted, 1 pending",
 		"4 objects: 1 drifted, 1 pending, 2 ready",
 		"newest revision " + base[:7] + " (branch main): 1 of 2 nodes on it, 1 behind",
-		"silent: 2 nodes without a report for more than 1m30s",
+		"silent: 0 nodes with no answer to the newest revision within 1m30s of its commit",
 		"",
 		"2 problem nodes, most severe first:",
 		"NODE  PHASE    APPLIED  LAST REPORT           PROBLEMS",
-		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted; silent",
-		"hv2   Pending  -        2024-05-01 09:00:00Z  not ready: Mirror/m2 Pending; silent; behind: refused (Invalid)",
+		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted",
+		"hv2   Pending  -        2024-05-01 09:00:00Z  not ready: Mirror/m2 Pending; behind: refused (Invalid)",
 		"",
 	}
 	if diff := cmp.Diff(want, strings.Split(r.stdout, "\n")); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
-	// --interval sets the silence threshold: hv1, 5 minutes quiet, is no
-	// longer silent. A newer head puts it behind.
+	// A newer head, committed 4 minutes ago, after both last reported:
+	// neither answered it, so both are silent past 3 intervals of 30 s.
+	t.Setenv("GIT_COMMITTER_DATE", time.Now().Add(-4*time.Minute).Format(time.RFC3339))
 	next := pushSpecs(t, work, planBase+"\n# next\n", "next")
+	r = statusCmd()
+	r.expect(t, exitOK, []string{
+		"newest revision " + next[:7] + " (branch main): 0 of 2 nodes on it, 2 behind\nsilent: 2 nodes with no answer to the newest revision within 1m30s of its commit\n",
+		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted; silent\n",
+		"hv2   Pending  -        2024-05-01 09:00:00Z  not ready: Mirror/m2 Pending; silent\n",
+	}, nil)
+	// --interval sets the silence threshold: at 24h neither is silent yet,
+	// both are behind.
 	r = statusCmd("--interval", "24h")
 	r.expect(t, exitOK, []string{
-		"newest revision " + next[:7] + " (branch main): 0 of 2 nodes on it, 2 behind\nsilent: 1 node without a report for more than 72h0m0s\n",
+		"newest revision " + next[:7] + " (branch main): 0 of 2 nodes on it, 2 behind\nsilent: 0 nodes with no answer to the newest revision within 72h0m0s of its commit\n",
 		"hv1   Drifted  " + base[:7] + "  " + reconciler.HumanTime(hv1.Reported) + "  not ready: Mirror/tap Drifted; behind\n",
 	}, nil)
 	// A branch that cannot be read leaves the nodes uncompared, with a warning.

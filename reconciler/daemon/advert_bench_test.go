@@ -132,7 +132,7 @@ func BenchmarkIdleFold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.Fold(context.Background(), ""); err != nil {
+	if _, err := a.Fold(context.Background(), status.SpecHead{}); err != nil {
 		b.Fatal(err)
 	}
 	proxy.mu.Lock()
@@ -140,7 +140,7 @@ func BenchmarkIdleFold(b *testing.B) {
 	proxy.mu.Unlock()
 	b.ResetTimer()
 	for range b.N {
-		res, err := a.Fold(context.Background(), "")
+		res, err := a.Fold(context.Background(), status.SpecHead{})
 		if err != nil || res.Fetched {
 			b.Fatalf("idle Fold = %+v, %v", res, err)
 		}

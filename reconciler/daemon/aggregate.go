@@ -24,6 +24,14 @@ func (d *Daemon) observeLease() {
 	}
 }
 
+// specHead is the spec head of the last fetch, with the spec set this
+// daemon last applied (the newest it has), for the fleet page.
+func (d *Daemon) specHead() status.SpecHead {
+	head, _ := d.newest.Load().(status.SpecHead)
+	_, head.Set = d.opts.Engine.Revision()
+	return head
+}
+
 // aggregateLoop takes part in the election of the status aggregator and,
 // while this daemon holds the lease, folds the node refs into the status
 // branch every AggregateEvery (a fold that finds nothing new downloads
@@ -50,8 +58,7 @@ func (d *Daemon) aggregateLoop(ctx context.Context) {
 		held, err := lease.Step(ctx)
 		report("take part in the status aggregator election", err)
 		if held && err == nil {
-			newest, _ := d.newest.Load().(string)
-			_, err := agg.Fold(ctx, newest)
+			_, err := agg.Fold(ctx, d.specHead())
 			if errors.Is(err, status.ErrFoldRefused) {
 				err = nil // the branch moved; the next fold builds on it
 			}
@@ -74,8 +81,7 @@ func (d *Daemon) handOver(ctx context.Context) {
 	if lease == nil || agg == nil || !lease.Held() {
 		return
 	}
-	newest, _ := d.newest.Load().(string)
-	if _, err := agg.Fold(ctx, newest); err != nil {
+	if _, err := agg.Fold(ctx, d.specHead()); err != nil {
 		d.log.Warn("cannot fold the node refs a last time; the next aggregator will", "err", err)
 	}
 	if err := lease.Release(ctx); err != nil {

@@ -85,7 +85,8 @@ type Daemon struct {
 	// applied is the last revision seen at the head (applied or refused),
 	// so an unchanged head is not loaded again.
 	seen string
-	// newest is the spec head of the last fetch, for the fleet page.
+	// newest is the spec head of the last fetch (a status.SpecHead without
+	// its set), for the fleet page.
 	newest atomic.Value
 	// unreachable counts the fetches in a row that could not reach the
 	// remote; the poll backs off with it.
@@ -236,7 +237,7 @@ func (d *Daemon) sync(ctx context.Context, why string) {
 		d.opts.Engine.SetSourceProblem(&reconciler.SourceProblem{Reason: reason, Message: err.Error(), Since: d.opts.Now().UTC().Truncate(time.Second)})
 		return
 	}
-	d.newest.Store(rev.Hash)
+	d.newest.Store(status.SpecHead{Branch: d.opts.Source.Branch(), Revision: rev.Hash, At: rev.Time})
 	d.observeLease()
 	switch {
 	case rev.Recloned:

@@ -315,7 +315,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if log := r.work.git("log", "--format=%B", "FETCH_HEAD"); !strings.Contains(log, "status: 1 node: hv1") || !strings.Contains(log, "status(hv1)") {
 		t.Errorf("status branch log:\n%s", log)
 	}
-	if page := r.work.git("show", "FETCH_HEAD:README.md"); !strings.Contains(page, "status/hv1.md") {
+	if page := r.work.git("show", "FETCH_HEAD:README.md"); !strings.Contains(page, "**1 node**") || !strings.Contains(page, ": 1 of 1 node enforces it.") {
 		t.Errorf("README.md on the status branch:\n%s", page)
 	}
 	if log := r.work.git("log", "--format=%s", "origin/main"); strings.Contains(log, "status(") {

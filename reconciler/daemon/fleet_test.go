@@ -209,7 +209,9 @@ func TestIdleDaemonCostsOneAdvertisementPerPoll(t *testing.T) {
 		}
 	}
 	idle.start()
-	idle.waitRemote("hv2's status", func(ns *reconciler.NodeStatus) bool { return ns.AppliedRevision != "" })
+	// Its status says when it was written (the fleet views' "last
+	// report"), a time that moves only with the status itself.
+	idle.waitRemote("hv2's status with its report time", func(ns *reconciler.NodeStatus) bool { return ns.AppliedRevision != "" && !ns.Reported.IsZero() })
 	// Settled: its status is pushed; from the next poll on, it is idle.
 	mu.Lock()
 	from := len(polls)

@@ -83,16 +83,25 @@ func (d *Daemon) pushStatus(ctx context.Context, timeout time.Duration) bool {
 		d.opts.Observer.Status(ns)
 	}
 	_, set := d.opts.Engine.Revision()
+	d.mu.Lock()
+	last, prev := d.lastPushed, d.prevStatus
+	d.mu.Unlock()
+	// The report time moves only when something else does: an idle
+	// daemon's status stays byte for byte the same and is not pushed.
+	if prev != nil {
+		ns.Reported = prev.Reported
+	}
 	files, err := status.Render(ns, set)
 	if err != nil {
 		d.log.Error("cannot render the status", "err", err)
 		return true // retrying would not help
 	}
-	d.mu.Lock()
-	same := d.lastPushed != nil && maps.EqualFunc(files, d.lastPushed, bytes.Equal)
-	prev := d.prevStatus
-	d.mu.Unlock()
-	if same {
+	if last != nil && maps.EqualFunc(files, last, bytes.Equal) {
+		return true
+	}
+	ns.Reported = d.opts.Now().UTC().Truncate(time.Second)
+	if files, err = status.Render(ns, set); err != nil {
+		d.log.Error("cannot render the status", "err", err)
 		return true
 	}
 	msg := status.CommitMessage(prev, ns)

@@ -69,10 +69,10 @@ func StatusSummary(w io.Writer, nodes []*reconciler.NodeStatus, check reconciler
 		}
 		b.WriteString("\n")
 	}
-	if check.SilentAfter <= 0 || check.Now.IsZero() {
+	if check.SilentFrom().IsZero() || check.Now.IsZero() {
 		b.WriteString("silent: not checked\n")
 	} else {
-		fmt.Fprintf(&b, "silent: %d %s without a report for more than %s\n", silent, "node"+plural(silent), check.SilentAfter)
+		fmt.Fprintf(&b, "silent: %d %s no answer to the newest revision within %s of its commit\n", silent, "node"+plural(silent)+" with", check.SilentAfter)
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
@@ -138,10 +138,10 @@ func nodeProblems(ns *reconciler.NodeStatus, check reconciler.FleetCheck) string
 	} else if ns.NodePhase() != reconciler.PhaseReady {
 		parts = append(parts, "no objects yet")
 	}
+	// A silent node is behind as well; "silent" says why.
 	if check.Silent(ns) {
 		parts = append(parts, "silent")
-	}
-	if check.Behind(ns) {
+	} else if check.Behind(ns) {
 		if why := check.BehindReason(ns); why != "" {
 			parts = append(parts, "behind: "+why)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ const newest = "3333333ccccccccccccccccccccccccccccccccc"
 var summaryNow = at("2024-05-01T12:00:00Z")
 
 func summaryCheck() reconciler.FleetCheck {
-	return reconciler.FleetCheck{Now: summaryNow, SilentAfter: 90 * time.Second, NewestRevision: newest, Branch: "main"}
+	return reconciler.FleetCheck{Now: summaryNow, SilentAfter: 90 * time.Second, NewestRevision: newest, NewestAt: summaryNow.Add(-10 * time.Minute), Branch: "main"}
 }
 
 func readyObjects(n int) []reconciler.ObjectStatus {
@@ -40,7 +41,7 @@ func TestStatusSummary(t *testing.T) {
 	failed.Objects[0].Phase, failed.Objects[1].Phase, failed.Objects[2].Phase = reconciler.PhaseDrifted, reconciler.PhaseFailed, reconciler.PhasePending
 	failed.Objects = append(failed.Objects, reconciler.ObjectStatus{Kind: "OVSManager", Name: "ovs", Phase: reconciler.PhaseFailed})
 	silent := healthy("hv-silent")
-	silent.Reported = at("2024-05-01T11:00:00Z")
+	silent.Reported, silent.AppliedRevision = at("2024-05-01T11:00:00Z"), headHash
 	refused := healthy("hv-refused")
 	refused.AppliedRevision = headHash
 	refused.Refused = &reconciler.RefusedRevision{Revision: newest, Reason: "Invalid"}
@@ -56,15 +57,15 @@ func TestStatusSummary(t *testing.T) {
 	want := []string{
 		"8 nodes: 1 failed, 1 drifted, 1 pending, 5 ready",
 		"22 objects: 2 failed, 2 drifted, 1 pending, 17 ready",
-		"newest revision 3333333 (branch main): 5 of 7 nodes on it, 2 behind, 1 on another branch",
-		"silent: 1 node without a report for more than 1m30s",
+		"newest revision 3333333 (branch main): 4 of 7 nodes on it, 3 behind, 1 on another branch",
+		"silent: 1 node with no answer to the newest revision within 1m30s of its commit",
 		"",
 		"5 problem nodes, most severe first:",
 		"NODE        PHASE    APPLIED  LAST REPORT           PROBLEMS",
 		"hv-failed   Failed   3333333  2024-05-01 11:59:00Z  not ready: OVSManager/ovs Failed, Mirror/m1 Failed, … and 2 more",
 		"hv-drifted  Drifted  3333333  2024-05-01 11:59:00Z  not ready: Mirror/m1 Drifted",
 		"hv-fresh    Pending  -        2024-05-01 12:00:00Z  no objects yet; behind: no revision applied yet",
-		"hv-silent   Ready    3333333  2024-05-01 11:00:00Z  silent",
+		"hv-silent   Ready    2222222  2024-05-01 11:00:00Z  silent",
 		"hv-refused  Ready    2222222  2024-05-01 11:59:00Z  behind: refused (Invalid)",
 		"",
 	}
@@ -101,7 +102,7 @@ func thousandNodes() []*reconciler.NodeStatus {
 			ns.Objects[3].Phase = reconciler.PhaseDrifted
 		}
 		if i%20 == 1 {
-			ns.Reported = summaryNow.Add(-time.Hour)
+			ns.Reported, ns.AppliedRevision = summaryNow.Add(-time.Hour), fmt.Sprintf("%040d", i)
 		}
 		if i%7 == 2 {
 			ns.AppliedRevision = fmt.Sprintf("%040d", i)
@@ -125,13 +126,13 @@ func TestStatusSummaryThousandNodes(t *testing.T) {
 	head := []string{
 		"1000 nodes: 200 drifted, 800 ready",
 		"10000 objects: 200 drifted, 9800 ready",
-		"newest revision 3333333 (branch main): 857 of 1000 nodes on it, 143 behind",
-		"silent: 50 nodes without a report for more than 1m30s",
+		"newest revision 3333333 (branch main): 814 of 1000 nodes on it, 186 behind",
+		"silent: 50 nodes with no answer to the newest revision within 1m30s of its commit",
 		"",
-		// 200 drifted, 50 silent, 143 behind; 28 drifted and behind
-		// (i%35 == 30), 7 silent and behind (i%140 == 121), none drifted
-		// and silent.
-		fmt.Sprintf("%d problem nodes, most severe first (%d shown):", 200+50+143-28-7, review.SummaryMaxNodes),
+		// 200 drifted; 186 behind, of which 50 silent (i%20 == 1) and 143
+		// on an older revision (i%7 == 2), 7 of them both (i%140 == 121);
+		// 28 drifted and behind (i%35 == 30), none drifted and silent.
+		fmt.Sprintf("%d problem nodes, most severe first (%d shown):", 200+186-28, review.SummaryMaxNodes),
 		"NODE       PHASE    APPLIED  LAST REPORT           PROBLEMS",
 	}
 	if diff := cmp.Diff(head, got[:len(head)]); diff != "" {
@@ -176,6 +177,28 @@ func TestStatusJSONThousandNodes(t *testing.T) {
 	for i, ns := range doc.Nodes {
 		if ns.Node != nodes[i].Node || ns.AppliedRevision != nodes[i].AppliedRevision || !ns.Reported.Equal(nodes[i].Reported) {
 			t.Errorf("node %d: %s applied %s reported %s, want %s applied %s reported %s", i, ns.Node, ns.AppliedRevision, ns.Reported, nodes[i].Node, nodes[i].AppliedRevision, nodes[i].Reported)
+		}
+	}
+}
+
+// The 1,000-node example in docs/operators-guide.md is this fixture's
+// summary (its revision hashes shortened to what a reader expects): the
+// counts, the silence line, the problem count, the first row and the last
+// line are what StatusSummary prints.
+func TestDocsStatusSummaryExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operators-guide.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := review.StatusSummary(&out, thousandNodes(), summaryCheck()); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.NewReplacer("3333333", "3f2a9c1", "0000000", "0dd0dd0").Replace(out.String())
+	printed := lines(got)
+	for _, want := range append(printed[:4], printed[5], printed[7], printed[len(printed)-2]) {
+		if !strings.Contains(string(doc), "\n"+want+"\n") {
+			t.Errorf("docs/operators-guide.md lacks the summary line %q", want)
 		}
 	}
 }

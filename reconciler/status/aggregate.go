@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // FleetPagePath is the fleet page's path on the status branch, where
@@ -86,11 +87,11 @@ type Aggregator struct {
 	// seen are the node refs and the branch as of the last Fold that
 	// looked at them; nothing to do while the remote advertises the same.
 	seen refMap
-	// rendered is when the fleet page was last rendered: it is rendered
-	// again each Interval even when no ref moved, since time alone turns
-	// nodes silent.
+	// rendered is when the fleet page was last rendered, for head: it is
+	// rendered again when no ref moved only if the spec head changed or
+	// the time passed since then turned nodes silent.
 	rendered time.Time
-	newest   string
+	head     SpecHead
 	// parsed caches parsed statuses by their files' blob hashes.
 	parsed  map[[2]plumbing.Hash]*reconciler.NodeStatus
 	commits int
@@ -135,18 +136,36 @@ func NewAggregator(opts AggregatorOptions) (*Aggregator, error) {
 	}, nil
 }
 
+// SpecHead is what the caller knows of the spec branch the nodes follow,
+// for the fleet page. Its zero value compares no node with a revision.
+type SpecHead struct {
+	// Branch is the spec branch; Revision its head, committed At.
+	Branch   string
+	Revision string
+	At       time.Time
+	// Set is the spec set at Revision, or the newest one the caller has
+	// (sites, nodes that never reported); nil: neither is shown.
+	Set *spec.Set
+}
+
+// same reports whether h and o would render the same fleet page.
+func (h SpecHead) same(o SpecHead) bool {
+	return h.Branch == o.Branch && h.Revision == o.Revision && h.At.Equal(o.At) && h.Set == o.Set
+}
+
 // Fold makes the status branch hold every node ref's files, and the fleet
 // page rendered from every node's status (nodes without a ref keep their
 // files on the branch), in one commit on the branch head pushed as a
-// compare-and-swap; no commit when the tree would not change. newest is
-// the spec branch head the caller knows, for the fleet page. When the
-// remote advertises the same refs as at the last Fold and the page is not
-// due for a refresh, Fold downloads nothing. A refused push is
-// ErrFoldRefused; an unreachable remote wraps ErrUnreachable.
-func (a *Aggregator) Fold(ctx context.Context, newest string) (FoldResult, error) {
+// compare-and-swap; no commit when the tree would not change. head is the
+// spec branch head the caller knows, for the fleet page. When the remote
+// advertises the same refs as at the last Fold, head is the same and no
+// node turned silent since, Fold downloads nothing and renders nothing. A
+// refused push is ErrFoldRefused; an unreachable remote wraps
+// ErrUnreachable.
+func (a *Aggregator) Fold(ctx context.Context, head SpecHead) (FoldResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	res, err := a.fold(ctx, newest)
+	res, err := a.fold(ctx, head)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -161,12 +180,12 @@ func (a *Aggregator) Fold(ctx context.Context, newest string) (FoldResult, error
 	return res, nil
 }
 
-func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error) {
+func (a *Aggregator) fold(ctx context.Context, head SpecHead) (FoldResult, error) {
 	if err := a.cache.ensure(); err != nil {
 		return FoldResult{}, err
 	}
 	now := a.opts.Now()
-	due := newest != a.newest || a.rendered.IsZero() || now.Sub(a.rendered) >= a.opts.Interval
+	due := !head.same(a.head) || a.rendered.IsZero() || a.turnedSilent(now)
 	var picked, moved refMap
 	fetched := false
 	_, err := a.remote.fetch(ctx, a.cache.storer(), func(refs refMap) (wants, haves []plumbing.Hash) {
@@ -199,17 +218,30 @@ func (a *Aggregator) fold(ctx context.Context, newest string) (FoldResult, error
 			return FoldResult{}, err
 		}
 	}
-	res, err := a.build(ctx, picked[a.branch], moved, newest, now)
+	res, err := a.build(ctx, picked[a.branch], moved, head, now)
 	if err != nil {
 		return res, err
 	}
 	res.Fetched = true
-	a.rendered, a.newest = now, newest
+	a.rendered, a.head = now, head
 	if !res.Commit.IsZero() {
 		picked[a.branch] = res.Commit
 	}
 	a.seen = picked
 	return res, nil
+}
+
+// turnedSilent reports whether nodes that had not answered the spec head
+// at the last render are silent now: the one way time alone changes the
+// fleet page.
+func (a *Aggregator) turnedSilent(now time.Time) bool {
+	from := a.fleetOptions(a.head, now).Check().SilentFrom()
+	return !from.IsZero() && !a.rendered.After(from) && now.After(from)
+}
+
+// fleetOptions are the fleet page's options for head at now.
+func (a *Aggregator) fleetOptions(head SpecHead, now time.Time) FleetOptions {
+	return FleetOptions{Now: now, Interval: a.opts.Interval, NewestRevision: head.Revision, NewestAt: head.At, Branch: head.Branch, Spec: head.Set}
 }
 
 // moved returns the refs of picked that moved since the last Fold: all of
@@ -242,7 +274,7 @@ func (a *Aggregator) pick(refs refMap) refMap {
 // build writes the branch head's tree with the files of the node refs
 // that moved put in, and, when it differs from the head's, the commit, and
 // pushes it.
-func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap, newest string, now time.Time) (FoldResult, error) {
+func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap, sh SpecHead, now time.Time) (FoldResult, error) {
 	s := a.cache.storer()
 	files := map[string]object.TreeEntry{} // the branch's tree, flattened
 	var baseRoot plumbing.Hash
@@ -285,7 +317,7 @@ func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap
 	if err != nil {
 		return FoldResult{}, err
 	}
-	page := a.opts.Render(statuses, FleetOptions{Now: now, Interval: a.opts.Interval, NewestRevision: newest})
+	page := a.opts.Render(statuses, a.fleetOptions(sh, now))
 	tw := &treeWriter{s: built, seen: map[plumbing.Hash]bool{}}
 	pageHash, err := tw.store(blob(page))
 	if err != nil {

@@ -98,7 +98,7 @@ func TestAggregatorFoldsInBatches(t *testing.T) {
 		}
 	})
 
-	res, err := a.Fold(ctx(t), "")
+	res, err := a.Fold(ctx(t), SpecHead{})
 	if err != nil || res.Commit.IsZero() {
 		t.Fatalf("first Fold = %+v, %v; want a commit", res, err)
 	}
@@ -116,20 +116,20 @@ func TestAggregatorFoldsInBatches(t *testing.T) {
 		t.Errorf("the body does not carry the nodes' own subjects:\n%s", body)
 	}
 	checkBranchHolds(t, dir, want)
-	if got := branchFile(t, dir, FleetPagePath); !strings.Contains(got, "[edge-07](status/edge-07.md)") {
-		t.Errorf("README.md does not list the nodes:\n%s", got)
+	if got := branchFile(t, dir, FleetPagePath); !strings.Contains(got, "**20 nodes**: 20 Ready") || !strings.Contains(got, "[browse them](status/)") {
+		t.Errorf("README.md does not count the nodes or link their pages:\n%s", got)
 	}
 	if len(pages) != 1 || len(pages[0]) != 20 || pages[0]["edge-03"].AppliedRevision != fmt.Sprintf("%040x", 1) {
 		t.Errorf("the fleet page was rendered from %d statuses, want 20 parsed ones", len(pages[len(pages)-1]))
 	}
 
 	head := runGit(t, dir, "rev-parse", DefaultBranch)
-	res, err = a.Fold(ctx(t), "")
+	res, err = a.Fold(ctx(t), SpecHead{})
 	if err != nil || !res.Commit.IsZero() || res.Fetched {
 		t.Errorf("Fold with nothing new = %+v, %v; want no commit and nothing fetched", res, err)
 	}
 	// A fresh aggregator (cold cache, a takeover) agrees.
-	res, err = newTestAggregator(t, url).Fold(ctx(t), "")
+	res, err = newTestAggregator(t, url).Fold(ctx(t), SpecHead{})
 	if err != nil || !res.Commit.IsZero() {
 		t.Errorf("Fold by a fresh aggregator with nothing new = %+v, %v; want no commit", res, err)
 	}
@@ -141,7 +141,7 @@ func TestAggregatorFoldsInBatches(t *testing.T) {
 	for n, f := range writeNodes(t, url, writers, changed, 2) {
 		want[n] = f
 	}
-	res, err = a.Fold(ctx(t), "")
+	res, err = a.Fold(ctx(t), SpecHead{})
 	if err != nil || res.Commit.IsZero() {
 		t.Fatalf("Fold after 3 changes = %+v, %v", res, err)
 	}
@@ -160,8 +160,10 @@ func TestAggregatorFoldsInBatches(t *testing.T) {
 	checkBranchHolds(t, dir, want)
 }
 
-// The fleet page is rendered again each interval, since time alone makes
-// nodes silent, and committed only when it changes.
+// The fleet page is rendered again only when something can change it
+// without a node ref moving: a new spec head, or time passing the moment
+// nodes that have not answered that head turn silent. An idle fleet costs
+// one advertisement per fold, however long it stays idle.
 func TestAggregatorRefreshesFleetPage(t *testing.T) {
 	url, dir := newRemote(t)
 	writeNodes(t, url, map[string]*Writer{}, []string{"edge-1"}, 1)
@@ -170,38 +172,55 @@ func TestAggregatorRefreshesFleetPage(t *testing.T) {
 		o.Interval = time.Minute
 		o.Now = func() time.Time { return now }
 		o.Render = func(ns map[string]*reconciler.NodeStatus, opts FleetOptions) []byte {
-			return []byte(fmt.Sprintf("page at %s, newest %q\n", opts.Now.Truncate(time.Hour).Format(time.RFC3339), opts.NewestRevision))
+			silent := 0
+			for _, n := range ns {
+				if opts.Check().Silent(n) {
+					silent++
+				}
+			}
+			return []byte(fmt.Sprintf("newest %q, %d silent\n", opts.NewestRevision, silent))
 		}
 	})
-	fold := func(newest string) FoldResult {
+	fold := func(head SpecHead) FoldResult {
 		t.Helper()
-		res, err := a.Fold(ctx(t), newest)
+		res, err := a.Fold(ctx(t), head)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	fold("")
-	now = now.Add(30 * time.Second)
-	if res := fold(""); res.Fetched {
-		t.Errorf("Fold within the interval, nothing new: %+v; want nothing fetched", res)
+	if res := fold(SpecHead{}); res.Commit.IsZero() {
+		t.Fatalf("first Fold: %+v; want a commit", res)
 	}
-	now = now.Add(time.Minute)
-	if res := fold(""); !res.Fetched || !res.Commit.IsZero() {
-		t.Errorf("Fold after the interval, same page: %+v; want a render and no commit", res)
+	now = now.Add(2 * time.Hour)
+	if res := fold(SpecHead{}); res.Fetched {
+		t.Errorf("Fold two hours later, nothing new: %+v; want nothing fetched", res)
 	}
-	if res := fold("abc"); res.Commit.IsZero() {
+	// edge-1 enforces revision 00…01; "abc" was committed 10 s ago.
+	head := SpecHead{Branch: "main", Revision: "abc", At: now.Add(-10 * time.Second)}
+	if res := fold(head); res.Commit.IsZero() {
 		t.Errorf("Fold with a new spec revision: %+v; want a commit of the new page", res)
 	}
-	if got := branchFile(t, dir, FleetPagePath); got != `page at 2024-05-01T12:00:00Z, newest "abc"` {
+	if got := branchFile(t, dir, FleetPagePath); got != `newest "abc", 0 silent` {
 		t.Errorf("README.md = %q", got)
 	}
-	now = now.Add(time.Hour)
-	if res := fold("abc"); res.Commit.IsZero() {
-		t.Errorf("Fold after the page changed with time: %+v; want a commit", res)
+	now = now.Add(2 * time.Minute) // 2m10s after the commit: not silent yet
+	if res := fold(head); res.Fetched {
+		t.Errorf("Fold before the silence threshold: %+v; want nothing fetched", res)
+	}
+	now = now.Add(time.Minute) // 3m10s: past 3 intervals
+	if res := fold(head); res.Commit.IsZero() {
+		t.Errorf("Fold once edge-1 turned silent: %+v; want a commit", res)
+	}
+	if got := branchFile(t, dir, FleetPagePath); got != `newest "abc", 1 silent` {
+		t.Errorf("README.md = %q", got)
 	}
 	if got := runGit(t, dir, "log", "-1", "--format=%s", DefaultBranch); got != "status: fleet page" {
 		t.Errorf("subject %q, want status: fleet page", got)
+	}
+	now = now.Add(time.Hour)
+	if res := fold(head); res.Fetched {
+		t.Errorf("Fold an hour after, nothing new: %+v; want nothing fetched", res)
 	}
 }
 
@@ -227,14 +246,14 @@ func TestAggregatorMixedFleet(t *testing.T) {
 			return RenderFleet(ns, opts)
 		}
 	})
-	if _, err := a.Fold(ctx(t), ""); !errors.Is(err, ErrFoldRefused) {
+	if _, err := a.Fold(ctx(t), SpecHead{}); !errors.Is(err, ErrFoldRefused) {
 		t.Fatalf("Fold racing a legacy write = %v, want ErrFoldRefused", err)
 	}
 	want["old-1"] = old2
 	for n, f := range writeNodes(t, url, writers, []string{"new-2"}, 2) {
 		want[n] = f
 	}
-	res, err := a.Fold(ctx(t), "")
+	res, err := a.Fold(ctx(t), SpecHead{})
 	if err != nil || res.Commit.IsZero() {
 		t.Fatalf("Fold after the race = %+v, %v", res, err)
 	}
@@ -246,7 +265,7 @@ func TestAggregatorMixedFleet(t *testing.T) {
 	want["old-1"] = old3
 	checkBranchHolds(t, dir, want)
 	// The page lists old-1 already: the fold has nothing to change.
-	if res, err := a.Fold(ctx(t), ""); err != nil || !res.Commit.IsZero() {
+	if res, err := a.Fold(ctx(t), SpecHead{}); err != nil || !res.Commit.IsZero() {
 		t.Errorf("Fold after a legacy write = %+v, %v; want no commit", res, err)
 	}
 	checkBranchHolds(t, dir, want)
@@ -274,17 +293,17 @@ func TestAggregatorsRaceNeverLoseUpdates(t *testing.T) {
 				for n, f := range writeNodes(t, url, writers, []string{"edge-04"}, 2) {
 					want[n] = f
 				}
-				if res, err := b.Fold(ctx(t), ""); err != nil || res.Commit.IsZero() {
+				if res, err := b.Fold(ctx(t), SpecHead{}); err != nil || res.Commit.IsZero() {
 					t.Errorf("B's Fold = %+v, %v", res, err)
 				}
 			}
 			return RenderFleet(ns, opts)
 		}
 	})
-	if _, err := a.Fold(ctx(t), ""); !errors.Is(err, ErrFoldRefused) {
+	if _, err := a.Fold(ctx(t), SpecHead{}); !errors.Is(err, ErrFoldRefused) {
 		t.Fatalf("A's Fold racing B = %v, want ErrFoldRefused", err)
 	}
-	if res, err := a.Fold(ctx(t), ""); err != nil || !res.Commit.IsZero() {
+	if res, err := a.Fold(ctx(t), SpecHead{}); err != nil || !res.Commit.IsZero() {
 		t.Errorf("A's next Fold = %+v, %v; want no commit: B folded everything", res, err)
 	}
 	checkBranchHolds(t, dir, want)
@@ -303,7 +322,7 @@ func TestAggregatorsRaceNeverLoseUpdates(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := agg.Fold(ctx(t), ""); err != nil && !errors.Is(err, ErrFoldRefused) {
+				if _, err := agg.Fold(ctx(t), SpecHead{}); err != nil && !errors.Is(err, ErrFoldRefused) {
 					t.Errorf("Fold: %v", err)
 					return
 				}
@@ -317,7 +336,7 @@ func TestAggregatorsRaceNeverLoseUpdates(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if _, err := a.Fold(ctx(t), ""); err != nil {
+	if _, err := a.Fold(ctx(t), SpecHead{}); err != nil {
 		t.Fatal(err)
 	}
 	checkBranchHolds(t, dir, want)
@@ -331,7 +350,7 @@ func TestAggregatorBoundedMessage(t *testing.T) {
 	url, dir := newRemote(t)
 	nodes := nodeNames("a-rather-long-node-name-in-a-big-fleet", 60)
 	writeNodes(t, url, map[string]*Writer{}, nodes, 1)
-	if _, err := newTestAggregator(t, url).Fold(ctx(t), ""); err != nil {
+	if _, err := newTestAggregator(t, url).Fold(ctx(t), SpecHead{}); err != nil {
 		t.Fatal(err)
 	}
 	msg := runGit(t, dir, "log", "-1", "--format=%B", DefaultBranch)
@@ -349,7 +368,7 @@ func TestAggregatorBoundedMessage(t *testing.T) {
 // would only hide that nothing reported).
 func TestAggregatorMakesNoBranchWithoutNodes(t *testing.T) {
 	url, dir := newRemote(t)
-	res, err := newTestAggregator(t, url).Fold(ctx(t), "")
+	res, err := newTestAggregator(t, url).Fold(ctx(t), SpecHead{})
 	if err != nil || !res.Commit.IsZero() {
 		t.Errorf("Fold on an empty repository = %+v, %v; want no commit", res, err)
 	}

@@ -25,12 +25,12 @@ const SilentIntervals = 3
 // sites; the page says which checks it could not make.
 type FleetOptions struct {
 	// Now is when the page is rendered. It decides which nodes are silent
-	// and is never printed, so the page changes only when a node crosses
-	// the silence threshold. Zero: silence is not checked.
+	// and is never printed, so the page changes only when it crosses
+	// NewestAt plus the silence threshold. Zero: silence is not checked.
 	Now time.Time
-	// Interval is the daemons' poll interval: a node is silent after
-	// SilentIntervals of them without report. Zero, with SilentAfter
-	// zero: silence is not checked.
+	// Interval is the daemons' poll interval: a node is silent when it
+	// has not answered NewestRevision SilentIntervals of them after
+	// NewestAt. Zero, with SilentAfter zero: silence is not checked.
 	Interval time.Duration
 	// SilentAfter, when set, replaces SilentIntervals × Interval: for
 	// daemons that confirm their status less often than every interval.
@@ -39,6 +39,9 @@ type FleetOptions struct {
 	// branch and enforcing another revision are listed as behind. "":
 	// unknown, nothing is compared.
 	NewestRevision string
+	// NewestAt is when NewestRevision was committed. Zero: silence is not
+	// checked.
+	NewestAt time.Time
 	// Branch is the spec branch NewestRevision heads; nodes following
 	// another branch are not compared. "": every node is compared.
 	Branch string
@@ -64,7 +67,7 @@ func (o FleetOptions) silentAfter() time.Duration {
 // Check is the FleetCheck these options describe, shared with `wirekeeper
 // status` so that both views pick the same problem nodes.
 func (o FleetOptions) Check() reconciler.FleetCheck {
-	return reconciler.FleetCheck{Now: o.Now, SilentAfter: o.silentAfter(), NewestRevision: o.NewestRevision, Branch: o.Branch}
+	return reconciler.FleetCheck{Now: o.Now, SilentAfter: o.silentAfter(), NewestRevision: o.NewestRevision, NewestAt: o.NewestAt, Branch: o.Branch}
 }
 
 // Bounds of the page: every list shows at most reconciler.MaxListed rows
@@ -160,16 +163,27 @@ func writeFleetSummary(b *strings.Builder, fleet []fleetNode, check reconciler.F
 		}
 		b.WriteString(".\n")
 	}
-	if check.SilentAfter <= 0 || check.Now.IsZero() {
-		b.WriteString("- Silence is not checked: the poll interval is not known.\n")
+	if why := silenceUnchecked(check); why != "" {
+		b.WriteString("- Silence is not checked: " + why + ".\n")
 	} else {
-		fmt.Fprintf(b, "- %d silent: no report for more than %s", silent, check.SilentAfter)
+		fmt.Fprintf(b, "- %d silent: no answer to the newest revision within %s of its commit", silent, check.SilentAfter)
 		if opts.SilentAfter <= 0 {
 			fmt.Fprintf(b, " (%d poll intervals of %s)", SilentIntervals, opts.Interval)
 		}
 		b.WriteString(".\n")
 	}
-	b.WriteString("\n")
+	b.WriteString("- Every node's own page is `status/NODE.md`: [browse them](status/).\n\n")
+}
+
+// silenceUnchecked says why check cannot tell silent nodes, "" when it can.
+func silenceUnchecked(check reconciler.FleetCheck) string {
+	switch {
+	case check.SilentAfter <= 0 || check.Now.IsZero():
+		return "the poll interval is not known"
+	case check.NewestRevision == "" || check.NewestAt.IsZero():
+		return "the newest spec revision and its commit time are not known"
+	}
+	return ""
 }
 
 func branchText(branch string) string {
@@ -295,8 +309,8 @@ func notReadyObjects(ns *reconciler.NodeStatus) string {
 func writeSilent(b *strings.Builder, fleet []fleetNode, check reconciler.FleetCheck, set *spec.Set, nodes map[string]*reconciler.NodeStatus) {
 	b.WriteString("## Silent nodes\n\n")
 	switch {
-	case check.SilentAfter <= 0 || check.Now.IsZero():
-		b.WriteString("Not checked: the poll interval is not known.\n\n")
+	case silenceUnchecked(check) != "":
+		b.WriteString("Not checked: " + silenceUnchecked(check) + ".\n\n")
 	default:
 		var list []fleetNode
 		for _, n := range fleet {
@@ -305,12 +319,12 @@ func writeSilent(b *strings.Builder, fleet []fleetNode, check reconciler.FleetCh
 			}
 		}
 		if len(list) == 0 {
-			fmt.Fprintf(b, "None: every node reported within %s (nodes whose status does not say when it was written are never silent).\n\n", check.SilentAfter)
+			fmt.Fprintf(b, "None: every node following the branch answered the newest revision within %s of its commit (applied it, refused it or reported since).\n\n", check.SilentAfter)
 			break
 		}
 		// Longest silent first; ties stay in name order.
 		slices.SortStableFunc(list, func(x, y fleetNode) int { return x.ns.Reported.Compare(y.ns.Reported) })
-		fmt.Fprintf(b, "%d %s without a report for more than %s, longest silent first.\n\n| Node | Last report | Phase then |\n|---|---|---|\n",
+		fmt.Fprintf(b, "%d %s without an answer to the newest revision within %s of its commit, longest silent first.\n\n| Node | Last report | Phase then |\n|---|---|---|\n",
 			len(list), plural(len(list), "node", "nodes"), check.SilentAfter)
 		shown, omitted := reconciler.Listed(list)
 		for _, n := range shown {

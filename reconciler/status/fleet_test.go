@@ -26,8 +26,12 @@ const (
 	olderRev  = "0dd0dd0123456789abcdef0123456789abcdef01"
 )
 
-// fleetNow is when the fixtures' pages are rendered.
-var fleetNow = at("2024-05-01T12:00:00Z")
+// fleetNow is when the fixtures' pages are rendered; newestAt, 5 minutes
+// before, when newestRev was committed.
+var (
+	fleetNow = at("2024-05-01T12:00:00Z")
+	newestAt = at("2024-05-01T11:55:00Z")
+)
 
 // fleetSpec places one OVSManager on each node; sites[i] is the site label
 // of node i's manager ("" for none). A mirror on node 0 carries another
@@ -64,8 +68,9 @@ func objects(n int, odd ...reconciler.Phase) []reconciler.ObjectStatus {
 }
 
 // fleet20 is a fleet of 20 nodes in two sites and one without a site: most
-// Ready, some Drifted, Failed, Pending or Suspended, two silent, one that
-// refused the newest revision, one still on an older one, one that never
+// Ready, some Drifted, Failed, Pending or Suspended, two silent (no answer
+// to the newest revision since its commit), one that refused the newest
+// revision, one still on an older one that reported since, one that never
 // applied a revision, one on another branch, one written before the
 // report time existed; and hv20, named in the spec, has never reported.
 func fleet20(t testing.TB) (map[string]*reconciler.NodeStatus, FleetOptions) {
@@ -86,7 +91,9 @@ func fleet20(t testing.TB) (map[string]*reconciler.NodeStatus, FleetOptions) {
 	nodes["hv03"].Objects = objects(2, reconciler.PhaseSuspended)
 	nodes["hv04"].Objects = objects(3, reconciler.PhasePending)
 	nodes["hv05"].Reported = at("2024-05-01T11:50:00Z") // silent, Ready
+	nodes["hv05"].AppliedRevision = olderRev
 	nodes["hv06"].Reported = at("2024-05-01T09:00:00Z") // silent longest, Failed
+	nodes["hv06"].AppliedRevision = olderRev
 	nodes["hv06"].Objects = objects(1, reconciler.PhaseFailed)
 	nodes["hv07"].AppliedRevision = olderRev
 	nodes["hv07"].Refused = &reconciler.RefusedRevision{Revision: newestRev, Reason: "Invalid", Message: "1 error", Since: at("2024-05-01T11:00:00Z")}
@@ -97,7 +104,7 @@ func fleet20(t testing.TB) (map[string]*reconciler.NodeStatus, FleetOptions) {
 	nodes["hv10"].AppliedRevision = olderRev
 	nodes["hv11"].Reported = time.Time{}
 	nodes["hv12"].Objects = nil
-	return nodes, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: newestRev, Branch: "main", Spec: fleetSpec(t, names, sites)}
+	return nodes, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: newestRev, NewestAt: newestAt, Branch: "main", Spec: fleetSpec(t, names, sites)}
 }
 
 // fleetN is a fleet of n nodes in 25 sites where every 7th node is
@@ -117,14 +124,14 @@ func fleetN(t testing.TB, n int) (map[string]*reconciler.NodeStatus, FleetOption
 			ns.Objects = objects(10, reconciler.PhaseDrifted)
 		}
 		if i%40 == 0 {
-			ns.Reported = fleetNow.Add(-time.Hour)
+			ns.Reported, ns.AppliedRevision = fleetNow.Add(-time.Hour), olderRev
 		}
 		if i%9 == 0 {
 			ns.AppliedRevision = olderRev
 		}
 		nodes[name] = ns
 	}
-	return nodes, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: newestRev, Branch: "main", Spec: fleetSpec(t, names, sites)}
+	return nodes, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: newestRev, NewestAt: newestAt, Branch: "main", Spec: fleetSpec(t, names, sites)}
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -159,7 +166,7 @@ func TestRenderFleetGolden(t *testing.T) {
 	}{
 		{"empty.md", nil, FleetOptions{}},
 		{"one-zero-options.md", one, FleetOptions{}},
-		{"one.md", one, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: "3f2a9c1e5d", Branch: "main", Spec: testSet(t)}},
+		{"one.md", one, FleetOptions{Now: fleetNow, Interval: 30 * time.Second, NewestRevision: "3f2a9c1e5d", NewestAt: newestAt, Branch: "main", Spec: testSet(t)}},
 		{"twenty.md", nodes20, opts20},
 		{"thousand.md", nodes1000, opts1000},
 	}
@@ -201,29 +208,38 @@ func TestRenderFleetDeterministic(t *testing.T) {
 }
 
 // The page must not change with the clock alone, or the aggregator would
-// commit it on every tick: only a node crossing the silence threshold
-// changes it.
+// commit it on every tick: only crossing the silence threshold, 3
+// intervals after the newest revision's commit, changes it.
 func TestRenderFleetStableOverTime(t *testing.T) {
 	nodes, opts := fleet20(t)
+	opts.Now = newestAt
 	base := RenderFleet(nodes, opts)
-	// The healthy nodes reported 20 s before fleetNow; they turn silent
-	// past 90 s, that is once Now is more than 70 s later.
-	for d := time.Duration(0); d <= 70*time.Second; d += time.Second {
-		opts.Now = fleetNow.Add(d)
+	if !strings.Contains(string(base), "- 0 silent:") {
+		t.Fatalf("silent nodes at the commit of the newest revision:\n%s", base)
+	}
+	for d := time.Duration(0); d <= 90*time.Second; d += time.Second {
+		opts.Now = newestAt.Add(d)
 		if got := RenderFleet(nodes, opts); !bytes.Equal(got, base) {
 			t.Fatalf("Now + %s changed the page with no change of state (-before +after):\n%s", d, cmp.Diff(string(base), string(got)))
 		}
 	}
-	opts.Now = fleetNow.Add(71 * time.Second)
+	opts.Now = newestAt.Add(91 * time.Second)
 	got := string(RenderFleet(nodes, opts))
 	if got == string(base) {
 		t.Fatal("the page did not change when the nodes crossed the silence threshold")
 	}
-	// hv11 has no report time: never silent. The 17 others that reported
-	// 20 s before are now silent with hv05 and hv06.
+	// hv05 and hv06 have not answered; hv11 (no report time) applied the
+	// newest, hv08 (older revision) reported since, hv10 follows another
+	// branch: none of them is silent.
 	silent := got[strings.Index(got, "## Silent nodes"):strings.Index(got, "## Nodes behind")]
-	if !strings.Contains(got, "- 19 silent: no report for more than 1m30s") || !strings.Contains(silent, "[hv00](status/hv00.md) | 2024-05-01 11:59:40Z | Ready |") || strings.Contains(silent, "hv11") {
+	if !strings.Contains(got, "- 2 silent: no answer to the newest revision within 1m30s of its commit") ||
+		!strings.Contains(silent, "| [hv06](status/hv06.md) | 2024-05-01 09:00:00Z | Failed |\n| [hv05](status/hv05.md) | 2024-05-01 11:50:00Z | Ready |") {
 		t.Errorf("after the threshold:\n%s", got)
+	}
+	for _, quiet := range []string{"hv08", "hv10", "hv11"} {
+		if strings.Contains(silent, quiet) {
+			t.Errorf("%s is listed silent:\n%s", quiet, silent)
+		}
 	}
 	// Later still, nothing changes until somebody reports.
 	opts.Now = fleetNow.Add(24 * time.Hour)
@@ -241,8 +257,10 @@ func hostileFleet(n int) (map[string]*reconciler.NodeStatus, FleetOptions) {
 	set := &spec.Set{}
 	for i := range n {
 		name := fmt.Sprintf("%s%d%s", junk, i, strings.Repeat("x", 1024))
+		// Silent (no answer since the newest revision), behind with a
+		// source problem, not Ready: listed everywhere.
 		ns := &reconciler.NodeStatus{Node: name, Branch: "main", AppliedRevision: olderRev, Reported: fleetNow.Add(-time.Hour),
-			Refused: &reconciler.RefusedRevision{Revision: newestRev, Reason: junk + strings.Repeat("r", 1024), Message: junk}}
+			Source: &reconciler.SourceProblem{Reason: junk + strings.Repeat("r", 1024), Message: junk}}
 		for j := range 20 {
 			ns.Objects = append(ns.Objects, reconciler.ObjectStatus{Kind: junk + "Kind", Name: fmt.Sprintf("%s%d", junk, j) + strings.Repeat("o", 1024), Phase: reconciler.Phase(junk)})
 		}
@@ -251,7 +269,7 @@ func hostileFleet(n int) (map[string]*reconciler.NodeStatus, FleetOptions) {
 			Metadata: spec.Metadata{Name: fmt.Sprintf("m%d", i), Labels: map[string]string{"site": fmt.Sprintf("%s%d%s", junk, i, strings.Repeat("s", 1024))}},
 			Spec:     &spec.OVSManagerSpec{Node: name}})
 	}
-	return nodes, FleetOptions{Now: fleetNow, Interval: time.Minute, NewestRevision: newestRev, Spec: set}
+	return nodes, FleetOptions{Now: fleetNow, Interval: time.Minute, NewestRevision: newestRev, NewestAt: fleetNow.Add(-30 * time.Minute), Spec: set}
 }
 
 // tableCells splits a Markdown table row as GFM does: a backslash escapes
@@ -315,7 +333,7 @@ func TestRenderFleetHostileNames(t *testing.T) {
 		}
 	}
 	// No invalid name gets a link, and the pie only ever holds phase names.
-	if strings.Contains(page, "](status/") {
+	if strings.Contains(strings.Replace(page, "[browse them](status/)", "", 1), "](status/") {
 		t.Errorf("a node with an invalid name is linked:\n%.2000s", page)
 	}
 	pie := regexp.MustCompile("(?s)```mermaid\n(.*?)```").FindStringSubmatch(page)

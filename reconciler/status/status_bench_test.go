@@ -85,7 +85,7 @@ func BenchmarkFold1000(b *testing.B) {
 	importNodes(b, dir, all, 1)
 	a := newTestAggregator(b, url)
 	start := time.Now()
-	if res, err := a.Fold(context.Background(), ""); err != nil || len(res.Nodes) != fleet {
+	if res, err := a.Fold(context.Background(), SpecHead{}); err != nil || len(res.Nodes) != fleet {
 		b.Fatalf("first Fold = %d nodes, %v", len(res.Nodes), err)
 	}
 	first := time.Since(start)
@@ -98,7 +98,7 @@ func BenchmarkFold1000(b *testing.B) {
 		}
 		importNodes(b, dir, some, i+2)
 		b.StartTimer()
-		res, err := a.Fold(context.Background(), "")
+		res, err := a.Fold(context.Background(), SpecHead{})
 		if err != nil || len(res.Nodes) != changed {
 			b.Fatalf("Fold = %d nodes, %v; want %d", len(res.Nodes), err, changed)
 		}

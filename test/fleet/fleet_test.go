@@ -228,11 +228,12 @@ func TestFleet(t *testing.T) {
 		}
 		for _, h := range hs {
 			yaml, err := gitTry(browse, "show", "status:status/"+h.node+".yaml")
-			if err != nil || !strings.Contains(yaml, second) || !strings.Contains(page, h.node) {
+			if err != nil || !strings.Contains(yaml, second) {
 				return false
 			}
 		}
-		return true
+		return strings.Contains(page, fmt.Sprintf("**%d nodes**: %d Ready", hosts, hosts)) &&
+			strings.Contains(page, fmt.Sprintf("`%s`: %d of %d nodes enforce it.", second[:7], hosts, hosts))
 	})
 	holders := 0
 	for _, h := range hs {
@@ -263,6 +264,15 @@ func TestFleet(t *testing.T) {
 		}
 	}
 	o := st[victim.node].Object(reconciler.Ref{Kind: "OVSManager", Name: victim.node + "-ovs"})
+	// The fleet page lists the victim, and only it, as not Ready.
+	waitFor("the fleet page listing "+victim.node+" as not Ready", time.Minute, func() bool {
+		if _, err := gitTry(browse, "fetch", "-q", remote, "+refs/heads/"+status.DefaultBranch+":refs/heads/status"); err != nil {
+			return false
+		}
+		page, err := gitTry(browse, "show", "status:"+status.FleetPagePath)
+		return err == nil && strings.Contains(page, "1 node, most severe first.") &&
+			strings.Contains(page, "| ["+victim.node+"](status/"+victim.node+".md) | "+string(o.Phase)+" | OVSManager/"+victim.node+"-ovs: "+string(o.Phase))
+	})
 	t.Logf("FIGURES: %s with its ovsdb-server stopped: OVSManager %s (%s); the other %d nodes: all Ready", victim.node, o.Phase, o.Message, hosts-1)
 }
 
