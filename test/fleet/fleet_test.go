@@ -233,7 +233,7 @@ func TestFleet(t *testing.T) {
 			}
 		}
 		return strings.Contains(page, fmt.Sprintf("**%d nodes**: %d Ready", hosts, hosts)) &&
-			strings.Contains(page, fmt.Sprintf("`%s`: %d of %d nodes enforce it.", second[:7], hosts, hosts))
+			strings.Contains(page, fmt.Sprintf("Newest spec revision `%s` of branch `main`: %d of %d nodes enforce it.", second[:7], hosts, hosts))
 	})
 	holders := 0
 	for _, h := range hs {
