@@ -184,8 +184,7 @@ func TestADifferenceThatSurvivesAResyncIsReportedOnceAndBacksOff(t *testing.T) {
 
 	// Found, repaired with one more Sync, found again: reported.
 	st := r.waitStatusFor("sky", "the difference reported as persistent", 30*time.Second, func(s skydive.Status) bool { return s.Persistent != "" })
-	waitFor(t, "sky Degraded", func() bool { o := r.object("sky"); return o != nil && o.Phase == reconciler.PhaseDegraded })
-	if o := r.object("sky"); !strings.Contains(o.Message, "node ovsport p1: Vlans; node ovsport p2: Vlans") || o.Message != st.Persistent {
+	if o := r.waitDegraded("sky", "does not keep the graph as published"); !strings.Contains(o.Message, "node ovsport p1: Vlans; node ovsport p2: Vlans") || o.Message != st.Persistent {
 		t.Errorf("Degraded message %q, want it to name the nodes and the key", o.Message)
 	}
 	if st.Syncs != 2 || syncsAt(a, origin) != 2 {
@@ -266,9 +265,8 @@ func TestAReadBackWithoutAnswerIsDegradedNotResynced(t *testing.T) {
 	src.change(func(n map[string]topology.Metadata, _ map[[3]string]bool) { n["p1"] = port("p1", 1) })
 	r := newEngineRig(t, "h1", skydive.Options{}, src)
 	r.apply(exportDoc("sky", tap.URL(), "verifyInterval: 1s"))
-	waitFor(t, "sky Degraded", func() bool { o := r.object("sky"); return o != nil && o.Phase == reconciler.PhaseDegraded })
-	if o := r.object("sky"); !strings.Contains(o.Message, "cannot verify what the analyzer holds") || !strings.Contains(o.Message, "404") {
-		t.Errorf("Degraded message %q, want it to say the read-back failed and why", o.Message)
+	if o := r.waitDegraded("sky", "cannot verify what the analyzer holds"); !strings.Contains(o.Message, "404") {
+		t.Errorf("Degraded message %q, want it to say why the read-back failed", o.Message)
 	}
 	watch := watchStatus(t, r.e)
 	start := tap.ReadBacks()
