@@ -19,11 +19,14 @@ func TestDeletedKeepsDeletedAtAndMetadata(t *testing.T) {
 		msg{"EdgeAdded", ed("h-br", "h", "br", 1)}, msg{"EdgeAdded", ed("br-p", "br", "p", 1)})
 
 	// The delete carries the full node, with fields the decoder drops, and
-	// a DeletedAt: both are what the deletion records.
+	// a DeletedAt: both are what the deletion records. The count of
+	// messages handled is taken before the first of the three is sent.
+	handled := a.Messages() + 3
 	rawMsg(t, c, "NodeDeleted", `{"ID":"br","Revision":2,"DeletedAt":1700000005000,
 		"Metadata":{"Type":"ovsbridge","Name":"name-br","Ovs":{"OtherConfig":{"a":"b"},"FailMode":"secure"}}}`)
 	rawMsg(t, c, "EdgeDeleted", `{"ID":"gone","Parent":"h","Child":"p","Metadata":{"RelationType":"ownership"}}`)
-	publish(t, a, c, msg{"NodeDeleted", nd("p", "ovsport", 1, "UUID", "")}) // Node has no DeletedAt: none is sent
+	send(t, c, msg{"NodeDeleted", nd("p", "ovsport", 1, "UUID", "")}) // Node has no DeletedAt: none is sent
+	waitUntil(t, a, "the deletes handled", func(a *Analyzer) bool { return a.Messages() >= handled })
 
 	want := []Deletion{
 		{Kind: "edge", ID: "br-p", Cause: "NodeDeleted of its node", Origin: own, Metadata: md("RelationType", "ownership"), DeletedAt: 1700000005000},

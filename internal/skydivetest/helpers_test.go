@@ -72,6 +72,8 @@ func send(t *testing.T, c *websocket.Conn, m msg) {
 }
 
 // publish sends msgs and waits until the analyzer has handled them all.
+// It counts from the messages handled when it starts, so whatever was sent
+// before without a wait (rawMsg, send) must have been handled by then.
 func publish(t *testing.T, a *Analyzer, c *websocket.Conn, msgs ...msg) {
 	t.Helper()
 	want := a.Messages() + len(msgs)

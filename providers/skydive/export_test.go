@@ -297,12 +297,26 @@ func TestExportOverTLS(t *testing.T) {
 	}
 }
 
+// The analyzer drops a publisher that has not answered a ping for
+// PongTimeout. The timeout is long enough that a loaded machine does not
+// starve the export's reader that long (100ms did, under -race); the
+// pings come often, so that twenty or more are answered before the test
+// has waited two timeouts, or seen the connection end.
 func TestExportAnswersPingsAndSurvivesThePongTimeout(t *testing.T) {
-	a := skydivetest.Start(t, skydivetest.Options{PingInterval: 30 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
+	const pongTimeout = time.Second
+	a := skydivetest.Start(t, skydivetest.Options{PingInterval: 50 * time.Millisecond, PongTimeout: pongTimeout})
 	r := newExporter(t, "h1", skydive.Options{}, newMemSource())
 	r.apply(loadSet(t, exportDoc("sky", a.URL(), "")), "sky")
 	r.waitStatus("sky", "connected", func(s skydive.Status) bool { return s.Connected })
-	time.Sleep(600 * time.Millisecond) // six pong timeouts
+	pubs := a.Publishers()
+	if len(pubs) != 1 {
+		t.Fatalf("publishers %+v, want the export's connection", pubs)
+	}
+	first := pubs[0]
+	waitFor(t, "two pong timeouts, or the connection ended", func() bool {
+		pubs := a.Publishers()
+		return len(pubs) != 1 || pubs[0].RemoteAddr != first.RemoteAddr || time.Since(first.ConnectedAt) > 2*pongTimeout
+	})
 	if st, _ := r.p.Status("sky"); !st.Connected || st.Syncs != 1 {
 		t.Errorf("status %+v, want the first connection still up", st)
 	}

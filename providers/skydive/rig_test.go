@@ -220,6 +220,52 @@ func (r *exporterRig) observe(name string) reconciler.Observation {
 	return obs
 }
 
+// in returns the rig reporting to t, for use inside a subtest of the test
+// that made it: a failure must stop the subtest, since FailNow on the
+// parent from a subtest's goroutine is a misuse the testing package
+// reports instead of the failure. The copy shares the provider and log;
+// apply through it does not update r.set.
+func (r *exporterRig) in(t testing.TB) *exporterRig {
+	c := *r
+	c.t = t
+	return &c
+}
+
+// waitHandled waits until the analyzer has handled every graph message the
+// export sent (Status.Syncs plus Status.Messages, against what the
+// analyzer counted on the node's connection), for a test to change the
+// analyzer behind the export's back: writing to the socket is not the
+// analyzer applying it, and a Sync still on its way would undo the change.
+// It is for an export with nothing more to send, connected once since it
+// started (its counters cover every connection, the analyzer's the current
+// one; a refused dial sends nothing). Both sides move on their own, the
+// export's counters after the write, so both are polled.
+func (r *exporterRig) waitHandled(a *skydivetest.Analyzer, name string) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		changed := a.Changed()
+		st, _ := r.p.Status(name)
+		sent, handled := st.Syncs+st.Messages, -1
+		for _, pub := range a.Publishers() {
+			if pub.HostID == r.node {
+				handled = pub.Messages
+			}
+		}
+		if st.Connected && handled == sent {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: timed out waiting for the analyzer to handle what the export sent: %d of %d graph messages handled on its connection (-1: none); status %+v",
+				r.node, handled, sent, st)
+		}
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // waitStatus waits until the export's status satisfies cond.
 func (r *exporterRig) waitStatus(name, what string, cond func(skydive.Status) bool) skydive.Status {
 	r.t.Helper()

@@ -223,6 +223,25 @@ func (r *engineRig) object(name string) *reconciler.ObjectStatus {
 	return r.e.Status().Object(reconciler.Ref{Kind: skydive.Kind, Name: name})
 }
 
+// waitDegraded waits until the engine reports the export Degraded for the
+// reason its message contains: an export is Degraded for more than one
+// reason (while it connects, first), so the phase alone does not say the
+// one a test waits for has come.
+func (r *engineRig) waitDegraded(name, because string) *reconciler.ObjectStatus {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o := r.object(name)
+		if o != nil && o.Phase == reconciler.PhaseDegraded && strings.Contains(o.Message, because) {
+			return o
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s Degraded with %q; object status %+v", name, because, o)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // waitStatusFor is waitStatus with a deadline of d.
 func (r *exporterRig) waitStatusFor(name, what string, d time.Duration, cond func(skydive.Status) bool) skydive.Status {
 	r.t.Helper()
