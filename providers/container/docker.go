@@ -29,6 +29,10 @@ type ctr struct {
 	// is not visible (a daemon in a PID namespace of its own).
 	SandboxKey string
 	StartedAt  string
+	// Status is Docker's State.Status ("running", "exited", ...); Image
+	// (as the container was created from it) and ImageID come with the
+	// same inspect, for the topology.
+	Status, Image, ImageID string
 }
 
 // refs are the forms a spec may name the container by: its name, its
@@ -251,9 +255,13 @@ func (d *docker) inspect(ctx context.Context, ref string) (*ctr, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ctr{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/")}
+	c := &ctr{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), ImageID: r.Image}
 	if r.State != nil {
 		c.Running, c.PID, c.StartedAt = r.State.Running && !r.State.Paused, r.State.Pid, r.State.StartedAt
+		c.Status = r.State.Status
+	}
+	if r.Config != nil {
+		c.Image = r.Config.Image
 	}
 	if r.NetworkSettings != nil {
 		c.SandboxKey = r.NetworkSettings.SandboxKey

@@ -16,6 +16,8 @@ import (
 // netlink subscriptions and the OVSDB monitor trigger.
 type plugged struct {
 	container, containerID, netns string
+	status, image, imageID        string
+	pid                           int
 	manager, hostEnd, iface       string
 	mac                           string
 	mtu                           int
@@ -29,7 +31,8 @@ func (p *Provider) remember(ref reconciler.Ref, l *live) {
 	var now *plugged
 	if l != nil && l.c != nil && l.c.Running && l.row != nil && l.link != nil {
 		a := l.link.Attrs()
-		now = &plugged{container: l.c.Name, containerID: l.c.ID, netns: netnsPath(l.c), manager: l.ps.Manager(),
+		now = &plugged{container: l.c.Name, containerID: l.c.ID, netns: netnsPath(l.c),
+			status: l.c.Status, image: l.c.Image, imageID: l.c.ImageID, pid: l.c.PID, manager: l.ps.Manager(),
 			hostEnd: l.row.Name, iface: a.Name, mac: a.HardwareAddr.String(), mtu: a.MTU, up: a.Flags&net.FlagUp != 0}
 		addrs := make([]string, len(l.addrs))
 		for i, pfx := range l.addrs {
@@ -62,6 +65,8 @@ func netnsPath(c *ctr) string {
 // container ownership) and the container end of the veth pair (netns ->
 // interface ownership), linked to the OVS interface of the host end
 // (layer2, Type veth) as SkyDive's Docker and netlink probes link them.
+// The container carries its data under Container (containerMetadata), as
+// SkyDive's Docker probe does, and under Docker as before.
 func (p *Provider) Topology(g *topology.Graph) {
 	p.mu.Lock()
 	ports := make(map[reconciler.Ref]plugged, len(p.plugged))
@@ -76,7 +81,8 @@ func (p *Provider) Topology(g *topology.Graph) {
 		g.Link(g.HostID(), nsID, topology.Ownership, nil)
 		cID := topology.ID(host, "container", pl.container)
 		g.AddNode(topology.PartContainers, cID, topology.Metadata{"Type": "container", "Name": pl.container, "Manager": "docker",
-			"Docker": topology.Metadata{"ContainerID": pl.containerID, "ContainerName": pl.container}})
+			"Container": containerMetadata(pl),
+			"Docker":    topology.Metadata{"ContainerID": pl.containerID, "ContainerName": pl.container}})
 		g.Link(nsID, cID, topology.Ownership, nil)
 		iID := topology.ID(host, "interface", "netns", pl.container, pl.iface)
 		state := "DOWN"
@@ -106,6 +112,25 @@ func (p *Provider) Topology(g *topology.Graph) {
 		g.Link(nsID, iID, topology.Ownership, nil)
 		g.Link(ovsdb.InterfaceNodeID(host, pl.manager, pl.hostEnd), iID, topology.Layer2, topology.Metadata{"Type": "veth"})
 	}
+}
+
+// containerMetadata is the container as SkyDive's analyzer holds it: its
+// ContainerMetadata structure, which the analyzer decodes the Container
+// key into, in the form it stores (and serves) it, so that its copy is the
+// one published. ID, Runtime, Status, InitProcessPID and Hosts are always
+// there, Image and ImageID only when known. Hosts is empty: SkyDive's
+// probe reads the container's /etc/hosts there, which wirekeeper does not.
+// Labels are not published (see the README's Limits).
+func containerMetadata(pl plugged) topology.Metadata {
+	md := topology.Metadata{"ID": pl.containerID, "Runtime": "docker", "Status": pl.status,
+		"InitProcessPID": pl.pid, "Hosts": topology.Metadata{}}
+	if pl.image != "" {
+		md["Image"] = pl.image
+	}
+	if pl.imageID != "" {
+		md["ImageID"] = pl.imageID
+	}
+	return md
 }
 
 // OnTopologyChange implements topology.Source.

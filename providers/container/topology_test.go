@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
@@ -12,12 +14,13 @@ import (
 )
 
 // TestTopologyOfAPluggedPort checks the container provider's part of the
-// graph: netns (with its Path), container and the container end, linked
-// to the OVS interface of the host end, following the port's life.
+// graph: netns (with its Path), container (with its Container and Docker
+// keys) and the container end, linked to the OVS interface of the host
+// end, following the port's life.
 func TestTopologyOfAPluggedPort(t *testing.T) {
 	env := newEnv(t)
 	a := ctrName(t, "a")
-	env.docker.Run(t, a)
+	aID := env.docker.Run(t, a)
 	r := newRig(t, env)
 	fired := make(chan struct{}, 100)
 	r.p.OnTopologyChange(func() {
@@ -53,6 +56,15 @@ func TestTopologyOfAPluggedPort(t *testing.T) {
 		t.Errorf("netns has no Path: %v", ns.Metadata)
 	}
 	ctr := node("container", a)
+	// As SkyDive's Docker probe has it, in the form its analyzer keeps.
+	wantCtr := topology.Metadata{"ID": aID, "Runtime": "docker", "Status": "running", "InitProcessPID": env.docker.PID(t, a),
+		"Image": env.docker.Image, "ImageID": env.docker.Inspect(t, a, "{{.Image}}"), "Hosts": topology.Metadata{}}
+	if diff := cmp.Diff(wantCtr, ctr.Metadata["Container"]); diff != "" {
+		t.Errorf("container's Container metadata (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(topology.Metadata{"ContainerID": aID, "ContainerName": a}, ctr.Metadata["Docker"]); diff != "" {
+		t.Errorf("container's Docker metadata (-want +got):\n%s", diff)
+	}
 	eth1 := node("veth", "eth1")
 	if eth1.Object != "ContainerPort/pa" || eth1.Metadata["MTU"] != 1400 || eth1.Metadata["State"] != "UP" ||
 		!slices.Equal(eth1.Metadata["IPV4"].([]string), []string{"10.62.0.1/24"}) || !slices.Equal(eth1.Metadata["IPV6"].([]string), []string{"fd62::1/64"}) {

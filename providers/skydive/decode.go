@@ -12,11 +12,12 @@ import (
 // registers typed decoders for some top-level keys, and what it stores,
 // and serves over REST, is the decoded value encoded again. A field the
 // decoder's structure has no slot for is dropped, and so is an empty
-// field tagged omitempty. Of the keys SkyDive v0.28 decodes (Ovs,
-// Container, Metric, LastUpdateMetric), the export sends one, Ovs; every
-// other key it sends is kept as generic JSON.
+// field tagged omitempty; a field without omitempty is always there, with
+// its zero value when it was not sent. Of the keys SkyDive v0.28 decodes
+// (Ovs, Container, Metric, LastUpdateMetric), the export sends two, Ovs
+// and Container; every other key it sends is kept as generic JSON.
 //
-// asAnalyzerKeeps applies that decoder, so that the read-back compares
+// asAnalyzerKeeps applies those decoders, so that the read-back compares
 // what was published with what the analyzer holds as the analyzer sees
 // both: a graph it holds correctly is never a difference.
 
@@ -26,17 +27,34 @@ import (
 // Error strings, Metric and LastUpdateMetric interface metrics.
 var ovsFields = []string{"OtherConfig", "Options", "Protocols", "DBVersion", "Version", "Error", "Metric", "LastUpdateMetric"}
 
-// asAnalyzerKeeps returns md as the analyzer stores it: the Ovs key
-// through SkyDive's decoder, the rest as it is. md is metadata decoded
-// from JSON (numbers as float64, as the analyzer decodes them); it is not
-// changed.
+// nodeDecoders are the analyzer's decoders of the keys the export sends.
+var nodeDecoders = map[string]func(map[string]any) map[string]any{
+	"Ovs":       decodeOvs,
+	"Container": decodeContainer,
+}
+
+// asAnalyzerKeeps returns md as the analyzer stores it: the keys it
+// decodes through SkyDive's decoders, the rest as it is. md is metadata
+// decoded from JSON (numbers as float64, as the analyzer decodes them);
+// it is not changed. A decoded key sent as null is the empty structure;
+// one of another JSON type is left as it is (the analyzer refuses the
+// element, which then shows as missing).
 func asAnalyzerKeeps(md map[string]any) map[string]any {
-	ovs, ok := md["Ovs"].(map[string]any)
-	if !ok {
+	var out map[string]any
+	for key, decode := range nodeDecoders {
+		raw, present := md[key]
+		v, isObject := raw.(map[string]any)
+		if !present || (!isObject && raw != nil) {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(md)
+		}
+		out[key] = decode(v)
+	}
+	if out == nil {
 		return md
 	}
-	out := maps.Clone(md)
-	out["Ovs"] = decodeOvs(ovs)
 	return out
 }
 
@@ -66,6 +84,49 @@ func decodeOvs(v map[string]any) map[string]any {
 		out[f] = x
 	}
 	return out
+}
+
+// decodeContainer is SkyDive's ContainerMetadata (topology): ID, Runtime
+// and Status (strings) and InitProcessPID (a number) are always kept, ""
+// and 0 when missing; Image and ImageID only when not empty; Hosts always,
+// with IP and Hostname when not empty and ByIP when not an empty object;
+// Labels (free-form) when not an empty object. Other keys are dropped.
+func decodeContainer(v map[string]any) map[string]any {
+	out := map[string]any{"ID": "", "Runtime": "", "Status": "", "InitProcessPID": 0.0, "Hosts": map[string]any{}}
+	for _, f := range []string{"ID", "Runtime", "Status", "InitProcessPID"} {
+		if x, ok := v[f]; ok && x != nil {
+			out[f] = x
+		}
+	}
+	keepNonEmpty(out, v, "Image", "ImageID", "Labels")
+	if h, ok := v["Hosts"].(map[string]any); ok {
+		hosts := map[string]any{}
+		keepNonEmpty(hosts, h, "IP", "Hostname", "ByIP")
+		out["Hosts"] = hosts
+	} else if x, ok := v["Hosts"]; ok && x != nil {
+		out["Hosts"] = x // of another type: the analyzer refuses it
+	}
+	return out
+}
+
+// keepNonEmpty copies the fields of v that omitempty keeps into out: not
+// null, not "", not an empty object.
+func keepNonEmpty(out, v map[string]any, fields ...string) {
+	for _, f := range fields {
+		switch x := v[f].(type) {
+		case nil:
+		case string:
+			if x != "" {
+				out[f] = x
+			}
+		case map[string]any:
+			if len(x) > 0 {
+				out[f] = x
+			}
+		default:
+			out[f] = x
+		}
+	}
 }
 
 // decodeMetadata parses encoded metadata the way the analyzer does

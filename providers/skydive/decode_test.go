@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestAsAnalyzerKeepsAppliesTheOvsDecoder(t *testing.T) {
+func TestAsAnalyzerKeepsAppliesTheDecoders(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"fields SkyDive has no slot for are dropped",
 			`{"Type":"ovsport","Ovs":{"Tag":100,"Trunks":[1,2],"VLANMode":"trunk","FailMode":"secure"}}`,
@@ -28,6 +28,24 @@ func TestAsAnalyzerKeepsAppliesTheOvsDecoder(t *testing.T) {
 		{"a metric present stays, even empty: the structure holds a pointer",
 			`{"Ovs":{"Metric":{},"LastUpdateMetric":null}}`,
 			`{"Ovs":{"Metric":{}}}`},
+		{"Container gets its fixed fields, missing ones filled in, unknown ones dropped",
+			`{"Type":"container","Container":{"ID":"c1","Runtime":"docker","Foo":1}}`,
+			`{"Type":"container","Container":{"Hosts":{},"ID":"c1","InitProcessPID":0,"Runtime":"docker","Status":""}}`},
+		{"Container drops its empty omitempty fields, in Hosts too",
+			`{"Container":{"ID":"c1","Image":"","ImageID":"","Labels":{},"Hosts":{"IP":"","Hostname":"","ByIP":{}},"Status":null}}`,
+			`{"Container":{"Hosts":{},"ID":"c1","InitProcessPID":0,"Runtime":"","Status":""}}`},
+		{"Container keeps Image, ImageID, Labels and Hosts when set",
+			`{"Container":{"ID":"c1","Image":"busybox","ImageID":"sha256:1","Labels":{"a":"b"},"Hosts":{"IP":"10.0.0.2","ByIP":{"10.0.0.2":["c1"]}},"InitProcessPID":42,"Runtime":"docker","Status":"running"}}`,
+			`{"Container":{"Hosts":{"ByIP":{"10.0.0.2":["c1"]},"IP":"10.0.0.2"},"ID":"c1","Image":"busybox","ImageID":"sha256:1","InitProcessPID":42,"Labels":{"a":"b"},"Runtime":"docker","Status":"running"}}`},
+		{"Container as the container provider publishes it is kept as it is",
+			`{"Container":{"Hosts":{},"ID":"c1","Image":"local/busybox:test","ImageID":"sha256:1","InitProcessPID":4242,"Runtime":"docker","Status":"running"},"Docker":{"ContainerID":"c1","ContainerName":"c"}}`,
+			`{"Container":{"Hosts":{},"ID":"c1","Image":"local/busybox:test","ImageID":"sha256:1","InitProcessPID":4242,"Runtime":"docker","Status":"running"},"Docker":{"ContainerID":"c1","ContainerName":"c"}}`},
+		{"a decoded key sent as null is the empty structure",
+			`{"Ovs":null,"Container":null}`,
+			`{"Ovs":{},"Container":{"Hosts":{},"ID":"","InitProcessPID":0,"Runtime":"","Status":""}}`},
+		{"a decoded key of another type is left for the analyzer to refuse",
+			`{"Ovs":"x","Container":["c1"]}`,
+			`{"Ovs":"x","Container":["c1"]}`},
 		{"other keys are kept as they are, empty or not",
 			`{"Vlans":100,"WireKeeperOvs":{"Trunks":[]},"Docker":{"ContainerID":"c1"},"Interfaces":null}`,
 			`{"Vlans":100,"WireKeeperOvs":{"Trunks":[]},"Docker":{"ContainerID":"c1"},"Interfaces":null}`},
@@ -103,6 +121,28 @@ func TestCompareGoesThroughTheAnalyzersDecoding(t *testing.T) {
 	v, err = compare(s, nodes, edges)
 	if err != nil || v.ok() || v.differentNodes != 1 || !strings.Contains(v.String(), "node ovsport p1: Vlans") {
 		t.Errorf("Vlans lost: verdict %q (%v)", v, err)
+	}
+}
+
+// The analyzer's copies here are what the stand-in serves (its own
+// TestContainerDecoderAndUndecodedKeys): a container node it holds
+// correctly is no difference, a changed field is one.
+func TestCompareDecodesContainerAsTheAnalyzerDoes(t *testing.T) {
+	s := newGraphState()
+	s.nodes["c1"] = &stateNode{md: []byte(`{"Type":"container","Name":"c1","Container":{"ID":"c1","Runtime":"docker","Foo":1}}`), rev: 1}
+	s.nodes["c2"] = &stateNode{md: []byte(`{"Type":"container","Name":"c2","Container":{"ID":"c1","Image":"busybox","ImageID":"","Labels":{"a":"b"},"Hosts":{"IP":"10.0.0.2","ByIP":{}},"InitProcessPID":42}}`), rev: 1}
+	nodes := []wireNode{
+		{ID: "c1", Metadata: []byte(`{"Container":{"Hosts":{},"ID":"c1","InitProcessPID":0,"Runtime":"docker","Status":""},"Name":"c1","Type":"container"}`)},
+		{ID: "c2", Metadata: []byte(`{"Container":{"Hosts":{"IP":"10.0.0.2"},"ID":"c1","Image":"busybox","InitProcessPID":42,"Labels":{"a":"b"},"Runtime":"","Status":""},"Name":"c2","Type":"container"}`)},
+	}
+	v, err := compare(s, nodes, nil)
+	if err != nil || !v.ok() {
+		t.Fatalf("containers the analyzer holds correctly are a difference: %v %v", v, err)
+	}
+	nodes[1].Metadata = []byte(`{"Container":{"Hosts":{"IP":"10.0.0.2"},"ID":"c1","Image":"busybox","InitProcessPID":43,"Labels":{"a":"b"},"Runtime":"","Status":""},"Name":"c2","Type":"container"}`)
+	v, err = compare(s, nodes, nil)
+	if err != nil || v.ok() || !strings.Contains(v.String(), "node container c2: Container.InitProcessPID") {
+		t.Errorf("InitProcessPID changed: verdict %q (%v)", v, err)
 	}
 }
 
