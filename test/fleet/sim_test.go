@@ -69,6 +69,7 @@ type simNode struct {
 	done    chan struct{}
 	starts  int
 	landed  map[string]time.Time // revision -> when its status was on the node's ref
+	seen    map[string]time.Time // revision -> when its daemon first applied it
 	render  string               // the revision of the status being pushed
 	hooks   simHooks
 	stopped bool
@@ -106,7 +107,7 @@ func newSimFleet(tb testing.TB, opts simOptions) *simFleet {
 		f.nodes = append(f.nodes, &simNode{
 			f: f, name: nodeName(i), host: memory.New("memory"), proxy: p,
 			url:   "git://" + p.Addr() + "/" + filepath.Base(remote),
-			cache: tb.TempDir(), landed: map[string]time.Time{},
+			cache: tb.TempDir(), landed: map[string]time.Time{}, seen: map[string]time.Time{},
 		})
 	}
 	tb.Cleanup(f.stopAll)
@@ -264,6 +265,9 @@ func (n *simNode) startCount() int {
 
 func (n *simNode) applied(revision string) {
 	n.mu.Lock()
+	if _, ok := n.seen[revision]; !ok {
+		n.seen[revision] = time.Now()
+	}
 	h := n.hooks.applied
 	n.mu.Unlock()
 	if h != nil {
@@ -303,6 +307,14 @@ func (n *simNode) landedAt(revision string) (time.Time, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	t, ok := n.landed[revision]
+	return t, ok
+}
+
+// appliedAt says when the node's daemon first applied revision.
+func (n *simNode) appliedAt(revision string) (time.Time, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t, ok := n.seen[revision]
 	return t, ok
 }
 

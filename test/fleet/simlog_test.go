@@ -18,12 +18,25 @@ type simLog struct {
 	counts   map[string]int
 	attempts int // over the writes counted in counts["status committed"]
 	problems []string
+	// recent holds each node's last warnings and errors, at most
+	// recentProblems, to explain a node that is late.
+	recent map[string][]string
 }
+
+// recentProblems bounds the warnings and errors kept per node.
+const recentProblems = 4
 
 // maxProblems bounds the warnings and errors kept.
 const maxProblems = 200
 
-func newSimLog() *simLog { return &simLog{counts: map[string]int{}} }
+func newSimLog() *simLog { return &simLog{counts: map[string]int{}, recent: map[string][]string{}} }
+
+// recentOf returns node's last warnings and errors.
+func (l *simLog) recentOf(node string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.recent[node]...)
+}
 
 func (l *simLog) logger(node string) *slog.Logger {
 	return slog.New(&simHandler{log: l, node: node})
@@ -72,15 +85,16 @@ func (h *simHandler) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.counts[r.Message]++
-	if r.Message == "status committed" {
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "attempts" {
-				l.attempts += int(a.Value.Int64())
-			}
-			return true
-		})
-	}
-	if r.Level >= slog.LevelWarn && len(l.problems) < maxProblems {
+	r.Attrs(func(a slog.Attr) bool {
+		switch {
+		case r.Message == "status committed" && a.Key == "attempts":
+			l.attempts += int(a.Value.Int64())
+		case strings.HasPrefix(r.Message, "cannot fetch the spec branch") && a.Key == "reason":
+			l.counts["fetch failed: "+a.Value.String()]++
+		}
+		return true
+	})
+	if r.Level >= slog.LevelWarn {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s %s: %s", r.Time.Format("15:04:05.000"), r.Level, h.node, r.Message)
 		for _, a := range h.attrs {
@@ -90,7 +104,13 @@ func (h *simHandler) Handle(_ context.Context, r slog.Record) error {
 			fmt.Fprintf(&b, " %s", a)
 			return true
 		})
-		l.problems = append(l.problems, b.String())
+		if len(l.problems) < maxProblems {
+			l.problems = append(l.problems, b.String())
+		}
+		l.recent[h.node] = append(l.recent[h.node], b.String())
+		if len(l.recent[h.node]) > recentProblems {
+			l.recent[h.node] = l.recent[h.node][1:]
+		}
 	}
 	return nil
 }

@@ -85,9 +85,16 @@ func (f *simFleet) notReporting(st map[string]*reconciler.NodeStatus, revision s
 // the nodes that never reported it. progress is told of each run.
 func (f *simFleet) waitReported(r *simReader, revision string, limit time.Duration, progress func(missing int)) time.Time {
 	f.tb.Helper()
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	deadline, shown := start.Add(limit), start
 	for {
 		st, err := r.read()
+		if testing.Verbose() && time.Since(shown) > 15*time.Second {
+			// Long runs (the benchmarks) say how far they are, as they go.
+			shown = time.Now()
+			fmt.Fprintf(os.Stderr, "%s: waiting %s for %d nodes to report %s: %d missing (err %v)\n",
+				f.tb.Name(), time.Since(start).Round(time.Second), len(f.nodes), reconciler.ShortHash(revision), len(f.notReporting(st, revision)), err)
+		}
 		if err == nil {
 			if len(st) > len(f.nodes) {
 				f.tb.Errorf("wirekeeper status lists %d nodes, the fleet has %d", len(st), len(f.nodes))

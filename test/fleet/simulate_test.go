@@ -3,6 +3,8 @@ package fleet
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,11 @@ type simChange struct {
 	aggCommits               int // commits on the status branch
 	cpuSelf, cpuRemote       time.Duration
 	maxOpenFiles             int
+	// applied50, applied99 and appliedMax are percentiles of the time
+	// from the push to a daemon applying the revision; late describes the
+	// last nodes to land, with their daemons' last warnings.
+	applied50, applied99, appliedMax time.Duration
+	late                             []string
 }
 
 // writes is how many status writes landed a commit, and attempts how
@@ -30,14 +37,17 @@ func (c simChange) writes() (writes, attempts int) {
 
 func (c simChange) String() string {
 	w, a := c.writes()
-	return fmt.Sprintf("landed on every node ref %.1fs, reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
+	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed on every node ref %.1fs, reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
 		"remote: %d pushes (ref updates: %d node refs, %d lease, %d branch), %d fetches, %.1f MB down, %.1f MB up; "+
 		"%d status commits in %d attempts, %d failed writes; %d aggregator commits; "+
-		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files",
-		c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
+		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; "+
+		"%d fetches failed (%d as unreachable); last to land:%s",
+		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
 		c.load.pushes, c.load.nodeRefs, c.load.lease, c.load.branch, c.load.fetches, float64(c.load.down)/1e6, float64(c.load.up)/1e6,
 		w, a, c.log.messages["cannot push the status; kept and retried"], c.aggCommits,
-		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles)
+		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles,
+		c.log.messages["cannot fetch the spec branch; the last good revision stays enforced"], c.log.messages["fetch failed: Unreachable"],
+		strings.Join(c.late, ""))
 }
 
 // change pushes a revision changing every node's object (prepare runs
@@ -73,6 +83,12 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 		started(rev)
 	}
 	var last time.Time
+	var applied []time.Duration
+	type landing struct {
+		n  *simNode
+		at time.Time
+	}
+	var landings []landing
 	reportedAt := f.waitReported(r, rev, limit, nil)
 	for _, n := range f.nodes {
 		// A node whose daemon never saw its status land is one killed
@@ -80,7 +96,25 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 		// restarted with the status on its ref. It landed before the kill.
 		if t, ok := n.landedAt(rev); ok {
 			last = maxTime(last, t)
+			landings = append(landings, landing{n, t})
 		}
+		if t, ok := n.appliedAt(rev); ok {
+			applied = append(applied, t.Sub(pushed))
+		}
+	}
+	slices.Sort(applied)
+	at := func(q float64) time.Duration {
+		if len(applied) == 0 {
+			return 0
+		}
+		return applied[min(len(applied)-1, int(q*float64(len(applied))))]
+	}
+	slices.SortFunc(landings, func(a, b landing) int { return b.at.Compare(a.at) })
+	var late []string
+	for _, l := range landings[:min(3, len(landings))] {
+		a, _ := l.n.appliedAt(rev)
+		late = append(late, fmt.Sprintf("\n  %s applied %.1fs, landed %.1fs after the push; its last warnings: %q",
+			l.n.name, a.Sub(pushed).Seconds(), l.at.Sub(pushed).Seconds(), f.log.recentOf(l.n.name)))
 	}
 	foldedAt := f.waitFolded(rev, limit)
 	close(stopSampling)
@@ -90,6 +124,7 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 		landed:   last.Sub(pushed), reported: reportedAt.Sub(pushed), folded: foldedAt.Sub(pushed),
 		load: f.load().since(load0), log: f.log.snapshot().since(log0), aggCommits: f.branchCommits() - commits0,
 		cpuSelf: self1 - self0, cpuRemote: remote1 - remote0, maxOpenFiles: <-maxFiles,
+		applied50: at(0.5), applied99: at(0.99), appliedMax: at(1), late: late,
 	}
 }
 
