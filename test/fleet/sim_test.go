@@ -35,6 +35,13 @@ type simOptions struct {
 	interval time.Duration
 	// oneWay is the latency the proxies add in each direction.
 	oneWay time.Duration
+	// statusRepo puts the status in a repository of its own
+	// (--status-repo), with only aggregators daemons taking part in the
+	// election (--aggregate auto; the others --aggregate never): the
+	// setup docs/design/fleet-status.md recommends from a few hundred
+	// nodes. Without it, every daemon runs with default flags.
+	statusRepo  bool
+	aggregators int
 }
 
 // simFleet is the fleet, the spec repository it follows and the
@@ -45,9 +52,12 @@ type simFleet struct {
 	target string // the git daemon's host:port
 	remote string // the spec repository's URL at the git daemon
 	bare   string // the spec repository on disk
-	work   string // the operator's clone, pushing specs
-	nodes  []*simNode
-	log    *simLog
+	// statusRemote and statusBare are the status repository: the spec
+	// repository unless opts.statusRepo.
+	statusRemote, statusBare string
+	work                     string // the operator's clone, pushing specs
+	nodes                    []*simNode
+	log                      *simLog
 	// generation counts the spec revisions pushed: every node's object
 	// carries it.
 	generation int
@@ -60,8 +70,12 @@ type simNode struct {
 	name  string
 	host  *memory.Provider
 	proxy *testenv.Proxy
-	url   string
-	cache string
+	url   string // the spec repository through the node's proxy
+	// statusURL is the status repository through the node's proxy.
+	statusURL string
+	// aggregates says whether the node takes part in the election.
+	aggregates bool
+	cache      string
 
 	mu      sync.Mutex
 	lease   *status.Lease
@@ -99,6 +113,11 @@ func newSimFleet(tb testing.TB, opts simOptions) *simFleet {
 		work:   tb.TempDir(),
 		log:    newSimLog(),
 	}
+	f.statusRemote, f.statusBare = f.remote, f.bare
+	if opts.statusRepo {
+		f.statusRemote = testenv.NewGitRemote(tb)
+		f.statusBare = filepath.Join(testenv.GitBase(tb), filepath.Base(f.statusRemote))
+	}
 	testenv.Git(tb, f.work, "init", "-q", "-b", "main")
 	testenv.Git(tb, f.work, "remote", "add", "origin", remote)
 	for i := range opts.nodes {
@@ -106,8 +125,10 @@ func newSimFleet(tb testing.TB, opts simOptions) *simFleet {
 		p.SetLatency(opts.oneWay)
 		f.nodes = append(f.nodes, &simNode{
 			f: f, name: nodeName(i), host: memory.New("memory"), proxy: p,
-			url:   "git://" + p.Addr() + "/" + filepath.Base(remote),
-			cache: tb.TempDir(), landed: map[string]time.Time{}, seen: map[string]time.Time{},
+			url:        "git://" + p.Addr() + "/" + filepath.Base(remote),
+			statusURL:  "git://" + p.Addr() + "/" + filepath.Base(f.statusRemote),
+			aggregates: !opts.statusRepo || i < opts.aggregators,
+			cache:      tb.TempDir(), landed: map[string]time.Time{}, seen: map[string]time.Time{},
 		})
 	}
 	tb.Cleanup(f.stopAll)
@@ -160,33 +181,42 @@ func (f *simFleet) stopAll() {
 }
 
 // start runs the node's daemon, wired as `wirekeeper run` wires it
-// (cmd/wirekeeper/run.go, newDaemon) with default flags but the interval,
-// on the node's caches: those of its previous run, if any.
+// (cmd/wirekeeper/run.go, newDaemon) with default flags but the interval
+// (and --status-repo and --aggregate, see simOptions), on the node's
+// caches: those of its previous run, if any.
 func (n *simNode) start() error {
 	tb, interval := n.f.tb, n.f.opts.interval
 	log := n.f.log.logger(n.name)
 	leaseRef := status.LeaseRef("")
+	watch := "" // the lease rides along with the spec fetch when it can
+	if n.aggregates && !n.f.opts.statusRepo {
+		watch = path.Dir(leaseRef.String()) + "/"
+	}
 	src, err := source.New(source.Options{
 		URL: n.url, Branch: "main", Path: "specs", CacheDir: filepath.Join(n.cache, "source"),
-		WatchRefs: path.Dir(leaseRef.String()) + "/", Logger: log.With("component", "source"),
+		WatchRefs: watch, Logger: log.With("component", "source"),
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.name, err)
 	}
 	statusCache := filepath.Join(n.cache, "status")
-	writer, err := status.NewWriter(status.WriterOptions{URL: n.url, CacheDir: statusCache, Logger: log.With("component", "status")})
+	writer, err := status.NewWriter(status.WriterOptions{URL: n.statusURL, CacheDir: statusCache, Logger: log.With("component", "status")})
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.name, err)
 	}
-	lease, err := status.NewLease(status.LeaseOptions{URL: n.url, Ref: leaseRef, Holder: n.name,
-		TTL: max(3*interval, 30*time.Second), Logger: log.With("component", "status")})
-	if err != nil {
-		return fmt.Errorf("%s: %w", n.name, err)
-	}
-	agg, err := status.NewAggregator(status.AggregatorOptions{URL: n.url, CacheDir: statusCache + "-aggregate",
-		Interval: interval, Logger: log.With("component", "status")})
-	if err != nil {
-		return fmt.Errorf("%s: %w", n.name, err)
+	var lease *status.Lease
+	var agg *status.Aggregator
+	if n.aggregates {
+		lease, err = status.NewLease(status.LeaseOptions{URL: n.statusURL, Ref: leaseRef, Holder: n.name,
+			TTL: max(3*interval, 30*time.Second), Logger: log.With("component", "status")})
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+		agg, err = status.NewAggregator(status.AggregatorOptions{URL: n.statusURL, CacheDir: statusCache + "-aggregate",
+			Interval: interval, Logger: log.With("component", "status")})
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
 	}
 	engine, err := reconciler.New(reconciler.Options{Node: n.name, Providers: []reconciler.Provider{n.host},
 		Resync: interval, Logger: log.With("component", "engine")})

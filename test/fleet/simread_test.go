@@ -26,17 +26,23 @@ import (
 // with the fleet's latency (its requests are not the fleet's), keeping its
 // cache between runs as `--cache-dir` allows.
 type simReader struct {
-	tb    testing.TB
-	bin   string
-	url   string
-	cache string
-	runs  int
+	tb  testing.TB
+	bin string
+	url string
+	// statusURL is --status-repo, when the fleet has one.
+	statusURL string
+	cache     string
+	runs      int
 }
 
 func (f *simFleet) newReader() *simReader {
 	p := testenv.NewProxy(f.tb, f.target)
 	p.SetLatency(f.opts.oneWay)
-	return &simReader{tb: f.tb, bin: testenv.Binary(f.tb), url: "git://" + p.Addr() + "/" + filepath.Base(f.remote), cache: f.tb.TempDir()}
+	r := &simReader{tb: f.tb, bin: testenv.Binary(f.tb), url: "git://" + p.Addr() + "/" + filepath.Base(f.remote), cache: f.tb.TempDir()}
+	if f.opts.statusRepo {
+		r.statusURL = "git://" + p.Addr() + "/" + filepath.Base(f.statusRemote)
+	}
+	return r
 }
 
 // read runs the binary once and returns every node's status by name.
@@ -44,7 +50,11 @@ func (r *simReader) read() (map[string]*reconciler.NodeStatus, error) {
 	r.runs++
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.bin, "status", "--repo", r.url, "--cache-dir", r.cache, "--output", "json")
+	args := []string{"status", "--repo", r.url, "--cache-dir", r.cache, "--output", "json"}
+	if r.statusURL != "" {
+		args = append(args, "--status-repo", r.statusURL)
+	}
+	cmd := exec.CommandContext(ctx, r.bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -130,9 +140,14 @@ func describe(st map[string]*reconciler.NodeStatus, nodes []string) string {
 	return b.String()
 }
 
-// git runs the git CLI on the spec repository as the git daemon serves it.
+// git runs the git CLI on the status repository as the git daemon serves
+// it (the spec repository unless the fleet has its own).
 func (f *simFleet) git(args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"--git-dir", f.bare}, args...)...)
+	return gitDir(f.statusBare, args...)
+}
+
+func gitDir(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 	out, err := cmd.Output()
 	return strings.TrimSpace(string(out)), err
