@@ -28,7 +28,7 @@ build: ## static binary in bin/
 test: lint ## every test, against real servers started for the run
 	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 \
 		bash -c 'go test -count=1 $$(go list ./... | grep -v -e /test/chaos -e /test/fleet) && \
-			go test -count=1 -race $(RACE_PKGS) && go test -count=1 -p 1 ./test/chaos/ ./test/fleet/'
+			go test -count=1 -race $(RACE_PKGS) && go test -count=1 -p 1 -timeout 30m ./test/chaos/ ./test/fleet/'
 
 test-unit: ## tests that need no server (integration tests skip)
 	go test ./...

@@ -366,3 +366,29 @@ func (i simIdle) String() string {
 		i.requestsPerMinute(), i.load.fetches, i.load.pushes, i.window.Round(time.Second),
 		i.load.fetchesBy[i.holder], i.load.pushesBy[i.holder], i.holder, others, i.bytesPerPoll(), float64(i.load.down)/1e6/i.window.Minutes())
 }
+
+// listenOverflows returns the machine's count of connections dropped
+// because a listening socket's accept queue was full (TcpExt
+// ListenOverflows): the harness's git daemon listens with a backlog of 5,
+// and a client whose connection attempt is dropped retries after 1, 3, 7,
+// 15 s and more.
+func listenOverflows() int64 {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) {
+			continue
+		}
+		for j, n := range names {
+			if n == "ListenOverflows" {
+				v, _ := strconv.ParseInt(values[j], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}

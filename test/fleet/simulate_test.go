@@ -22,11 +22,17 @@ type simChange struct {
 	aggCommits               int // commits on the status branch
 	cpuSelf, cpuRemote       time.Duration
 	maxOpenFiles             int
+	// overflows counts the connections the machine dropped meanwhile
+	// for a full accept queue (see listenOverflows).
+	overflows int64
 	// applied50, applied99 and appliedMax are percentiles of the time
 	// from the push to a daemon applying the revision; late describes the
 	// last nodes to land, with their daemons' last warnings.
 	applied50, applied99, appliedMax time.Duration
-	late                             []string
+	// landed50, landed90 and landed99 are percentiles of the time from
+	// the push to a node's status landing (landed is the last).
+	landed50, landed90, landed99 time.Duration
+	late                         []string
 }
 
 // writes is how many status writes landed a commit, and attempts how
@@ -37,15 +43,16 @@ func (c simChange) writes() (writes, attempts int) {
 
 func (c simChange) String() string {
 	w, a := c.writes()
-	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed on every node ref %.1fs, reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
+	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed p50 %.1fs, p90 %.1fs, p99 %.1fs, on every node ref %.1fs; reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
 		"remote: %d pushes (ref updates: %d node refs, %d lease, %d branch), %d fetches, %.1f MB down, %.1f MB up; "+
 		"%d status commits in %d attempts, %d failed writes; %d aggregator commits; "+
-		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; "+
+		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; %d connections dropped by full accept queues; "+
 		"%d fetches failed (%d as unreachable); last to land:%s",
-		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
+		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(),
+		c.landed50.Seconds(), c.landed90.Seconds(), c.landed99.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
 		c.load.pushes, c.load.nodeRefs, c.load.lease, c.load.branch, c.load.fetches, float64(c.load.down)/1e6, float64(c.load.up)/1e6,
 		w, a, c.log.messages["cannot push the status; kept and retried"], c.aggCommits,
-		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles,
+		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles, c.overflows,
 		c.log.messages["cannot fetch the spec branch; the last good revision stays enforced"], c.log.messages["fetch failed: Unreachable"],
 		strings.Join(c.late, ""))
 }
@@ -58,6 +65,7 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 	f.tb.Helper()
 	load0, log0, commits0 := f.load(), f.log.snapshot(), f.branchCommits()
 	self0, remote0 := cpuTimes()
+	overflows0 := listenOverflows()
 	stopSampling := make(chan struct{})
 	maxFiles := make(chan int, 1)
 	go func() {
@@ -102,12 +110,9 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 			applied = append(applied, t.Sub(pushed))
 		}
 	}
-	slices.Sort(applied)
-	at := func(q float64) time.Duration {
-		if len(applied) == 0 {
-			return 0
-		}
-		return applied[min(len(applied)-1, int(q*float64(len(applied))))]
+	var landedAfter []time.Duration
+	for _, l := range landings {
+		landedAfter = append(landedAfter, l.at.Sub(pushed))
 	}
 	slices.SortFunc(landings, func(a, b landing) int { return b.at.Compare(a.at) })
 	var late []string
@@ -124,7 +129,8 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 		landed:   last.Sub(pushed), reported: reportedAt.Sub(pushed), folded: foldedAt.Sub(pushed),
 		load: f.load().since(load0), log: f.log.snapshot().since(log0), aggCommits: f.branchCommits() - commits0,
 		cpuSelf: self1 - self0, cpuRemote: remote1 - remote0, maxOpenFiles: <-maxFiles,
-		applied50: at(0.5), applied99: at(0.99), appliedMax: at(1), late: late,
+		applied50: quantile(applied, 0.5), applied99: quantile(applied, 0.99), appliedMax: quantile(applied, 1),
+		landed50: quantile(landedAfter, 0.5), landed90: quantile(landedAfter, 0.9), landed99: quantile(landedAfter, 0.99), late: late, overflows: listenOverflows() - overflows0,
 	}
 }
 
@@ -132,6 +138,15 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 func (f *simFleet) revision() string {
 	out, _ := gitDir(f.bare, "rev-parse", "refs/heads/main")
 	return out
+}
+
+// quantile returns the q-quantile of ds (sorting it), 0 for none.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -349,14 +364,14 @@ func benchFleet(b *testing.B, opts simOptions) {
 	f.waitFolded(first, limit)
 	b.Logf("%d daemons started and reported the first revision in %s", nodes, time.Since(started).Round(time.Second))
 
-	var reported, landed, folded, cpuSelf, cpuRemote time.Duration
+	var reported, landed, landed90, folded, cpuSelf, cpuRemote time.Duration
 	var pushes, nodeRefs, aggCommits, writes, attempts int
 	b.ResetTimer()
 	for range b.N {
 		c := f.change(r, limit, nil, nil)
 		b.Logf("FIGURES: %d daemons, %s interval, %s RTT: %s", nodes, f.opts.interval, 2*f.opts.oneWay, c)
 		w, a := c.writes()
-		reported, landed, folded = reported+c.reported, landed+c.landed, folded+c.folded
+		reported, landed, landed90, folded = reported+c.reported, landed+c.landed, landed90+c.landed90, folded+c.folded
 		cpuSelf, cpuRemote = cpuSelf+c.cpuSelf, cpuRemote+c.cpuRemote
 		pushes, nodeRefs, aggCommits = pushes+int(c.load.pushes), nodeRefs+int(c.load.nodeRefs), aggCommits+c.aggCommits
 		writes, attempts = writes+w, attempts+a
@@ -366,6 +381,7 @@ func benchFleet(b *testing.B, opts simOptions) {
 	each := func(n int) float64 { return float64(n) / float64(b.N) }
 	b.ReportMetric(seconds(reported), "s-to-all-reported")
 	b.ReportMetric(seconds(landed), "s-to-all-landed")
+	b.ReportMetric(seconds(landed90), "s-to-90%-landed")
 	b.ReportMetric(seconds(folded), "s-to-branch")
 	b.ReportMetric(each(pushes), "pushes")
 	b.ReportMetric(each(nodeRefs), "node-ref-pushes")
