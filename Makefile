@@ -28,7 +28,7 @@ build: ## static binary in bin/
 test: lint ## every test, against real servers started for the run
 	scripts/test-servers.sh run -- env WIREKEEPER_REQUIRE_INTEGRATION=1 \
 		bash -c 'go test -count=1 $$(go list ./... | grep -v -e /test/chaos -e /test/fleet) && \
-			go test -count=1 -race $(RACE_PKGS) && go test -count=1 -p 1 ./test/chaos/ ./test/fleet/'
+			go test -count=1 -race $(RACE_PKGS) && go test -count=1 -p 1 -timeout 30m ./test/chaos/ ./test/fleet/'
 
 test-unit: ## tests that need no server (integration tests skip)
 	go test ./...
@@ -41,6 +41,8 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench ConcurrentWriters50 -benchtime 3x ./reconciler/status/ && \
 		go test -run "^$$" -bench Fold1000 -benchtime 10x ./reconciler/status/ && \
 		go test -run "^$$" -bench "IdleSpecFetch|StatusPush|IdleFold" -benchtime 20x ./reconciler/daemon/ && \
+		go test -run "^$$" -bench FetchLoad1000 -benchtime 20x ./reconciler/source/ && \
+		go test -run "^$$" -bench FleetStatus -benchtime 1x -timeout 60m ./test/fleet/ && \
 		go test -run "^$$" -bench DriftRepair -benchtime 200x ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \
 		go test -run "^$$" -bench "Plug100|StartToConfigured" -benchtime 1x -timeout 30m ./providers/container/ && \

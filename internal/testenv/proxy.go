@@ -7,28 +7,36 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP relay in front of a real server that a test can make
-// misbehave the way a remote under load does: stall (connections stay open
+// behave the way a remote far away or under load does: add latency (every
+// byte delayed, in order, as on a long link), stall (connections stay open
 // and no byte moves either way, as behind a saturated link or a hung
-// server) or hang up (new connections are closed before a byte is sent, as
-// git daemon does past --max-connections). It lets tests show what a client
-// does with a slow or unreachable remote without touching the server.
+// server), hang up (new connections are closed before a byte is sent, as
+// git daemon does past --max-connections), cut answers short, or sever
+// every connection (as a killed client's). It lets tests show what a
+// client does with a slow or unreachable remote without touching the
+// server. In front of a git daemon it also counts the requests, bytes and
+// pushed refs of each git service (see Traffic).
 type Proxy struct {
 	t      testing.TB
 	ln     net.Listener
 	target string
 
 	accepted atomic.Int64
+	oneWay   atomic.Int64 // latency of each direction, in nanoseconds
 
 	mu      sync.Mutex
 	stalled bool
 	hangUp  bool
+	severed bool
 	cutAt   int64      // > 0: answers are cut after this many bytes
 	resumed *sync.Cond // broadcast when stalled turns false or the proxy closes
 	closed  bool
 	conns   map[net.Conn]struct{}
+	git     gitCounts
 }
 
 // NewProxy listens on a loopback port and relays every connection to
@@ -53,14 +61,25 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // Accepted returns how many connections the proxy has accepted so far.
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
+// SetLatency delays every byte by oneWay in each direction, so that a
+// request and its answer take a round trip of 2*oneWay more than they
+// would; bytes keep their order and are not slowed otherwise (the link
+// is long, not narrow). A connection also pays the TCP handshake the
+// relay's own accept hides: the client's first bytes reach the server no
+// earlier than a round trip after the connection was accepted. It applies
+// to bytes read from now on; 0 ends it.
+func (p *Proxy) SetLatency(oneWay time.Duration) { p.oneWay.Store(int64(max(oneWay, 0))) }
+
 // Stall stops every byte, on open connections and on the ones accepted
 // from now on, until Resume: peers see a remote that does not answer.
 func (p *Proxy) Stall() { p.setStalled(true) }
 
-// Resume lets bytes flow again after Stall, and ends HangUp.
+// Resume lets bytes flow again after Stall, and ends HangUp, CutAnswers
+// and Sever.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	p.hangUp = false
+	p.severed = false
 	p.cutAt = 0
 	p.mu.Unlock()
 	p.setStalled(false)
@@ -81,6 +100,20 @@ func (p *Proxy) HangUp() {
 func (p *Proxy) CutAnswers(n int64) {
 	p.mu.Lock()
 	p.cutAt = n
+	p.mu.Unlock()
+}
+
+// Sever resets every open connection on both sides at once, dropping the
+// bytes in flight, and resets each new connection as soon as it is
+// accepted, until Resume. For the server, the clients behind the proxy
+// are gone mid-request, as a killed process's are; for those clients, the
+// remote is unreachable.
+func (p *Proxy) Sever() {
+	p.mu.Lock()
+	p.severed = true
+	for c := range p.conns {
+		reset(c)
+	}
 	p.mu.Unlock()
 }
 
@@ -115,13 +148,16 @@ func (p *Proxy) serve() {
 		}
 		p.accepted.Add(1)
 		p.mu.Lock()
-		hangUp := p.hangUp
+		hangUp, severed := p.hangUp, p.severed
 		p.mu.Unlock()
-		if hangUp {
+		switch {
+		case severed:
+			reset(c)
+		case hangUp:
 			go hangUpOn(c)
-			continue
+		default:
+			go p.relay(c, time.Now())
 		}
-		go p.relay(c)
 	}
 }
 
@@ -136,7 +172,15 @@ func hangUpOn(c net.Conn) {
 	io.Copy(io.Discard, c)
 }
 
-func (p *Proxy) relay(client net.Conn) {
+// reset closes c with a TCP reset rather than the end of the stream.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+func (p *Proxy) relay(client net.Conn, accepted time.Time) {
 	server, err := net.Dial("tcp", p.target)
 	if err != nil {
 		client.Close()
@@ -153,19 +197,21 @@ func (p *Proxy) relay(client net.Conn) {
 	if cut > 0 {
 		answer = io.LimitReader(server, cut)
 	}
+	conn := &gitConn{p: p}
+	handshake := accepted.Add(2 * time.Duration(p.oneWay.Load()))
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); p.copy(server, client) }()
-	go func() { defer wg.Done(); p.copy(client, answer) }()
+	go func() { defer wg.Done(); p.pipe(server, client, handshake, conn.fromClient) }()
+	go func() { defer wg.Done(); p.pipe(client, answer, time.Time{}, conn.fromServer) }()
 	wg.Wait()
 }
 
 func (p *Proxy) track(conns ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.severed {
 		for _, c := range conns {
-			c.Close()
+			reset(c)
 		}
 		return false
 	}
@@ -184,29 +230,74 @@ func (p *Proxy) untrack(conns ...net.Conn) {
 	}
 }
 
-// copy relays src to dst, holding each chunk while the proxy is stalled.
-// The end of src is passed on as a half-close, so a peer that has said all
-// it will say still gets its answer; any other error ends both connections.
-func (p *Proxy) copy(dst net.Conn, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
+// chunk is what one read of a relayed stream returned, and when it is due
+// at the other end; err ends the stream (io.EOF: the sender said all it
+// will say).
+type chunk struct {
+	data []byte
+	due  time.Time
+	err  error
+}
+
+// pipe relays src to dst through a delay line: each chunk read is
+// written once the latency has passed (and not before notBefore), in the
+// order read, and while the proxy is not stalled. seen is told of each
+// chunk as it is read. The end of src is passed on as a half-close, so a
+// peer that has said all it will say still gets its answer; any other
+// error ends both connections.
+func (p *Proxy) pipe(dst net.Conn, src io.Reader, notBefore time.Time, seen func([]byte)) {
+	line := make(chan chunk, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			now := time.Now()
+			if now.Before(notBefore) {
+				now = notBefore
+			}
+			due := now.Add(time.Duration(p.oneWay.Load()))
+			c := chunk{due: due, err: err}
+			if n > 0 {
+				c.data = append([]byte(nil), buf[:n]...)
+				seen(c.data)
+			}
+			select {
+			case line <- c:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	for c := range line {
+		if d := time.Until(c.due); d > 0 {
+			wait.Reset(d)
+			<-wait.C
+		}
+		if len(c.data) > 0 {
 			if !p.waitFlowing() {
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if _, err := dst.Write(c.data); err != nil {
 				dst.Close()
 				return
 			}
 		}
-		if errors.Is(err, io.EOF) {
+		switch {
+		case errors.Is(c.err, io.EOF):
 			if tc, ok := dst.(*net.TCPConn); ok {
 				tc.CloseWrite()
 				return
 			}
-		}
-		if err != nil {
+			dst.Close()
+			return
+		case c.err != nil:
 			dst.Close()
 			return
 		}

@@ -27,7 +27,7 @@ func BenchmarkIdleSpecFetch(b *testing.B) {
 	for _, nodes := range []int{0, 1000, 10000} {
 		b.Run(fmt.Sprintf("noderefs=%d", nodes), func(b *testing.B) {
 			remote := fleetRemote(b, nodes)
-			proxy := startCountingProxy(b)
+			proxy := startGitProxy(b)
 			src, err := source.New(source.Options{URL: proxy.url(remote), Branch: "main", Path: "specs", CacheDir: b.TempDir(),
 				WatchRefs: path.Dir(status.LeaseRef("").String()) + "/"})
 			if err != nil {
@@ -38,9 +38,7 @@ func BenchmarkIdleSpecFetch(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			proxy.mu.Lock()
-			down0, up0, n0 := proxy.bytes["git-upload-pack"], proxy.sent["git-upload-pack"], proxy.counts["git-upload-pack"]
-			proxy.mu.Unlock()
+			before := proxy.sum("git-upload-pack")
 			b.ResetTimer()
 			for range b.N {
 				if _, err := src.Fetch(context.Background()); err != nil {
@@ -48,11 +46,10 @@ func BenchmarkIdleSpecFetch(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			proxy.mu.Lock()
-			defer proxy.mu.Unlock()
-			b.ReportMetric(float64(proxy.bytes["git-upload-pack"]-down0)/float64(b.N), "bytes-down/poll")
-			b.ReportMetric(float64(proxy.sent["git-upload-pack"]-up0)/float64(b.N), "bytes-up/poll")
-			b.ReportMetric(float64(proxy.counts["git-upload-pack"]-n0)/float64(b.N), "requests/poll")
+			after := proxy.sum("git-upload-pack")
+			b.ReportMetric(float64(after.Down-before.Down)/float64(b.N), "bytes-down/poll")
+			b.ReportMetric(float64(after.Up-before.Up)/float64(b.N), "bytes-up/poll")
+			b.ReportMetric(float64(after.Requests-before.Requests)/float64(b.N), "requests/poll")
 		})
 	}
 }
@@ -88,7 +85,7 @@ func BenchmarkStatusPush(b *testing.B) {
 	for _, nodes := range []int{0, 1000} {
 		b.Run(fmt.Sprintf("noderefs=%d", nodes), func(b *testing.B) {
 			remote := fleetRemote(b, nodes)
-			proxy := startCountingProxy(b)
+			proxy := startGitProxy(b)
 			w, err := status.NewWriter(status.WriterOptions{URL: proxy.url(remote), CacheDir: b.TempDir()})
 			if err != nil {
 				b.Fatal(err)
@@ -105,20 +102,16 @@ func BenchmarkStatusPush(b *testing.B) {
 				}
 			}
 			write(0)
-			proxy.mu.Lock()
-			down0, up0 := proxy.bytes["git-receive-pack"]+proxy.bytes["git-upload-pack"], proxy.sent["git-receive-pack"]+proxy.sent["git-upload-pack"]
-			n0 := proxy.counts["git-receive-pack"] + proxy.counts["git-upload-pack"]
-			proxy.mu.Unlock()
+			before := proxy.sum("git-receive-pack", "git-upload-pack")
 			b.ResetTimer()
 			for i := range b.N {
 				write(i + 1)
 			}
 			b.StopTimer()
-			proxy.mu.Lock()
-			defer proxy.mu.Unlock()
-			b.ReportMetric(float64(proxy.bytes["git-receive-pack"]+proxy.bytes["git-upload-pack"]-down0)/float64(b.N), "bytes-down/write")
-			b.ReportMetric(float64(proxy.sent["git-receive-pack"]+proxy.sent["git-upload-pack"]-up0)/float64(b.N), "bytes-up/write")
-			b.ReportMetric(float64(proxy.counts["git-receive-pack"]+proxy.counts["git-upload-pack"]-n0)/float64(b.N), "requests/write")
+			after := proxy.sum("git-receive-pack", "git-upload-pack")
+			b.ReportMetric(float64(after.Down-before.Down)/float64(b.N), "bytes-down/write")
+			b.ReportMetric(float64(after.Up-before.Up)/float64(b.N), "bytes-up/write")
+			b.ReportMetric(float64(after.Requests-before.Requests)/float64(b.N), "requests/write")
 		})
 	}
 }
@@ -127,7 +120,7 @@ func BenchmarkStatusPush(b *testing.B) {
 // 1,000 node refs: one ref advertisement, nothing downloaded, no commit.
 func BenchmarkIdleFold(b *testing.B) {
 	remote := fleetRemote(b, 1000)
-	proxy := startCountingProxy(b)
+	proxy := startGitProxy(b)
 	a, err := status.NewAggregator(status.AggregatorOptions{URL: proxy.url(remote), CacheDir: b.TempDir(), Interval: time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -135,9 +128,7 @@ func BenchmarkIdleFold(b *testing.B) {
 	if _, err := a.Fold(context.Background(), status.SpecHead{}); err != nil {
 		b.Fatal(err)
 	}
-	proxy.mu.Lock()
-	down0, n0 := proxy.bytes["git-upload-pack"], proxy.counts["git-upload-pack"]
-	proxy.mu.Unlock()
+	before := proxy.sum("git-upload-pack")
 	b.ResetTimer()
 	for range b.N {
 		res, err := a.Fold(context.Background(), status.SpecHead{})
@@ -146,8 +137,7 @@ func BenchmarkIdleFold(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	proxy.mu.Lock()
-	defer proxy.mu.Unlock()
-	b.ReportMetric(float64(proxy.bytes["git-upload-pack"]-down0)/float64(b.N), "bytes-down/tick")
-	b.ReportMetric(float64(proxy.counts["git-upload-pack"]-n0)/float64(b.N), "requests/tick")
+	after := proxy.sum("git-upload-pack")
+	b.ReportMetric(float64(after.Down-before.Down)/float64(b.N), "bytes-down/tick")
+	b.ReportMetric(float64(after.Requests-before.Requests)/float64(b.N), "requests/tick")
 }

@@ -2,10 +2,7 @@ package daemon_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,99 +82,37 @@ func TestDaemonAggregatesAndHandsOverOnStop(t *testing.T) {
 	})
 }
 
-// countingProxy forwards TCP connections to the git daemon and counts
-// them by the service their first packet asks for (git-upload-pack: a
-// fetch or ls-remote, each beginning with a ref advertisement;
-// git-receive-pack: a push), and the bytes the server sent on each.
-type countingProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	counts map[string]int
-	bytes  map[string]int64 // sent by the server, by service
-	sent   map[string]int64 // sent by the client, by service
-	wg     sync.WaitGroup
-}
+// gitProxy is a testenv.Proxy in front of the git daemon, which counts
+// requests and bytes by git service: git-upload-pack (a fetch or
+// ls-remote, each beginning with a ref advertisement) and git-receive-pack
+// (a push).
+type gitProxy struct{ *testenv.Proxy }
 
-func startCountingProxy(t testing.TB) *countingProxy {
+func startGitProxy(t testing.TB) gitProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := strings.TrimSuffix(strings.TrimPrefix(testenv.GitURL(t), "git://"), "/")
-	p := &countingProxy{ln: ln, target: target, counts: map[string]int{}, bytes: map[string]int64{}, sent: map[string]int64{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
-	return p
+	return gitProxy{testenv.NewProxy(t, strings.TrimSuffix(strings.TrimPrefix(testenv.GitURL(t), "git://"), "/"))}
 }
 
-func (p *countingProxy) url(remote string) string {
-	return "git://" + p.ln.Addr().String() + "/" + filepath.Base(remote)
+func (p gitProxy) url(remote string) string {
+	return "git://" + p.Addr() + "/" + filepath.Base(remote)
 }
 
-func (p *countingProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.handle(c)
-		}()
+// sum adds up the traffic of services so far.
+func (p gitProxy) sum(services ...string) testenv.Traffic {
+	var out testenv.Traffic
+	all := p.Traffic()
+	for _, s := range services {
+		out.Requests += all[s].Requests
+		out.Up += all[s].Up
+		out.Down += all[s].Down
 	}
-}
-
-func (p *countingProxy) handle(c net.Conn) {
-	defer c.Close()
-	var hdr [4]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		return
-	}
-	n, err := strconv.ParseUint(string(hdr[:]), 16, 16)
-	if err != nil || n < 4 {
-		return
-	}
-	first := make([]byte, n-4)
-	if _, err := io.ReadFull(c, first); err != nil {
-		return
-	}
-	service, _, _ := strings.Cut(string(first), " ")
-	p.mu.Lock()
-	p.counts[service]++
-	p.mu.Unlock()
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	up.Write(hdr[:])
-	up.Write(first)
-	var fromClient int64
-	done := make(chan struct{})
-	go func() {
-		fromClient, _ = io.Copy(up, c)
-		up.(*net.TCPConn).CloseWrite()
-		close(done)
-	}()
-	fromServer, _ := io.Copy(c, up)
-	c.(*net.TCPConn).CloseWrite()
-	<-done
-	p.mu.Lock()
-	p.bytes[service] += fromServer
-	p.sent[service] += fromClient + int64(len(hdr)+len(first))
-	p.mu.Unlock()
+	return out
 }
 
 // snapshot returns the upload-pack and receive-pack connections so far.
-func (p *countingProxy) snapshot() (uploads, receives int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.counts["git-upload-pack"], p.counts["git-receive-pack"]
+func (p gitProxy) snapshot() (uploads, receives int) {
+	all := p.Traffic()
+	return int(all["git-upload-pack"].Requests), int(all["git-receive-pack"].Requests)
 }
 
 // An idle daemon that takes part in the election but does not hold the
@@ -192,7 +127,7 @@ func TestIdleDaemonCostsOneAdvertisementPerPoll(t *testing.T) {
 	holder.start()
 	holder.waitFor("hv1 holding the lease", func() bool { return holder.leaseHolder() == "hv1" })
 
-	proxy := startCountingProxy(t)
+	proxy := startGitProxy(t)
 	type poll struct{ uploads, receives int }
 	var (
 		mu    sync.Mutex

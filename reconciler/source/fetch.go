@@ -129,10 +129,11 @@ func (s *Source) update(ctx context.Context, branch string, prev plumbing.Hash) 
 	if err := os.RemoveAll(s.dir); err != nil {
 		return nil, fmt.Errorf("source: cannot remove the damaged cache: %w", err)
 	}
-	repo, err := s.clone(ctx, branch)
+	repo, closeRepo, err := s.clone(ctx, branch)
 	if err != nil {
 		return nil, err
 	}
+	defer closeRepo()
 	if u, err = s.head(repo, branch, prev, plumbing.ZeroHash); err != nil {
 		return nil, fmt.Errorf("source: the cache %s is still unreadable after cloning again: %w", s.dir, err)
 	}
@@ -142,16 +143,18 @@ func (s *Source) update(ctx context.Context, branch string, prev plumbing.Hash) 
 
 func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Hash) (*updated, error) {
 	if _, err := os.Stat(s.dir); errors.Is(err, fs.ErrNotExist) {
-		repo, err := s.clone(ctx, branch)
+		repo, closeRepo, err := s.clone(ctx, branch)
 		if err != nil {
 			return nil, err
 		}
+		defer closeRepo()
 		return s.head(repo, branch, prev, plumbing.ZeroHash)
 	}
-	repo, err := openCache(s.dir)
+	repo, closeRepo, err := openCache(s.dir)
 	if err != nil {
 		return nil, err
 	}
+	defer closeRepo()
 	// Check what the cache holds before fetching: a fetch may hide a loss
 	// (it sends what we lack) or trip over it with a less clear error.
 	var checked plumbing.Hash
@@ -173,30 +176,34 @@ func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Has
 	return s.head(repo, branch, prev, checked)
 }
 
-// openCache opens the bare clone and checks what a fetch relies on; any
-// problem is a damagedError.
-func openCache(dir string) (*git.Repository, error) {
-	repo, err := git.PlainOpen(dir)
+// openCache opens the bare clone (see openBare) and checks what a fetch
+// relies on; any problem is a damagedError.
+func openCache(dir string) (*git.Repository, func(), error) {
+	repo, closeRepo, err := openBare(dir)
 	if err != nil {
-		return nil, damaged("cannot open it: %v", err)
+		return nil, nil, damaged("cannot open it: %v", err)
 	}
 	if _, err := repo.Config(); err != nil {
-		return nil, damaged("config: %v", err)
+		closeRepo()
+		return nil, nil, damaged("config: %v", err)
 	}
 	head, err := repo.Storer.Reference(plumbing.HEAD)
 	if err != nil {
-		return nil, damaged("HEAD: %v", err)
+		closeRepo()
+		return nil, nil, damaged("HEAD: %v", err)
 	}
 	if head.Type() == plumbing.HashReference && head.Hash().IsZero() ||
 		head.Type() == plumbing.SymbolicReference && head.Target().Validate() != nil {
-		return nil, damaged("HEAD is neither a branch nor a commit")
+		closeRepo()
+		return nil, nil, damaged("HEAD is neither a branch nor a commit")
 	}
-	return repo, nil
+	return repo, closeRepo, nil
 }
 
-// clone makes a new cache holding branch. It clones into a temporary folder
-// renamed into place, so an interrupted clone never looks like a cache.
-func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, error) {
+// clone makes a new cache holding branch and opens it (see openBare). It
+// clones into a temporary folder renamed into place, so an interrupted
+// clone never looks like a cache.
+func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, func(), error) {
 	start := time.Now()
 	stale, _ := filepath.Glob(s.dir + ".clone-*")
 	for _, d := range stale {
@@ -204,7 +211,7 @@ func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(s.dir), filepath.Base(s.dir)+".clone-")
 	if err != nil {
-		return nil, fmt.Errorf("source: cannot create the cache: %w", err)
+		return nil, nil, fmt.Errorf("source: cannot create the cache: %w", err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
 	if s.remote.scheme == "local" {
@@ -222,17 +229,17 @@ func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, err
 		err = s.remoteError(ctx, "clone", branch, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.Rename(tmp, s.dir); err != nil {
-		return nil, fmt.Errorf("source: cannot move the new clone into place: %w", err)
+		return nil, nil, fmt.Errorf("source: cannot move the new clone into place: %w", err)
 	}
-	repo, err := git.PlainOpen(s.dir)
+	repo, closeRepo, err := openBare(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("source: cannot open the new clone %s: %w", s.dir, err)
+		return nil, nil, fmt.Errorf("source: cannot open the new clone %s: %w", s.dir, err)
 	}
 	s.log.Info("source: cloned", "dir", s.dir, "took", time.Since(start).Round(time.Millisecond))
-	return repo, nil
+	return repo, closeRepo, nil
 }
 
 // fetch updates the tracking ref of branch, forced so that rewritten
@@ -312,10 +319,11 @@ func (s *Source) lookupCommit(ctx context.Context, prefix string) (*object.Commi
 		return nil, err
 	}
 	defer unlock()
-	repo, err := git.PlainOpen(s.dir)
+	repo, closeRepo, err := openBare(s.dir)
 	if err != nil {
 		return nil, nil
 	}
+	defer closeRepo()
 	prefix = strings.ToLower(prefix)
 	if len(prefix) == 40 {
 		c, err := repo.CommitObject(plumbing.NewHash(prefix))

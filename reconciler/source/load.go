@@ -84,17 +84,21 @@ func (s *Source) openCommit(ctx context.Context, rev *Revision) (*git.Repository
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	repo, err := git.PlainOpen(s.dir)
+	repo, closeRepo, err := openBare(s.dir)
 	if err != nil {
 		unlock()
 		return nil, nil, nil, fmt.Errorf("source: cannot open the cache %s (Fetch creates it): %w", s.dir, err)
 	}
+	done := func() {
+		closeRepo()
+		unlock()
+	}
 	c, err := repo.CommitObject(plumbing.NewHash(rev.Hash))
 	if err != nil {
-		unlock()
+		done()
 		return nil, nil, nil, fmt.Errorf("source: commit %s is not in the cache: %w", rev.Hash, err)
 	}
-	return repo, c, unlock, nil
+	return repo, c, done, nil
 }
 
 // specTree returns the tree FS rooted at the folder specPath of root.

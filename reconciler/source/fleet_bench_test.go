@@ -1,0 +1,50 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+)
+
+// BenchmarkFetchLoad1000 measures what a daemon does with a new revision
+// of a fleet's spec repository on a git daemon, one object per node at
+// 1,000 nodes, every object changed: the fetch (which checks every object
+// of the new spec tree) and the load. A fleet-wide change costs it on
+// every host.
+func BenchmarkFetchLoad1000(b *testing.B) {
+	remote := testenv.NewGitRemote(b)
+	work := b.TempDir()
+	testenv.Git(b, work, "init", "-q", "-b", "main")
+	push := func(g int) {
+		if err := os.MkdirAll(filepath.Join(work, "specs"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for i := range 1000 {
+			doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/gen%d/db.sock\"}\n", i, i, g)
+			if err := os.WriteFile(filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", i)), []byte(doc), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		testenv.Git(b, work, "add", "-A")
+		testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
+		testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
+	}
+	push(0)
+	s := newSource(b, remote, func(opts *Options) { opts.Path = "specs" })
+	mustFetch(b, s)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		push(i + 1)
+		b.StartTimer()
+		rev := mustFetch(b, s)
+		set, diags, err := s.Load(context.Background(), rev)
+		if err != nil || diags.HasErrors() || len(set.Objects) != 1000 {
+			b.Fatal(err, diags)
+		}
+	}
+}
