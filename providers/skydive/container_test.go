@@ -108,28 +108,7 @@ func TestAPluggedContainerIsInTheAnalyzersContainerViewAndStaysQuiet(t *testing.
 	}
 
 	// Converged: the read-backs find nothing to repair.
-	rb := tap.ReadBacks()
-	r.waitStatusFor("sky", "a read-back of the whole graph", 20*time.Second, func(skydive.Status) bool { return tap.ReadBacks() > rb+1 })
-	syncs, drift := syncsAt(a, origin), len(r.e.Status().Drift)
-	watch := watchStatus(t, r.e)
-	start := tap.ReadBacks()
-	r.waitStatusFor("sky", fmt.Sprintf("%d more read-backs", intervals), time.Duration(intervals)*10*time.Second, func(skydive.Status) bool {
-		return tap.ReadBacks() >= start+intervals
-	})
-	if got := syncsAt(a, origin); got != syncs {
-		t.Errorf("%d Syncs during %d read-backs of a converged graph, want 0", got-syncs, intervals)
-	}
-	if got := len(r.e.Status().Drift); got != drift {
-		t.Errorf("%d drift records during %d read-backs of a converged graph, want 0", got-drift, intervals)
-	}
-	if ch := watch.changes(t); len(ch) != 0 {
-		t.Errorf("the node status changed %d times during %d read-backs of a converged graph, want 0; last:\n%s", len(ch), intervals, ch[len(ch)-1])
-	}
-	if st, _ := r.p.Status("sky"); !st.VerifiedOK || st.Syncs != 1 {
-		t.Errorf("status %+v: want the first Sync only and the graph verified", st)
-	}
-	r.waitHeld(a, nil) // the analyzer holds exactly what was published
-	cleanLog(t, a)
+	r.checkQuiet(t, a, tap, origin, intervals)
 
 	// Restarted, the container has another init process: the analyzer's
 	// copy follows.

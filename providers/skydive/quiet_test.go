@@ -65,29 +65,7 @@ func TestConvergedExportWithVLANsAndFailModesStaysQuiet(t *testing.T) {
 	// Converged: every element there, and a read-back made of the whole graph.
 	waitVLANPortsHeld(t, r, a)
 	r.waitPhase("SkyDiveExport", "sky", reconciler.PhaseReady)
-	rb := tap.ReadBacks()
-	r.waitStatusFor("sky", "a read-back of the whole graph", 20*time.Second, func(skydive.Status) bool { return tap.ReadBacks() > rb+1 })
-	syncs, drift := syncsAt(a, origin), len(r.e.Status().Drift)
-	watch := watchStatus(t, r.e)
-	start := tap.ReadBacks()
-	r.waitStatusFor("sky", fmt.Sprintf("%d more read-backs", intervals), time.Duration(intervals)*10*time.Second, func(skydive.Status) bool {
-		return tap.ReadBacks() >= start+intervals
-	})
-
-	if got := syncsAt(a, origin); got != syncs {
-		t.Errorf("%d Syncs during %d read-backs of a converged graph, want 0", got-syncs, intervals)
-	}
-	if got := len(r.e.Status().Drift); got != drift {
-		t.Errorf("%d drift records during %d read-backs of a converged graph, want 0", got-drift, intervals)
-	}
-	if ch := watch.changes(t); len(ch) != 0 {
-		t.Errorf("the node status changed %d times during %d read-backs of a converged graph, want 0; last:\n%s", len(ch), intervals, ch[len(ch)-1])
-	}
-	if st, _ := r.p.Status("sky"); !st.VerifiedOK || st.Syncs != 1 {
-		t.Errorf("status %+v: want the first Sync only and the graph verified", st)
-	}
-	r.waitHeld(a, nil) // what the analyzer keeps is exactly what was published
-	cleanLog(t, a)
+	r.checkQuiet(t, a, tap, origin, intervals)
 }
 
 // restNode reads a node from the analyzer's REST API.
@@ -289,4 +267,36 @@ func TestAReadBackWithoutAnswerIsDegradedNotResynced(t *testing.T) {
 	if d := r.e.Status().Drift; len(d) != 0 {
 		t.Errorf("drift records %+v, want none", d)
 	}
+}
+
+// checkQuiet waits for a read-back of the whole graph of the export "sky",
+// then for intervals more, and checks that the converged export stayed
+// quiet through them: no Sync after the first, no drift record, no status
+// change, the graph verified, and the analyzer holding exactly what was
+// published.
+func (r *ovsRig) checkQuiet(t *testing.T, a *skydivetest.Analyzer, tap *analyzerTap, origin string, intervals int) {
+	t.Helper()
+	rb := tap.ReadBacks()
+	r.waitStatusFor("sky", "a read-back of the whole graph", 20*time.Second, func(skydive.Status) bool { return tap.ReadBacks() > rb+1 })
+	syncs, drift := syncsAt(a, origin), len(r.e.Status().Drift)
+	watch := watchStatus(t, r.e)
+	start := tap.ReadBacks()
+	r.waitStatusFor("sky", fmt.Sprintf("%d more read-backs", intervals), time.Duration(intervals)*10*time.Second, func(skydive.Status) bool {
+		return tap.ReadBacks() >= start+intervals
+	})
+
+	if got := syncsAt(a, origin); got != syncs {
+		t.Errorf("%d Syncs during %d read-backs of a converged graph, want 0", got-syncs, intervals)
+	}
+	if got := len(r.e.Status().Drift); got != drift {
+		t.Errorf("%d drift records during %d read-backs of a converged graph, want 0", got-drift, intervals)
+	}
+	if ch := watch.changes(t); len(ch) != 0 {
+		t.Errorf("the node status changed %d times during %d read-backs of a converged graph, want 0; last:\n%s", len(ch), intervals, ch[len(ch)-1])
+	}
+	if st, _ := r.p.Status("sky"); !st.VerifiedOK || st.Syncs != 1 {
+		t.Errorf("status %+v: want the first Sync only and the graph verified", st)
+	}
+	r.waitHeld(a, nil) // what the analyzer keeps is exactly what was published
+	cleanLog(t, a)
 }
