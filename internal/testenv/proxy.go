@@ -27,6 +27,8 @@ type Proxy struct {
 
 	accepted atomic.Int64
 	oneWay   atomic.Int64 // latency of each direction, in nanoseconds
+	connect  atomic.Int64 // connect timeout before a retry, in nanoseconds
+	retried  atomic.Int64
 
 	mu      sync.Mutex
 	stalled bool
@@ -69,6 +71,46 @@ func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 // earlier than a round trip after the connection was accepted. It applies
 // to bytes read from now on; 0 ends it.
 func (p *Proxy) SetLatency(oneWay time.Duration) { p.oneWay.Store(int64(max(oneWay, 0))) }
+
+// SetConnectTimeout makes the proxy give up a connect to the target that
+// takes longer than d and try again at once, for at most
+// maxConnectRetrying, as a load balancer in front of a server with a
+// short accept queue does: git daemon listens with a backlog of 5, and
+// when its queue is full the kernel drops the connect, which a plain
+// client retries only after 1, 3, 7, 15 s and more. 0 (the default)
+// leaves connects to the kernel.
+func (p *Proxy) SetConnectTimeout(d time.Duration) { p.connect.Store(int64(max(d, 0))) }
+
+// ConnectRetries returns how many connects to the target SetConnectTimeout
+// gave up and tried again.
+func (p *Proxy) ConnectRetries() int64 { return p.retried.Load() }
+
+// maxConnectRetrying bounds how long a connect is tried again.
+const maxConnectRetrying = 2 * time.Minute
+
+// dial connects to the target, trying again as SetConnectTimeout says,
+// until the proxy is closed or severed.
+func (p *Proxy) dial() (net.Conn, error) {
+	timeout := time.Duration(p.connect.Load())
+	if timeout == 0 {
+		return net.Dial("tcp", p.target)
+	}
+	give := time.Now().Add(maxConnectRetrying)
+	for {
+		c, err := net.DialTimeout("tcp", p.target, timeout)
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() || time.Now().After(give) {
+			return c, err
+		}
+		p.mu.Lock()
+		gone := p.closed || p.severed
+		p.mu.Unlock()
+		if gone {
+			return nil, err
+		}
+		p.retried.Add(1)
+	}
+}
 
 // Stall stops every byte, on open connections and on the ones accepted
 // from now on, until Resume: peers see a remote that does not answer.
@@ -181,7 +223,7 @@ func reset(c net.Conn) {
 }
 
 func (p *Proxy) relay(client net.Conn, accepted time.Time) {
-	server, err := net.Dial("tcp", p.target)
+	server, err := p.dial()
 	if err != nil {
 		client.Close()
 		return

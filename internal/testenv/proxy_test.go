@@ -174,3 +174,83 @@ func TestProxyCountsGit(t *testing.T) {
 		t.Errorf("updates (-want +got):\n%s", diff)
 	}
 }
+
+// tinyBacklog listens on loopback with an accept queue of one, as a
+// server with a short backlog (git daemon's is 5) does, and accepts
+// nothing until accept is called.
+func tinyBacklog(t *testing.T) (addr string, accept func() net.Conn) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "tiny-backlog")
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), func() net.Conn {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+}
+
+// With a connect timeout, a connect the target's full accept queue
+// dropped is tried again, and the client's connection goes through once
+// the target accepts.
+func TestProxyConnectRetry(t *testing.T) {
+	addr, accept := tinyBacklog(t)
+	// Fill the queue until a connect hangs.
+	full := false
+	for range 64 {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			full = true
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if !full {
+		t.Fatal("the accept queue of one never filled up: connects were not dropped")
+	}
+	p := NewProxy(t, addr)
+	p.SetConnectTimeout(50 * time.Millisecond)
+	client, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for wait := time.Now().Add(time.Minute); p.ConnectRetries() == 0; {
+		if time.Now().After(wait) {
+			t.Fatal("the proxy never tried a dropped connect again")
+		}
+		time.Sleep(10 * time.Millisecond) // until the proxy has given up a connect
+	}
+	// Accept every queued connection until the proxy's arrives: it is the
+	// one the client's bytes reach.
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		c := accept()
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		var b [5]byte
+		if _, err := io.ReadFull(c, b[:]); err == nil && string(b[:]) == "hello" {
+			return
+		}
+	}
+	t.Fatal("the client's bytes never reached the target")
+}

@@ -28,6 +28,14 @@ import (
 // the proxy counts what the daemon costs the remote, and severing it
 // kills the daemon as SIGKILL would, mid-request, with no last push.
 
+// simConnectTimeout is how long the proxies wait for the git daemon to
+// take a connection before they try again. The git daemon stands for a
+// forge, whose front end queues connections; it listens with a backlog of
+// 5, and at hundreds of daemons its accept queue overflows: the kernel
+// drops the connect and retries it after 1, 3, 7, 15, 31 and 63 s, which
+// no forge would make a client wait.
+const simConnectTimeout = 250 * time.Millisecond
+
 // simOptions shape a simulated fleet.
 type simOptions struct {
 	nodes int
@@ -123,6 +131,7 @@ func newSimFleet(tb testing.TB, opts simOptions) *simFleet {
 	for i := range opts.nodes {
 		p := testenv.NewProxy(tb, f.target)
 		p.SetLatency(opts.oneWay)
+		p.SetConnectTimeout(simConnectTimeout)
 		f.nodes = append(f.nodes, &simNode{
 			f: f, name: nodeName(i), host: memory.New("memory"), proxy: p,
 			url:        "git://" + p.Addr() + "/" + filepath.Base(remote),

@@ -38,6 +38,7 @@ type simReader struct {
 func (f *simFleet) newReader() *simReader {
 	p := testenv.NewProxy(f.tb, f.target)
 	p.SetLatency(f.opts.oneWay)
+	p.SetConnectTimeout(simConnectTimeout)
 	r := &simReader{tb: f.tb, bin: testenv.Binary(f.tb), url: "git://" + p.Addr() + "/" + filepath.Base(f.remote), cache: f.tb.TempDir()}
 	if f.opts.statusRepo {
 		r.statusURL = "git://" + p.Addr() + "/" + filepath.Base(f.statusRemote)
@@ -215,6 +216,7 @@ type remoteLoad struct {
 	down, up           int64 // bytes
 	nodeRefs, lease    int64 // ref updates asked for
 	branch, otherRefs  int64
+	connectRetries     int64            // connects the proxies tried again
 	fetchesBy, bytesBy map[string]int64 // upload-pack requests and bytes by node
 	pushesBy           map[string]int64
 }
@@ -222,6 +224,7 @@ type remoteLoad struct {
 func (f *simFleet) load() remoteLoad {
 	l := remoteLoad{fetchesBy: map[string]int64{}, bytesBy: map[string]int64{}, pushesBy: map[string]int64{}}
 	for _, n := range f.nodes {
+		l.connectRetries += n.proxy.ConnectRetries()
 		for service, t := range n.proxy.Traffic() {
 			l.down += t.Down
 			l.up += t.Up
@@ -255,7 +258,8 @@ func (l remoteLoad) since(b remoteLoad) remoteLoad {
 	out := remoteLoad{
 		fetches: l.fetches - b.fetches, pushes: l.pushes - b.pushes, down: l.down - b.down, up: l.up - b.up,
 		nodeRefs: l.nodeRefs - b.nodeRefs, lease: l.lease - b.lease, branch: l.branch - b.branch, otherRefs: l.otherRefs - b.otherRefs,
-		fetchesBy: map[string]int64{}, bytesBy: map[string]int64{}, pushesBy: map[string]int64{},
+		connectRetries: l.connectRetries - b.connectRetries,
+		fetchesBy:      map[string]int64{}, bytesBy: map[string]int64{}, pushesBy: map[string]int64{},
 	}
 	for n, c := range l.fetchesBy {
 		out.fetchesBy[n] = c - b.fetchesBy[n]

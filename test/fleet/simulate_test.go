@@ -46,13 +46,13 @@ func (c simChange) String() string {
 	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed p50 %.1fs, p90 %.1fs, p99 %.1fs, on every node ref %.1fs; reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
 		"remote: %d pushes (ref updates: %d node refs, %d lease, %d branch), %d fetches, %.1f MB down, %.1f MB up; "+
 		"%d status commits in %d attempts, %d failed writes; %d aggregator commits; "+
-		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; %d connections dropped by full accept queues; "+
+		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; %d connections dropped by full accept queues (%d connects tried again by the proxies); "+
 		"%d fetches failed (%d as unreachable); last to land:%s",
 		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(),
 		c.landed50.Seconds(), c.landed90.Seconds(), c.landed99.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
 		c.load.pushes, c.load.nodeRefs, c.load.lease, c.load.branch, c.load.fetches, float64(c.load.down)/1e6, float64(c.load.up)/1e6,
 		w, a, c.log.messages["cannot push the status; kept and retried"], c.aggCommits,
-		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles, c.overflows,
+		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles, c.overflows, c.load.connectRetries,
 		c.log.messages["cannot fetch the spec branch; the last good revision stays enforced"], c.log.messages["fetch failed: Unreachable"],
 		strings.Join(c.late, ""))
 }
