@@ -156,18 +156,29 @@ func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Has
 	}
 	defer closeRepo()
 	// Check what the cache holds before fetching: a fetch may hide a loss
-	// (it sends what we lack) or trip over it with a less clear error.
+	// (it sends what we lack) or trip over it with a less clear error. A
+	// head whose spec tree this Source already read whole is checked down
+	// to its root tree only: reading every blob again on every poll was
+	// most of an idle fleet's CPU (docs/design/fleet-status.md), and a blob
+	// lost under an unchanged head is read by nothing until the next
+	// revision, whose whole tree is read (and the cache cloned again if
+	// that fails).
 	var checked plumbing.Hash
 	ref, err := repo.Storer.Reference(trackingRef(branch))
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
 	case err != nil:
 		return nil, damaged("ref of %s: %v", branch, err)
+	case ref.Hash() == s.read:
+		if err := checkShallow(repo, ref.Hash()); err != nil {
+			return nil, damaged("%v", err)
+		}
+		checked = ref.Hash()
 	default:
 		if _, err := checkCommit(repo, ref.Hash(), s.path); err != nil {
 			return nil, damaged("%v", err)
 		}
-		checked = ref.Hash()
+		checked, s.read = ref.Hash(), ref.Hash()
 	}
 	if err := s.fetch(ctx, repo, branch); err != nil {
 		return nil, err
@@ -291,6 +302,7 @@ func (s *Source) head(repo *git.Repository, branch string, prev, checked plumbin
 	if err != nil {
 		return nil, damaged("%v", err)
 	}
+	s.read = c.Hash
 	u := &updated{commit: c}
 	if prev.IsZero() || prev == c.Hash {
 		return u, nil

@@ -294,3 +294,30 @@ func writeFile(t *testing.T, name, data string) {
 		t.Fatal(err)
 	}
 }
+
+// An idle poll checks the cached head down to its root tree, not every
+// blob of its spec tree again (that was most of an idle fleet's CPU); a
+// blob lost under an unchanged head is found by the whole-tree read of the
+// next revision, which clones the cache again.
+func TestIdleFetchReadsNoBlobButTheNextRevisionDoes(t *testing.T) {
+	o := newOrigin(t)
+	first := o.commit("main", "specs", specFiles)
+	s := newSource(t, o.dir)
+	mustFetch(t, s)
+	blob := plumbing.ComputeHash(plumbing.BlobObject, []byte(managerYAML)).String()
+	writeFile(t, filepath.Join(s.dir, "objects", blob[:2], blob[2:]), "not zlib at all")
+
+	if got := mustFetch(t, s); got.Recloned || got.Hash != first.String() {
+		t.Fatalf("idle Fetch = %s, recloned %v (%s); want %s as it was: an idle poll must not read the spec tree's blobs",
+			got.Short, got.Recloned, got.RecloneReason, first)
+	}
+	second := o.commit("main", "more specs", map[string]entry{"specs/bridges.yaml": file(bridgeYAML), "specs/managers.yaml": file(managerYAML)})
+	got := mustFetch(t, s)
+	if !got.Recloned || !strings.Contains(got.RecloneReason, "managers.yaml") || got.Hash != second.String() {
+		t.Fatalf("Fetch of the next revision = %s, recloned %v (%q); want %s, the cache cloned again for the lost blob of managers.yaml",
+			got.Short, got.Recloned, got.RecloneReason, second)
+	}
+	if _, diags, err := s.Load(context.Background(), got); err != nil || diags.HasErrors() {
+		t.Errorf("Load after the re-clone: err %v, diagnostics %v", err, diags)
+	}
+}

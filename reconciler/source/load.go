@@ -176,6 +176,24 @@ func checkCommit(repo *git.Repository, h plumbing.Hash, specPath string) (*objec
 	return c, nil
 }
 
+// checkShallow reads commit h and its root tree and checks its parents are
+// present: what checkCommit checks, but the spec tree's blobs.
+func checkShallow(repo *git.Repository, h plumbing.Hash) error {
+	c, err := repo.CommitObject(h)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", h, err)
+	}
+	for _, p := range c.ParentHashes {
+		if err := repo.Storer.HasEncodedObject(p); err != nil {
+			return fmt.Errorf("parent %s of commit %s: %w", p, h, err)
+		}
+	}
+	if _, err := c.Tree(); err != nil {
+		return fmt.Errorf("tree of commit %s: %w", h, err)
+	}
+	return nil
+}
+
 func readTree(repo *git.Repository, t *object.Tree) error {
 	for _, e := range t.Entries {
 		switch e.Mode {

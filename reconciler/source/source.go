@@ -131,6 +131,10 @@ type Source struct {
 
 	mu   sync.Mutex
 	last plumbing.Hash // head returned by the previous Fetch
+	// read is the commit whose spec tree this Source last read whole from
+	// the cache (under mu): an unchanged head is checked shallowly before
+	// each fetch instead of read again (see tryUpdate).
+	read plumbing.Hash
 
 	watch   string // Options.WatchRefs
 	wmu     sync.Mutex
