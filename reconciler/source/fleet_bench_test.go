@@ -48,3 +48,36 @@ func BenchmarkFetchLoad1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdlePoll1000 measures a daemon's poll of a fleet's spec
+// repository when nothing changed, after three revisions of 1,000 objects
+// (three packs in the cache): what every daemon of a fleet at rest pays
+// every interval.
+func BenchmarkIdlePoll1000(b *testing.B) {
+	remote := testenv.NewGitRemote(b)
+	work := b.TempDir()
+	testenv.Git(b, work, "init", "-q", "-b", "main")
+	if err := os.MkdirAll(filepath.Join(work, "specs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	s := newSource(b, remote, func(opts *Options) { opts.Path = "specs" })
+	for g := range 3 {
+		for i := range 1000 {
+			doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/gen%d/db.sock\"}\n", i, i, g)
+			if err := os.WriteFile(filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", i)), []byte(doc), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		testenv.Git(b, work, "add", "-A")
+		testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
+		testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
+		mustFetch(b, s)
+	}
+	want := mustFetch(b, s).Hash
+	b.ResetTimer()
+	for range b.N {
+		if rev := mustFetch(b, s); rev.Hash != want {
+			b.Fatalf("idle poll moved to %s", rev.Hash)
+		}
+	}
+}
