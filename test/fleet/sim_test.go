@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,17 +22,18 @@ import (
 // real daemon (reconciler/daemon with its engine, spec source, status
 // writer, lease and aggregator, wired as `wirekeeper run` wires them with
 // default flags) with the in-memory provider standing in for its host.
-// Every daemon reaches the one spec repository, on the real git daemon,
-// through a proxy of its own that adds the latency of a remote far away:
+// Every daemon reaches the one spec repository, on the real git daemon
+// run once per connection (testenv.GitInetd: the standalone git daemon's
+// accept queue of 5 drops most of a fleet's connects), through a proxy of
+// its own that adds the latency of a remote far away:
 // the proxy counts what the daemon costs the remote, and severing it
 // kills the daemon as SIGKILL would, mid-request, with no last push.
 
-// simConnectTimeout is how long the proxies wait for the git daemon to
-// take a connection before they try again. The git daemon stands for a
-// forge, whose front end queues connections; it listens with a backlog of
-// 5, and at hundreds of daemons its accept queue overflows: the kernel
-// drops the connect and retries it after 1, 3, 7, 15, 31 and 63 s, which
-// no forge would make a client wait.
+// simConnectTimeout is how long the proxies wait for the remote to take a
+// connection before they try again. The remote stands for a forge, whose
+// front end queues connections: a connect the kernel drops for a full
+// accept queue is retried after 1, 3, 7, 15, 31 and 63 s, which no forge
+// would make a client wait.
 const simConnectTimeout = 250 * time.Millisecond
 
 // simOptions shape a simulated fleet.
@@ -57,7 +57,8 @@ type simOptions struct {
 type simFleet struct {
 	tb     testing.TB
 	opts   simOptions
-	target string // the git daemon's host:port
+	server *testenv.GitInetd
+	target string // the remote's host:port
 	remote string // the spec repository's URL at the git daemon
 	bare   string // the spec repository on disk
 	// statusRemote and statusBare are the status repository: the spec
@@ -114,12 +115,12 @@ func objectName(i int) string { return fmt.Sprintf("ovs-%05d", i) }
 func newSimFleet(tb testing.TB, opts simOptions) *simFleet {
 	tb.Helper()
 	remote := testenv.NewGitRemote(tb)
+	server := testenv.NewGitInetd(tb)
 	f := &simFleet{
-		tb: tb, opts: opts, remote: remote,
-		target: strings.TrimSuffix(strings.TrimPrefix(testenv.GitURL(tb), "git://"), "/"),
-		bare:   filepath.Join(testenv.GitBase(tb), filepath.Base(remote)),
-		work:   tb.TempDir(),
-		log:    newSimLog(),
+		tb: tb, opts: opts, remote: remote, server: server, target: server.Addr(),
+		bare: filepath.Join(testenv.GitBase(tb), filepath.Base(remote)),
+		work: tb.TempDir(),
+		log:  newSimLog(),
 	}
 	f.statusRemote, f.statusBare = f.remote, f.bare
 	if opts.statusRepo {

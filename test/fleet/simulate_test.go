@@ -64,7 +64,7 @@ func (c simChange) String() string {
 func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev string), started func(revision string)) simChange {
 	f.tb.Helper()
 	load0, log0, commits0 := f.load(), f.log.snapshot(), f.branchCommits()
-	self0, remote0 := cpuTimes()
+	self0, remote0 := f.cpuTimes()
 	overflows0 := listenOverflows()
 	stopSampling := make(chan struct{})
 	maxFiles := make(chan int, 1)
@@ -123,7 +123,7 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 	}
 	foldedAt := f.waitFolded(rev, limit)
 	close(stopSampling)
-	self1, remote1 := cpuTimes()
+	self1, remote1 := f.cpuTimes()
 	return simChange{
 		revision: rev,
 		landed:   last.Sub(pushed), reported: reportedAt.Sub(pushed), folded: foldedAt.Sub(pushed),
