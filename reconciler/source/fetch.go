@@ -14,6 +14,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -129,12 +130,13 @@ func (s *Source) update(ctx context.Context, branch string, prev plumbing.Hash) 
 	if err := os.RemoveAll(s.dir); err != nil {
 		return nil, fmt.Errorf("source: cannot remove the damaged cache: %w", err)
 	}
-	repo, closeRepo, err := s.clone(ctx, branch)
+	objects := cache.NewObjectLRUDefault()
+	repo, closeRepo, err := s.clone(ctx, branch, objects)
 	if err != nil {
 		return nil, err
 	}
 	defer closeRepo()
-	if u, err = s.head(repo, branch, prev, plumbing.ZeroHash); err != nil {
+	if u, err = s.head(repo, objects, branch, prev, plumbing.ZeroHash); err != nil {
 		return nil, fmt.Errorf("source: the cache %s is still unreadable after cloning again: %w", s.dir, err)
 	}
 	u.reason = reason
@@ -142,15 +144,16 @@ func (s *Source) update(ctx context.Context, branch string, prev plumbing.Hash) 
 }
 
 func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Hash) (*updated, error) {
+	objects := cache.NewObjectLRUDefault()
 	if _, err := os.Stat(s.dir); errors.Is(err, fs.ErrNotExist) {
-		repo, closeRepo, err := s.clone(ctx, branch)
+		repo, closeRepo, err := s.clone(ctx, branch, objects)
 		if err != nil {
 			return nil, err
 		}
 		defer closeRepo()
-		return s.head(repo, branch, prev, plumbing.ZeroHash)
+		return s.head(repo, objects, branch, prev, plumbing.ZeroHash)
 	}
-	repo, closeRepo, err := openCache(s.dir)
+	repo, closeRepo, err := openCache(s.dir, objects)
 	if err != nil {
 		return nil, err
 	}
@@ -178,19 +181,19 @@ func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Has
 		if _, err := checkCommit(repo, ref.Hash(), s.path); err != nil {
 			return nil, damaged("%v", err)
 		}
-		checked, s.read = ref.Hash(), ref.Hash()
+		checked, s.read, s.readObjects = ref.Hash(), ref.Hash(), objects
 	}
 	if err := s.fetch(ctx, repo, branch); err != nil {
 		return nil, err
 	}
 	s.noteWatched(repo)
-	return s.head(repo, branch, prev, checked)
+	return s.head(repo, objects, branch, prev, checked)
 }
 
 // openCache opens the bare clone (see openBare) and checks what a fetch
 // relies on; any problem is a damagedError.
-func openCache(dir string) (*git.Repository, func(), error) {
-	repo, closeRepo, err := openBare(dir)
+func openCache(dir string, objects cache.Object) (*git.Repository, func(), error) {
+	repo, closeRepo, err := openBare(dir, objects)
 	if err != nil {
 		return nil, nil, damaged("cannot open it: %v", err)
 	}
@@ -211,10 +214,11 @@ func openCache(dir string) (*git.Repository, func(), error) {
 	return repo, closeRepo, nil
 }
 
-// clone makes a new cache holding branch and opens it (see openBare). It
+// clone makes a new cache holding branch and opens it with objects (see
+// openBare). It
 // clones into a temporary folder renamed into place, so an interrupted
 // clone never looks like a cache.
-func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, func(), error) {
+func (s *Source) clone(ctx context.Context, branch string, objects cache.Object) (*git.Repository, func(), error) {
 	start := time.Now()
 	stale, _ := filepath.Glob(s.dir + ".clone-*")
 	for _, d := range stale {
@@ -245,7 +249,7 @@ func (s *Source) clone(ctx context.Context, branch string) (*git.Repository, fun
 	if err := os.Rename(tmp, s.dir); err != nil {
 		return nil, nil, fmt.Errorf("source: cannot move the new clone into place: %w", err)
 	}
-	repo, closeRepo, err := openBare(s.dir)
+	repo, closeRepo, err := openBare(s.dir, objects)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source: cannot open the new clone %s: %w", s.dir, err)
 	}
@@ -287,8 +291,9 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository, branch string)
 
 // head returns the fetched head of branch after checking that its commit,
 // parents and spec tree can be read (unless it is checked, the commit
-// checked before the fetch), and whether prev is not an ancestor.
-func (s *Source) head(repo *git.Repository, branch string, prev, checked plumbing.Hash) (*updated, error) {
+// checked before the fetch), and whether prev is not an ancestor. objects
+// is repo's cache: what the check read is kept for the Load of the head.
+func (s *Source) head(repo *git.Repository, objects cache.Object, branch string, prev, checked plumbing.Hash) (*updated, error) {
 	ref, err := repo.Storer.Reference(trackingRef(branch))
 	if err != nil {
 		return nil, damaged("no ref for the fetched branch %s: %v", branch, err)
@@ -298,8 +303,10 @@ func (s *Source) head(repo *git.Repository, branch string, prev, checked plumbin
 		c, err = repo.CommitObject(checked)
 	} else {
 		c, err = checkCommit(repo, ref.Hash(), s.path)
+		s.readObjects = objects
 	}
 	if err != nil {
+		s.readObjects = nil
 		return nil, damaged("%v", err)
 	}
 	s.read = c.Hash
@@ -331,7 +338,7 @@ func (s *Source) lookupCommit(ctx context.Context, prefix string) (*object.Commi
 		return nil, err
 	}
 	defer unlock()
-	repo, closeRepo, err := openBare(s.dir)
+	repo, closeRepo, err := openBare(s.dir, nil)
 	if err != nil {
 		return nil, nil
 	}

@@ -321,3 +321,26 @@ func TestIdleFetchReadsNoBlobButTheNextRevisionDoes(t *testing.T) {
 		t.Errorf("Load after the re-clone: err %v, diagnostics %v", err, diags)
 	}
 }
+
+// The Load of a revision a Fetch just checked uses the objects the check
+// decoded, once: a blob lost after the check is not read again by that
+// Load, and is read (and found lost) by the next.
+func TestLoadTakesTheObjectsTheFetchRead(t *testing.T) {
+	o := newOrigin(t)
+	o.commit("main", "specs", specFiles)
+	s := newSource(t, o.dir)
+	mustFetch(t, s)
+	changed := managerYAML + "# changed\n"
+	o.commit("main", "change", map[string]entry{"specs/bridges.yaml": file(bridgeYAML), "specs/managers.yaml": file(changed)})
+	rev := mustFetch(t, s)
+	blob := plumbing.ComputeHash(plumbing.BlobObject, []byte(changed)).String()
+	writeFile(t, filepath.Join(s.dir, "objects", blob[:2], blob[2:]), "not zlib at all")
+
+	set, diags, err := s.Load(context.Background(), rev)
+	if err != nil || diags.HasErrors() || len(set.Objects) == 0 {
+		t.Fatalf("Load right after the Fetch: err %v, diagnostics %v; want the objects the Fetch read", err, diags)
+	}
+	if _, _, err := s.Load(context.Background(), rev); err == nil || !strings.Contains(err.Error(), "cannot read the spec tree") {
+		t.Errorf("a second Load = %v; want the lost blob read from the disk and reported", err)
+	}
+}

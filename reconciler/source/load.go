@@ -9,6 +9,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
@@ -22,7 +23,7 @@ import (
 func (s *Source) Load(ctx context.Context, rev *Revision) (*spec.Set, spec.Diagnostics, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repo, c, unlock, err := s.openCommit(ctx, rev)
+	repo, c, unlock, err := s.openCommit(ctx, rev, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +59,7 @@ func (s *Source) ReadFile(ctx context.Context, rev *Revision, p string) ([]byte,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repo, c, unlock, err := s.openCommit(ctx, rev)
+	repo, c, unlock, err := s.openCommit(ctx, rev, false)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +76,13 @@ func (s *Source) ReadFile(ctx context.Context, rev *Revision, p string) ([]byte,
 }
 
 // openCommit opens the cache under a shared lock and finds rev's commit.
-// The caller holds s.mu and calls unlock when done reading.
-func (s *Source) openCommit(ctx context.Context, rev *Revision) (*git.Repository, *object.Commit, func(), error) {
+// The caller holds s.mu and calls unlock when done reading. When rev is the
+// commit whose spec tree the last fetch read whole, the cache is opened
+// with the objects that read decoded, so the load does not decode every
+// blob again (a fleet-wide change made each host decode its whole spec
+// tree twice); take hands them over for good, so that a later read goes
+// to the disk again.
+func (s *Source) openCommit(ctx context.Context, rev *Revision, take bool) (*git.Repository, *object.Commit, func(), error) {
 	if rev == nil || !plumbing.IsHash(rev.Hash) {
 		return nil, nil, nil, errors.New("source: no revision given; use one returned by Fetch or Resolve")
 	}
@@ -84,7 +90,14 @@ func (s *Source) openCommit(ctx context.Context, rev *Revision) (*git.Repository
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	repo, closeRepo, err := openBare(s.dir)
+	var objects cache.Object
+	if rev.Hash == s.read.String() {
+		objects = s.readObjects
+		if take {
+			s.readObjects = nil
+		}
+	}
+	repo, closeRepo, err := openBare(s.dir, objects)
 	if err != nil {
 		unlock()
 		return nil, nil, nil, fmt.Errorf("source: cannot open the cache %s (Fetch creates it): %w", s.dir, err)

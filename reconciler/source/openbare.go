@@ -16,18 +16,22 @@ import (
 )
 
 // openBare opens the bare repository at dir, as git.PlainOpen does, but
-// with its packfiles kept open until close is called. go-git otherwise
+// with its packfiles kept open until close is called, and objects as its
+// cache of decoded objects (a new one when nil). go-git otherwise
 // opens the packfile and reads its header again for every object it
 // reads: checking and loading a spec tree of 1,000 files made 2,000
 // opens, each resolving every component of the path, which cost a daemon
 // most of its CPU at every poll of a fleet's spec repository. close must
 // be called once the repository and what was read from it lazily (trees,
 // blobs) are no longer used, and before dir is removed.
-func openBare(dir string) (repo *git.Repository, close func(), err error) {
+func openBare(dir string, objects cache.Object) (repo *git.Repository, close func(), err error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, git.ErrRepositoryNotExists
 	}
-	st := filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir)}, cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	if objects == nil {
+		objects = cache.NewObjectLRUDefault()
+	}
+	st := filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir)}, objects, filesystem.Options{KeepDescriptors: true})
 	repo, err = git.Open(st, nil)
 	if err != nil {
 		st.Close()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
@@ -135,6 +136,10 @@ type Source struct {
 	// the cache (under mu): an unchanged head is checked shallowly before
 	// each fetch instead of read again (see tryUpdate).
 	read plumbing.Hash
+	// readObjects are the objects read with read's spec tree, kept for the
+	// Load of that revision, which takes them instead of reading every blob
+	// again (see openCommit).
+	readObjects cache.Object
 
 	watch   string // Options.WatchRefs
 	wmu     sync.Mutex

@@ -44,7 +44,7 @@ func (s *Source) Verify(rev *Revision) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, c, unlock, err := s.openCommit(context.Background(), rev)
+	_, c, unlock, err := s.openCommit(context.Background(), rev, false)
 	if err != nil {
 		return err
 	}
