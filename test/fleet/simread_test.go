@@ -33,6 +33,7 @@ type simReader struct {
 	statusURL string
 	cache     string
 	runs      int
+	cpu       time.Duration // user + system time of the runs
 }
 
 func (f *simFleet) newReader() *simReader {
@@ -58,7 +59,11 @@ func (r *simReader) read() (map[string]*reconciler.NodeStatus, error) {
 	cmd := exec.CommandContext(ctx, r.bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		r.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("wirekeeper status: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var doc review.StatusDocument

@@ -21,7 +21,11 @@ type simChange struct {
 	log                      simCounts
 	aggCommits               int // commits on the status branch
 	cpuSelf, cpuRemote       time.Duration
-	maxOpenFiles             int
+	// cpuReader is the CPU time of the readerRuns runs of `wirekeeper
+	// status` meanwhile (processes of their own, on the same CPUs).
+	cpuReader    time.Duration
+	readerRuns   int
+	maxOpenFiles int
 	// overflows counts the connections the machine dropped meanwhile
 	// for a full accept queue (see listenOverflows).
 	overflows int64
@@ -46,13 +50,13 @@ func (c simChange) String() string {
 	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed p50 %.1fs, p90 %.1fs, p99 %.1fs, on every node ref %.1fs; reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
 		"remote: %d pushes (ref updates: %d node refs, %d lease, %d branch), %d fetches, %.1f MB down, %.1f MB up; "+
 		"%d status commits in %d attempts, %d failed writes; %d aggregator commits; "+
-		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes; at most %d open files; %d connections dropped by full accept queues (%d connects tried again by the proxies); "+
+		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes, %.1fs in %d runs of wirekeeper status; at most %d open files; %d connections dropped by full accept queues (%d connects tried again by the proxies); "+
 		"%d fetches failed (%d as unreachable); last to land:%s",
 		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(),
 		c.landed50.Seconds(), c.landed90.Seconds(), c.landed99.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
 		c.load.pushes, c.load.nodeRefs, c.load.lease, c.load.branch, c.load.fetches, float64(c.load.down)/1e6, float64(c.load.up)/1e6,
 		w, a, c.log.messages["cannot push the status; kept and retried"], c.aggCommits,
-		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.maxOpenFiles, c.overflows, c.load.connectRetries,
+		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.cpuReader.Seconds(), c.readerRuns, c.maxOpenFiles, c.overflows, c.load.connectRetries,
 		c.log.messages["cannot fetch the spec branch; the last good revision stays enforced"], c.log.messages["fetch failed: Unreachable"],
 		strings.Join(c.late, ""))
 }
@@ -65,6 +69,7 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 	f.tb.Helper()
 	load0, log0, commits0 := f.load(), f.log.snapshot(), f.branchCommits()
 	self0, remote0 := f.cpuTimes()
+	reader0, runs0 := r.cpu, r.runs
 	overflows0 := listenOverflows()
 	stopSampling := make(chan struct{})
 	maxFiles := make(chan int, 1)
@@ -129,6 +134,7 @@ func (f *simFleet) change(r *simReader, limit time.Duration, prepare func(prev s
 		landed:   last.Sub(pushed), reported: reportedAt.Sub(pushed), folded: foldedAt.Sub(pushed),
 		load: f.load().since(load0), log: f.log.snapshot().since(log0), aggCommits: f.branchCommits() - commits0,
 		cpuSelf: self1 - self0, cpuRemote: remote1 - remote0, maxOpenFiles: <-maxFiles,
+		cpuReader: r.cpu - reader0, readerRuns: r.runs - runs0,
 		applied50: quantile(applied, 0.5), applied99: quantile(applied, 0.99), appliedMax: quantile(applied, 1),
 		landed50: quantile(landedAfter, 0.5), landed90: quantile(landedAfter, 0.9), landed99: quantile(landedAfter, 0.99), late: late, overflows: listenOverflows() - overflows0,
 	}
