@@ -19,20 +19,7 @@ func BenchmarkFetchLoad1000(b *testing.B) {
 	remote := testenv.NewGitRemote(b)
 	work := b.TempDir()
 	testenv.Git(b, work, "init", "-q", "-b", "main")
-	push := func(g int) {
-		if err := os.MkdirAll(filepath.Join(work, "specs"), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		for i := range 1000 {
-			doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/gen%d/db.sock\"}\n", i, i, g)
-			if err := os.WriteFile(filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", i)), []byte(doc), 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-		testenv.Git(b, work, "add", "-A")
-		testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
-		testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
-	}
+	push := func(g int) { pushGeneration(b, work, remote, g) }
 	push(0)
 	s := newSource(b, remote, func(opts *Options) { opts.Path = "specs" })
 	mustFetch(b, s)
@@ -57,20 +44,9 @@ func BenchmarkIdlePoll1000(b *testing.B) {
 	remote := testenv.NewGitRemote(b)
 	work := b.TempDir()
 	testenv.Git(b, work, "init", "-q", "-b", "main")
-	if err := os.MkdirAll(filepath.Join(work, "specs"), 0o755); err != nil {
-		b.Fatal(err)
-	}
 	s := newSource(b, remote, func(opts *Options) { opts.Path = "specs" })
 	for g := range 3 {
-		for i := range 1000 {
-			doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/gen%d/db.sock\"}\n", i, i, g)
-			if err := os.WriteFile(filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", i)), []byte(doc), 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-		testenv.Git(b, work, "add", "-A")
-		testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
-		testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
+		pushGeneration(b, work, remote, g)
 		mustFetch(b, s)
 	}
 	want := mustFetch(b, s).Hash
@@ -80,4 +56,23 @@ func BenchmarkIdlePoll1000(b *testing.B) {
 			b.Fatalf("idle poll moved to %s", rev.Hash)
 		}
 	}
+}
+
+// pushGeneration writes generation g of a fleet's spec folder in the clone
+// work, one OVSManager per node at 1,000 nodes, every object naming g, and
+// pushes it to remote's main.
+func pushGeneration(b *testing.B, work, remote string, g int) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Join(work, "specs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/gen%d/db.sock\"}\n", i, i, g)
+		if err := os.WriteFile(filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", i)), []byte(doc), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	testenv.Git(b, work, "add", "-A")
+	testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
+	testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
 }
