@@ -98,7 +98,7 @@ func (g *GitInetd) handle(c *net.TCPConn) {
 	}
 	cmd := exec.Command("git", "daemon", "--inetd", "--export-all", "--enable=receive-pack",
 		"--base-path="+g.base, g.base)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = gitEnv()
 	cmd.Stdin, cmd.Stdout = f, f
 	err = cmd.Start()
 	f.Close() // the child holds the connection now

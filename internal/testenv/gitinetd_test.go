@@ -17,13 +17,7 @@ func TestGitInetdServesConcurrentClients(t *testing.T) {
 	remote := NewGitRemote(t)
 	g := NewGitInetd(t)
 	url := "git://" + g.Addr() + "/" + filepath.Base(remote)
-	work := t.TempDir()
-	Git(t, work, "init", "-q", "-b", "main")
-	if err := os.WriteFile(filepath.Join(work, "f"), []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	Git(t, work, "add", "f")
-	Git(t, work, "commit", "-q", "-m", "one")
+	work := oneCommit(t)
 	Git(t, work, "push", "-q", url, "HEAD:main")
 	head := Git(t, work, "rev-parse", "HEAD")
 	if got := Git(t, t.TempDir(), "ls-remote", url, "main"); !strings.HasPrefix(got, head) {
@@ -44,7 +38,7 @@ func TestGitInetdServesConcurrentClients(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			cmd := exec.Command("git", "ls-remote", url, "main")
-			cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+			cmd.Env = gitEnv()
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.HasPrefix(string(out), head) {
 				errs <- fmt.Errorf("client %d: %v: %s", i, err, out)
@@ -59,4 +53,18 @@ func TestGitInetdServesConcurrentClients(t *testing.T) {
 	if g.Served() != 2+clients {
 		t.Errorf("served %d connections, want %d", g.Served(), 2+clients)
 	}
+}
+
+// oneCommit returns a new clone holding one commit, on branch main, of
+// one file.
+func oneCommit(t *testing.T) string {
+	t.Helper()
+	work := t.TempDir()
+	Git(t, work, "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(work, "f"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Git(t, work, "add", "f")
+	Git(t, work, "commit", "-q", "-m", "one")
+	return work
 }

@@ -149,13 +149,7 @@ func TestProxyCountsGit(t *testing.T) {
 	p := NewProxy(t, strings.TrimSuffix(strings.TrimPrefix(GitURL(t), "git://"), "/"))
 	p.SetLatency(5 * time.Millisecond)
 	url := "git://" + p.Addr() + "/" + filepath.Base(remote)
-	work := t.TempDir()
-	Git(t, work, "init", "-q", "-b", "main")
-	if err := os.WriteFile(filepath.Join(work, "f"), []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	Git(t, work, "add", "f")
-	Git(t, work, "commit", "-q", "-m", "one")
+	work := oneCommit(t)
 	Git(t, work, "push", "-q", url, "HEAD:main", "HEAD:refs/wirekeeper/status/hv1")
 	Git(t, work, "ls-remote", url)
 	Git(t, work, "fetch", "-q", url, "main")

@@ -119,12 +119,18 @@ func NewGitRemote(t testing.TB) string {
 	name := UniqueName(t) + ".git"
 	dir := filepath.Join(base, name)
 	cmd := exec.Command("git", "init", "-q", "--bare", "-b", "main", dir)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = gitEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: git init --bare %s: %v\n%s", dir, err, out)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return url + name
+}
+
+// gitEnv is the environment of the git processes testenv runs: the
+// machine's git configuration ignored, as scripts/test-servers.sh does.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 }
 
 // Git runs the git CLI in dir with the machine's configuration ignored and
@@ -134,7 +140,7 @@ func Git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.invalid"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = gitEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("git %v: %v\n%s", args, err, out)

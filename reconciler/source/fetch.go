@@ -215,9 +215,8 @@ func openCache(dir string, objects cache.Object) (*git.Repository, func(), error
 }
 
 // clone makes a new cache holding branch and opens it with objects (see
-// openBare). It
-// clones into a temporary folder renamed into place, so an interrupted
-// clone never looks like a cache.
+// openBare). It clones into a temporary folder renamed into place, so an
+// interrupted clone never looks like a cache.
 func (s *Source) clone(ctx context.Context, branch string, objects cache.Object) (*git.Repository, func(), error) {
 	start := time.Now()
 	stale, _ := filepath.Glob(s.dir + ".clone-*")
@@ -299,17 +298,18 @@ func (s *Source) head(repo *git.Repository, objects cache.Object, branch string,
 		return nil, damaged("no ref for the fetched branch %s: %v", branch, err)
 	}
 	var c *object.Commit
-	if ref.Hash() == checked {
-		c, err = repo.CommitObject(checked)
-	} else {
+	readWhole := ref.Hash() != checked
+	if readWhole {
 		c, err = checkCommit(repo, ref.Hash(), s.path)
-		s.readObjects = objects
+	} else {
+		c, err = repo.CommitObject(checked)
 	}
 	if err != nil {
-		s.readObjects = nil
 		return nil, damaged("%v", err)
 	}
-	s.read = c.Hash
+	if readWhole {
+		s.read, s.readObjects = c.Hash, objects
+	}
 	u := &updated{commit: c}
 	if prev.IsZero() || prev == c.Hash {
 		return u, nil
