@@ -187,7 +187,12 @@ func (s *Source) tryUpdate(ctx context.Context, branch string, prev plumbing.Has
 		return nil, err
 	}
 	s.noteWatched(repo)
-	return s.head(repo, objects, branch, prev, checked)
+	u, err := s.head(repo, objects, branch, prev, checked)
+	if err != nil {
+		return nil, err
+	}
+	s.compact(repo)
+	return u, nil
 }
 
 // openCache opens the bare clone (see openBare) and checks what a fetch

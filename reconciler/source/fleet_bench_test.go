@@ -76,3 +76,39 @@ func pushGeneration(b *testing.B, work, remote string, g int) {
 	testenv.Git(b, work, "commit", "-q", "-m", fmt.Sprintf("generation %d", g))
 	testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
 }
+
+// BenchmarkIdlePollHistory measures an idle poll of a 1,000-object spec
+// repository after a history of small revisions, each fetched as it came
+// (one file changed, so one small pack each in the cache), at two lengths
+// of history: a poll must not cost more as the history grows.
+func BenchmarkIdlePollHistory(b *testing.B) {
+	for _, revisions := range []int{3, 300} {
+		b.Run(fmt.Sprintf("revisions=%d", revisions), func(b *testing.B) {
+			remote := testenv.NewGitRemote(b)
+			work := b.TempDir()
+			testenv.Git(b, work, "init", "-q", "-b", "main")
+			s := newSource(b, remote, func(opts *Options) { opts.Path = "specs" })
+			pushGeneration(b, work, remote, 0)
+			mustFetch(b, s)
+			for r := 1; r < revisions; r++ {
+				p := filepath.Join(work, "specs", fmt.Sprintf("ovs-%05d.yaml", r%1000))
+				doc := fmt.Sprintf("apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs-%05d}\nspec: {node: hv-%05d.ams1.example.net, address: \"unix:/run/wk/rev%d/db.sock\"}\n", r%1000, r%1000, r)
+				if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				testenv.Git(b, work, "commit", "-q", "-am", fmt.Sprintf("revision %d", r))
+				testenv.Git(b, work, "push", "-q", remote, "HEAD:main")
+				mustFetch(b, s)
+			}
+			packs, _ := filepath.Glob(filepath.Join(s.dir, "objects", "pack", "*.pack"))
+			want := mustFetch(b, s).Hash
+			b.ResetTimer()
+			for range b.N {
+				if rev := mustFetch(b, s); rev.Hash != want {
+					b.Fatalf("idle poll moved to %s", rev.Hash)
+				}
+			}
+			b.ReportMetric(float64(len(packs)), "packs")
+		})
+	}
+}
