@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,18 +46,25 @@ func (c simChange) writes() (writes, attempts int) {
 	return c.log.messages["status committed"], c.log.attempts
 }
 
+// cpuFloor is the least time the machine's CPUs need for the CPU the
+// change cost (the daemons, the remote, the readers): when the time to
+// all-reported is near it, the machine, not the status path, set it.
+func (c simChange) cpuFloor() time.Duration {
+	return (c.cpuSelf + c.cpuRemote + c.cpuReader) / time.Duration(runtime.NumCPU())
+}
+
 func (c simChange) String() string {
 	w, a := c.writes()
 	return fmt.Sprintf("applied by the daemons p50 %.1fs, p99 %.1fs, max %.1fs; landed p50 %.1fs, p90 %.1fs, p99 %.1fs, on every node ref %.1fs; reported by wirekeeper status %.1fs, folded into the branch %.1fs after the push; "+
 		"remote: %d pushes (ref updates: %d node refs, %d lease, %d branch), %d fetches, %.1f MB down, %.1f MB up; "+
 		"%d status commits in %d attempts, %d failed writes; %d aggregator commits; "+
-		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes, %.1fs in %d runs of wirekeeper status; at most %d open files; %d connections dropped by full accept queues (%d connects tried again by the proxies); "+
+		"CPU: %.1fs in the daemons' process, %.1fs in the remote's git processes, %.1fs in %d runs of wirekeeper status (the machine's %d CPUs need %.1fs for it all); at most %d open files; %d connections dropped by full accept queues (%d connects tried again by the proxies); "+
 		"%d fetches failed (%d as unreachable); last to land:%s",
 		c.applied50.Seconds(), c.applied99.Seconds(), c.appliedMax.Seconds(),
 		c.landed50.Seconds(), c.landed90.Seconds(), c.landed99.Seconds(), c.landed.Seconds(), c.reported.Seconds(), c.folded.Seconds(),
 		c.load.pushes, c.load.nodeRefs, c.load.lease, c.load.branch, c.load.fetches, float64(c.load.down)/1e6, float64(c.load.up)/1e6,
 		w, a, c.log.messages["cannot push the status; kept and retried"], c.aggCommits,
-		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.cpuReader.Seconds(), c.readerRuns, c.maxOpenFiles, c.overflows, c.load.connectRetries,
+		c.cpuSelf.Seconds(), c.cpuRemote.Seconds(), c.cpuReader.Seconds(), c.readerRuns, runtime.NumCPU(), c.cpuFloor().Seconds(), c.maxOpenFiles, c.overflows, c.load.connectRetries,
 		c.log.messages["cannot fetch the spec branch; the last good revision stays enforced"], c.log.messages["fetch failed: Unreachable"],
 		strings.Join(c.late, ""))
 }
@@ -370,7 +378,7 @@ func benchFleet(b *testing.B, opts simOptions) {
 	f.waitFolded(first, limit)
 	b.Logf("%d daemons started and reported the first revision in %s", nodes, time.Since(started).Round(time.Second))
 
-	var reported, landed, landed90, folded, cpuSelf, cpuRemote time.Duration
+	var reported, landed, landed90, folded, cpuSelf, cpuRemote, floor time.Duration
 	var pushes, nodeRefs, aggCommits, writes, attempts int
 	b.ResetTimer()
 	for range b.N {
@@ -378,7 +386,7 @@ func benchFleet(b *testing.B, opts simOptions) {
 		b.Logf("FIGURES: %d daemons, %s interval, %s RTT: %s", nodes, f.opts.interval, 2*f.opts.oneWay, c)
 		w, a := c.writes()
 		reported, landed, landed90, folded = reported+c.reported, landed+c.landed, landed90+c.landed90, folded+c.folded
-		cpuSelf, cpuRemote = cpuSelf+c.cpuSelf, cpuRemote+c.cpuRemote
+		cpuSelf, cpuRemote, floor = cpuSelf+c.cpuSelf, cpuRemote+c.cpuRemote, floor+c.cpuFloor()
 		pushes, nodeRefs, aggCommits = pushes+int(c.load.pushes), nodeRefs+int(c.load.nodeRefs), aggCommits+c.aggCommits
 		writes, attempts = writes+w, attempts+a
 	}
@@ -395,6 +403,7 @@ func benchFleet(b *testing.B, opts simOptions) {
 	b.ReportMetric(each(aggCommits), "agg-commits")
 	b.ReportMetric(seconds(cpuSelf), "cpu-s-daemons")
 	b.ReportMetric(seconds(cpuRemote), "cpu-s-remote")
+	b.ReportMetric(seconds(floor), "s-cpu-floor")
 
 	idle := f.idle(2 * f.opts.interval)
 	b.Logf("FIGURES: at rest, %d daemons: %s", nodes, idle)
