@@ -31,8 +31,12 @@ validation problems with file:line:column, prune-guard warnings, and what
 the status branch last recorded for each object and node. Runs in the spec
 repository's CI: it reads git only, never the hosts.
 
-Exit status: 0 no changes, 2 changes, 1 the head is invalid or an error
-(usage errors included, as 2 means "changes").
+The plan is the merge: objects are merged three-way (by kind and name)
+from the merge base of --base and --head, so a head behind its base shows
+only its own changes. An object both changed differently is a conflict.
+
+Exit status: 0 no changes, 2 changes, 1 the head is invalid, a conflict,
+an invalid merge or an error (usage errors included, as 2 means "changes").
 
 `
 
@@ -83,6 +87,15 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		writeText(stderr, r.Head.Diagnostics)
 		fmt.Fprintf(stderr, "wirekeeper plan: %s (%s) is invalid: %d error(s); the daemons would refuse it\n",
 			r.Head.Ref, r.Head.Short(), r.Head.Diagnostics.ErrorCount())
+		return exitFail
+	case !r.Mergeable():
+		for _, c := range r.Merge.Conflicts {
+			fmt.Fprintf(stderr, "wirekeeper plan: conflict: %s: %s on %s, %s on %s since the merge base %s\n",
+				c.Ref, c.Base, r.Base.Ref, c.Head, r.Head.Ref, reconciler.ShortHash(r.Merge.Base))
+		}
+		writeText(stderr, r.Merge.Diagnostics)
+		fmt.Fprintf(stderr, "wirekeeper plan: merging %s (%s) into %s (%s) would not give specs the daemons apply: %d conflict(s), %d error(s)\n",
+			r.Head.Ref, r.Head.Short(), r.Base.Ref, r.Base.Short(), len(r.Merge.Conflicts), r.Merge.Diagnostics.ErrorCount())
 		return exitFail
 	case r.HasChanges():
 		changed := 0
@@ -187,28 +200,31 @@ func buildPlanReport(ctx context.Context, o planOptions, cache string, log *slog
 	if src.Path() != "." {
 		r.Path = src.Path()
 	}
-	baseSet, err := loadRevision(ctx, src, o.base, &r.Base)
+	baseRev, baseSet, err := loadRevision(ctx, src, o.base, &r.Base)
 	if err != nil {
 		return nil, err
 	}
-	headSet, err := loadRevision(ctx, src, o.head, &r.Head)
+	headRev, headSet, err := loadRevision(ctx, src, o.head, &r.Head)
 	if err != nil {
 		return nil, err
 	}
 	if !r.Valid() {
 		return r, nil
 	}
+	merged := headSet
 	if !r.Base.Valid() {
 		baseSet = nil // plan from an empty base; the report says so
+	} else if merged, err = mergeRevisions(ctx, src, r, baseRev, headRev, baseSet, headSet); err != nil {
+		return nil, err
 	}
 	var nodes []string
 	if o.node != "" {
 		nodes = []string{o.node}
-		if !slices.Contains(headSet.Nodes(), o.node) && (baseSet == nil || !slices.Contains(baseSet.Nodes(), o.node)) {
+		if !slices.Contains(merged.Nodes(), o.node) && (baseSet == nil || !slices.Contains(baseSet.Nodes(), o.node)) {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("node %s has no objects in either revision; check --node", o.node))
 		}
 	}
-	r.Nodes = reconciler.PlanRevisions(baseSet, headSet, nodes, r.Head.Message, o.maxPruneFraction)
+	r.Nodes = reconciler.PlanRevisions(baseSet, merged, nodes, r.Head.Message, o.maxPruneFraction)
 
 	w, err := o.repo.statusReader(src, cache, log)
 	if err != nil {
@@ -219,17 +235,58 @@ func buildPlanReport(ctx context.Context, o planOptions, cache string, log *slog
 }
 
 // loadRevision resolves name (fetching it) and loads its specs into rev.
-func loadRevision(ctx context.Context, src *source.Source, name string, rev *review.Revision) (*spec.Set, error) {
+func loadRevision(ctx context.Context, src *source.Source, name string, rev *review.Revision) (*source.Revision, *spec.Set, error) {
 	got, err := src.Resolve(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot fetch %q: %w", name, err)
+		return nil, nil, fmt.Errorf("cannot fetch %q: %w", name, err)
 	}
 	set, diags, err := src.Load(ctx, got)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the specs of %q (%s): %w", name, got.Short, err)
+		return nil, nil, fmt.Errorf("cannot read the specs of %q (%s): %w", name, got.Short, err)
 	}
 	*rev = review.Revision{Ref: name, Hash: got.Hash, Message: got.Message, Author: got.Author, Time: got.Time, Diagnostics: diags}
-	return set, nil
+	return got, set, nil
+}
+
+// mergeRevisions returns the specs merging head into base makes, object by
+// object from their merge base (reconciler.MergeSets), and records in r
+// how: the merge base, how far head is behind, the conflicts, the merged
+// specs' errors. A head that base has not moved past merges into itself.
+// When the merge base's specs are invalid the objects cannot be matched
+// against it: the plan then compares the two tips, and says so.
+func mergeRevisions(ctx context.Context, src *source.Source, r *review.Report, base, head *source.Revision, baseSet, headSet *spec.Set) (*spec.Set, error) {
+	mb, others, behind, err := src.MergeBase(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	m := &review.Merge{Others: others, Behind: behind}
+	var ancestor *spec.Set
+	if mb != nil {
+		m.Base = mb.Hash
+		if behind == 0 {
+			r.Merge = m
+			return headSet, nil
+		}
+		set, diags, err := src.Load(ctx, mb)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the specs of the merge base %s: %w", mb.Short, err)
+		}
+		if diags.HasErrors() {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("the merge base %s has invalid specs (%d error(s)), so this plan compares the two tips: what %s gained since %s forked may show as reverts",
+				mb.Short, diags.ErrorCount(), r.Base.Ref, r.Head.Ref))
+			return headSet, nil
+		}
+		ancestor = set
+	}
+	merged, conflicts := reconciler.MergeSets(ancestor, baseSet, headSet)
+	m.Conflicts = conflicts
+	for _, d := range spec.Validate(merged.Objects) {
+		if d.Severity == spec.SeverityError {
+			m.Diagnostics = append(m.Diagnostics, d)
+		}
+	}
+	r.Merge = m
+	return merged, nil
 }
 
 // readPlannedStatus reads the recorded status of each planned node. The

@@ -28,6 +28,25 @@ type Document struct {
 	Warnings     []string  `json:"warnings"`
 	StatusBranch string    `json:"statusBranch,omitempty"`
 	Nodes        []DocNode `json:"nodes"`
+	// Merge says how head was merged into base; absent when the plan
+	// compares the two tips (an invalid base).
+	Merge *DocMerge `json:"merge,omitempty"`
+}
+
+// DocMerge is Report.Merge.
+type DocMerge struct {
+	// MergeBase is the commit the plan merged from; "" when the histories
+	// share none.
+	MergeBase string `json:"mergeBase"`
+	// OtherMergeBases are the criss-cross merge bases not used.
+	OtherMergeBases []string `json:"otherMergeBases"`
+	// Behind counts the commits of base the head lacks.
+	Behind int `json:"behind"`
+	// Mergeable is false when there are conflicts or the merged specs have
+	// errors.
+	Mergeable   bool                  `json:"mergeable"`
+	Conflicts   []reconciler.Conflict `json:"conflicts"`
+	Diagnostics spec.Diagnostics      `json:"diagnostics"`
 }
 
 // DocRevision is one side of the comparison.
@@ -109,6 +128,12 @@ func (r *Report) Document() Document {
 	}
 	for i := range r.Nodes {
 		d.Nodes = append(d.Nodes, docNode(r, &r.Nodes[i]))
+	}
+	if m := r.Merge; m != nil {
+		d.Merge = &DocMerge{
+			MergeBase: m.Base, OtherMergeBases: orEmpty(m.Others), Behind: m.Behind, Mergeable: r.Mergeable(),
+			Conflicts: orEmpty(m.Conflicts), Diagnostics: orEmpty(m.Diagnostics),
+		}
 	}
 	return d
 }

@@ -92,6 +92,7 @@ func renderMarkdown(r *Report, l limits) string {
 		writeDiagnostics(&b, r.Head.Diagnostics)
 	}
 	writeWarnings(&b, r.Warnings)
+	writeMerge(&b, r)
 
 	b.WriteString("### Summary\n\n")
 	switch {
@@ -376,4 +377,41 @@ func fenceFor(body string) string {
 		}
 	}
 	return strings.Repeat("`", max(3, longest+1))
+}
+
+// writeMerge says how the head merges into the base: how far behind it
+// is, the merge base used, the conflicts and the merged specs' errors.
+func writeMerge(b *strings.Builder, r *Report) {
+	m := r.Merge
+	if m == nil {
+		return
+	}
+	switch {
+	case m.Base == "":
+		quote(b, fmt.Sprintf("⚠ %s and %s share no commit: this plan merges them as if from an empty tree.", codeSpan(r.Head.Ref), codeSpan(r.Base.Ref)))
+	case m.Behind > 0:
+		quote(b, fmt.Sprintf("ℹ %s is %d commit%s behind %s. This plan shows what merging it would change, object by object from their merge base %s, not the difference of the two tips: what %s gained since is neither reverted nor shown.",
+			codeSpan(r.Head.Ref), m.Behind, plural(m.Behind), codeSpan(r.Base.Ref), codeSpan(reconciler.ShortHash(m.Base)), codeSpan(r.Base.Ref)))
+	}
+	if n := len(m.Others); n > 0 {
+		quote(b, fmt.Sprintf("ℹ The history has %d other merge base%s (criss-cross merges); this plan used the newest, %s.", n, plural(n), codeSpan(reconciler.ShortHash(m.Base))))
+	}
+	if n := len(m.Conflicts); n > 0 {
+		what, pronoun := "these objects", "them"
+		if n == 1 {
+			what, pronoun = "this object", "it"
+		}
+		quote(b, fmt.Sprintf("✗ **%d conflict%s**: both branches changed %s differently since the merge base. The plan below shows the head's side; merge or rebase %s on %s to resolve %s.",
+			n, plural(n), what, codeSpan(r.Head.Ref), codeSpan(r.Base.Ref), pronoun))
+		b.WriteString("| Object | on the base | on the head |\n|---|---|---|\n")
+		for _, c := range m.Conflicts {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", codeSpan(c.Ref.String()), c.Base, c.Head)
+		}
+		b.WriteString("\n")
+	}
+	if m.Diagnostics.HasErrors() {
+		errs := m.Diagnostics.ErrorCount()
+		quote(b, fmt.Sprintf("✗ **The merge would be invalid: the daemons would refuse it.** Both sides are valid, but merged they have %d error%s:", errs, plural(errs)))
+		writeDiagnostics(b, m.Diagnostics)
+	}
 }

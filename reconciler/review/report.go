@@ -64,6 +64,34 @@ type Report struct {
 	// Warnings are problems that did not stop the plan, such as a status
 	// branch that could not be read. One line each.
 	Warnings []string
+	// Merge says how head merges into base; nil when the plan compares the
+	// two tips (an invalid base, or a merge base that cannot be used).
+	Merge *Merge
+}
+
+// Merge is how the plan merged head into base: object by object, from
+// their merge base (reconciler.MergeSets), so that what base gained after
+// head forked shows as neither a revert nor a change.
+type Merge struct {
+	// Base is the merge base's full hash; "" when the two histories share
+	// no commit (they merge as if from an empty tree).
+	Base string
+	// Others are the other best common ancestors of a criss-cross history;
+	// the plan used Base, the newest.
+	Others []string
+	// Behind counts the commits of base that head lacks.
+	Behind int
+	// Conflicts are the objects both sides changed differently since Base.
+	Conflicts []reconciler.Conflict
+	// Diagnostics are the errors of the merged specs: two valid sides can
+	// merge into specs the daemons would refuse.
+	Diagnostics spec.Diagnostics
+}
+
+// Mergeable reports whether merging makes specs the daemons apply: no
+// conflict and no error in the merged specs.
+func (r *Report) Mergeable() bool {
+	return r.Merge == nil || len(r.Merge.Conflicts) == 0 && !r.Merge.Diagnostics.HasErrors()
 }
 
 // Valid reports whether the head revision is valid, i.e. whether the
