@@ -29,7 +29,8 @@ SERVERS=(rabbitmq docker mysql ovs1 ovs2 git mermaid)
 # systemd: deploy/'s test checks the unit with systemd-analyze verify.
 # nodejs: reconciler/status parses its diagrams with the real Mermaid.
 PACKAGES=(openvswitch-switch rabbitmq-server mariadb-server mariadb-client
-	docker.io busybox-static ethtool iproute2 git systemd nodejs)
+	docker.io busybox-static ethtool iproute2 git systemd nodejs
+	openssh-client gnupg)
 START_TIMEOUT=${WK_START_TIMEOUT:-90}
 MARKER=.wirekeeper-test-run
 

@@ -52,6 +52,9 @@ type runConfig struct {
 	// VerifySignatures is the path of an OpenPGP keyring; when set, only
 	// commits signed by one of its keys are enforced.
 	VerifySignatures string
+	// AllowedSigners is the path of a git allowed signers file; when set,
+	// commits SSH-signed by one of its keys are enforced too.
+	AllowedSigners string
 	// MaxPruneFraction is the largest fraction of the live objects one
 	// revision may delete, in [0,1].
 	MaxPruneFraction float64
@@ -247,7 +250,8 @@ func (c runConfig) crossCheck(settings map[string]setting) []error {
 	// Every spec may name a file of the secrets directory and send it to a
 	// server of its choosing: the daemon's own credentials stay outside.
 	for name, p := range map[string]string{"ssh-key-file": c.SSHKeyFile, "https-password-file": c.HTTPSPasswordFile,
-		"webhook-secret-file": c.WebhookSecretFile, "known-hosts-file": c.KnownHostsFile, "verify-signatures": c.VerifySignatures} {
+		"webhook-secret-file": c.WebhookSecretFile, "known-hosts-file": c.KnownHostsFile, "verify-signatures": c.VerifySignatures,
+		"allowed-signers": c.AllowedSigners} {
 		if p != "" && c.SecretsDir != "" && insideDir(p, c.SecretsDir) {
 			errs = append(errs, fmt.Errorf("%s lies inside %s: any spec could name it in a {file: ...} secret; keep the daemon's own credentials outside the secrets directory",
 				settings[name].where, settings["secrets-dir"].where))
@@ -443,8 +447,10 @@ var runOptions = []runOption{
 		}},
 	{name: "https-password-file", arg: "FILE", help: "file holding the password or token for https:// repositories",
 		set: func(c *runConfig, v string) error { c.HTTPSPasswordFile = v; return nil }},
-	{name: "verify-signatures", arg: "KEYRING", help: "enforce only commits signed by a key of this OpenPGP keyring file",
+	{name: "verify-signatures", arg: "KEYRING", help: "enforce only commits signed by a key of this OpenPGP keyring file (or of --allowed-signers)",
 		set: func(c *runConfig, v string) error { c.VerifySignatures = v; return nil }},
+	{name: "allowed-signers", arg: "FILE", help: "enforce only commits SSH-signed by a key of this git allowed signers file (or of --verify-signatures)",
+		set: func(c *runConfig, v string) error { c.AllowedSigners = v; return nil }},
 	{name: "max-prune-fraction", arg: "FRACTION", def: "0.5", set: setMaxPruneFraction,
 		help: "refuse a revision that would delete more than this fraction of the live objects, 0 to 1"},
 	{name: "log-format", arg: "FORMAT", def: "text", help: "text or json",

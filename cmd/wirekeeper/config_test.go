@@ -262,6 +262,8 @@ func TestLoadRunConfigInvalid(t *testing.T) {
 			[]string{"--ssh-key-file=/etc/wirekeeper/secrets/ssh-key lies inside secrets-dir /etc/wirekeeper/secrets (the default): any spec could name it"}},
 		{"webhook secret inside a chosen secrets directory", with("--secrets-dir", "/run/creds"), map[string]string{"WIREKEEPER_WEBHOOK_SECRET_FILE": "/run/creds/sub/hook", "WIREKEEPER_WEBHOOK_LISTEN": ":9000"}, "",
 			[]string{"WIREKEEPER_WEBHOOK_SECRET_FILE=/run/creds/sub/hook lies inside --secrets-dir=/run/creds"}},
+		{"allowed signers inside the secrets directory", repo, nil, "allowedSigners: /etc/wirekeeper/secrets/allowed_signers\n",
+			[]string{"CFG:1: allowedSigners: /etc/wirekeeper/secrets/allowed_signers lies inside secrets-dir /etc/wirekeeper/secrets (the default): any spec could name it"}},
 		{"empty secrets directory", with("--secrets-dir="), nil, "", []string{`--secrets-dir="": must not be empty`}},
 
 		{"fraction above 1", with("--max-prune-fraction", "1.5"), nil, "", []string{"--max-prune-fraction=1.5: must be a number from 0 to 1"}},

@@ -101,10 +101,10 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
 		CacheDir:      filepath.Join(cfg.CacheDir, "source"),
 		Auth:          auth,
-		VerifyKeyring: cfg.VerifySignatures,
-		WatchRefs:     watch,
-		Logger:        log.With("component", "source"),
-		Names:         runSourceNames,
+		VerifyKeyring: cfg.VerifySignatures, AllowedSigners: cfg.AllowedSigners,
+		WatchRefs: watch,
+		Logger:    log.With("component", "source"),
+		Names:     runSourceNames,
 	})
 	if err != nil {
 		return nil, err

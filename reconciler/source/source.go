@@ -60,6 +60,10 @@ type Options struct {
 	// VerifyKeyring is an armored OpenPGP public keyring. When set, Verify
 	// accepts only commits signed by one of its keys.
 	VerifyKeyring string
+	// AllowedSigners is a git allowed signers file (gpg.ssh.
+	// allowedSignersFile). When set, Verify accepts commits SSH-signed by
+	// one of its keys; with VerifyKeyring as well, either kind.
+	AllowedSigners string
 	// WatchRefs, a ref prefix such as refs/wirekeeper/lease/, names refs
 	// each Fetch brings along with the branch (none there is fine), for
 	// Watched; "" fetches the branch alone.
@@ -128,7 +132,10 @@ type Source struct {
 	auth    transport.AuthMethod
 	keyring openpgp.EntityList
 	keyFile string
-	log     *slog.Logger
+	// signers are AllowedSigners' entries, read from signersFile.
+	signers     []allowedSigner
+	signersFile string
+	log         *slog.Logger
 
 	mu   sync.Mutex
 	last plumbing.Hash // head returned by the previous Fetch
@@ -198,6 +205,12 @@ func New(opts Options) (*Source, error) {
 			return nil, err
 		}
 		s.keyFile = opts.VerifyKeyring
+	}
+	if opts.AllowedSigners != "" {
+		if s.signers, err = readAllowedSigners(opts.AllowedSigners); err != nil {
+			return nil, err
+		}
+		s.signersFile = opts.AllowedSigners
 	}
 	return s, nil
 }

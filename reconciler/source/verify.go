@@ -34,12 +34,13 @@ func readKeyring(file string) (openpgp.EntityList, error) {
 	return keys, nil
 }
 
-// Verify checks that rev's commit is signed by a key of Options.VerifyKeyring.
-// It returns nil when no keyring is set. Otherwise the error matches
+// Verify checks that rev's commit is signed by a key of
+// Options.VerifyKeyring (OpenPGP) or of Options.AllowedSigners (SSH, git's
+// format). It returns nil when neither is set. Otherwise the error matches
 // ErrUnsigned (no signature) or ErrBadSignature (unknown key, signature not
-// matching the commit, not OpenPGP), and says which.
+// matching the commit, a format no key was given for), and says which.
 func (s *Source) Verify(rev *Revision) error {
-	if s.keyring == nil {
+	if s.keyring == nil && s.signers == nil {
 		return nil
 	}
 	s.mu.Lock()
@@ -49,25 +50,45 @@ func (s *Source) Verify(rev *Revision) error {
 		return err
 	}
 	defer unlock()
-	signer, err := verifyCommit(c, s.keyring, s.keyFile)
+	signer, err := s.verifyCommit(c)
 	if err != nil {
 		return err
 	}
-	s.log.Debug("source: signature verified", "commit", rev.Short, "key", keyID(signer.PrimaryKey.KeyId))
+	s.log.Debug("source: signature verified", "commit", rev.Short, "signer", signer)
 	return nil
 }
 
-func verifyCommit(c *object.Commit, keyring openpgp.EntityList, keyFile string) (*openpgp.Entity, error) {
+// verifyCommit checks c's signature by its format and returns who signed.
+func (s *Source) verifyCommit(c *object.Commit) (string, error) {
 	short := c.Hash.String()[:7]
 	sig := c.PGPSignature
 	switch {
 	case strings.TrimSpace(sig) == "":
-		return nil, fmt.Errorf("source: commit %s: %w", short, ErrUnsigned)
-	case !strings.Contains(sig, pgpSignatureHeader):
-		return nil, fmt.Errorf("source: commit %s carries a signature that is not OpenPGP (SSH or X.509?); only OpenPGP is verified: %w", short, ErrBadSignature)
-	case strings.Count(sig, pgpSignatureHeader) > 1:
-		return nil, fmt.Errorf("source: commit %s carries several signatures: %w", short, ErrBadSignature)
+		return "", fmt.Errorf("source: commit %s: %w", short, ErrUnsigned)
+	case strings.Count(sig, pgpSignatureHeader)+strings.Count(sig, sshSignatureHeader) > 1:
+		return "", fmt.Errorf("source: commit %s carries several signatures: %w", short, ErrBadSignature)
+	case strings.Contains(sig, sshSignatureHeader):
+		if s.signers == nil {
+			return "", fmt.Errorf("source: commit %s carries an SSH signature, and no allowed signers file is set (--allowed-signers): %w", short, ErrBadSignature)
+		}
+		return verifySSH(c, sig, s.signers, s.signersFile)
+	case strings.Contains(sig, pgpSignatureHeader):
+		if s.keyring == nil {
+			return "", fmt.Errorf("source: commit %s carries an OpenPGP signature, and no OpenPGP keyring is set (--verify-signatures): %w", short, ErrBadSignature)
+		}
+		e, err := verifyCommit(c, s.keyring, s.keyFile)
+		if err != nil {
+			return "", err
+		}
+		return "OpenPGP key " + keyID(e.PrimaryKey.KeyId), nil
 	}
+	return "", fmt.Errorf("source: commit %s carries a signature that is neither OpenPGP nor SSH (X.509?): %w", short, ErrBadSignature)
+}
+
+// verifyCommit checks c's OpenPGP signature against keyring.
+func verifyCommit(c *object.Commit, keyring openpgp.EntityList, keyFile string) (*openpgp.Entity, error) {
+	short := c.Hash.String()[:7]
+	sig := c.PGPSignature
 	payload := &plumbing.MemoryObject{}
 	if err := c.EncodeWithoutSignature(payload); err != nil {
 		return nil, fmt.Errorf("source: commit %s: %w", short, err)

@@ -111,7 +111,7 @@ func TestVerify(t *testing.T) {
 				})
 			},
 			wantErr:  ErrBadSignature,
-			wantText: "not OpenPGP",
+			wantText: "carries an SSH signature, and no allowed signers file is set",
 		},
 	}
 	for _, tt := range tests {
