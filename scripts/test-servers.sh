@@ -30,7 +30,7 @@ SERVERS=(rabbitmq docker mysql ovs1 ovs2 git mermaid)
 # nodejs: reconciler/status parses its diagrams with the real Mermaid.
 PACKAGES=(openvswitch-switch rabbitmq-server mariadb-server mariadb-client
 	docker.io busybox-static ethtool iproute2 git systemd nodejs
-	openssh-client gnupg)
+	openssh-client gnupg jq curl)
 START_TIMEOUT=${WK_START_TIMEOUT:-90}
 MARKER=.wirekeeper-test-run
 
