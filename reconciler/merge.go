@@ -43,10 +43,10 @@ func MergeSets(ancestor, base, head *spec.Set) (*spec.Set, []Conflict) {
 	var conflicts []Conflict
 	pick := func(r Ref) *spec.Object {
 		a, bo, ho := anc[r], b[r], h[r]
-		if sameObject(a, ho) {
+		if SameObject(a, ho) {
 			return bo
 		}
-		if !sameObject(a, bo) && !sameObject(bo, ho) {
+		if !SameObject(a, bo) && !SameObject(bo, ho) {
 			conflicts = append(conflicts, Conflict{Ref: r, Base: sideChange(a, bo), Head: sideChange(a, ho)})
 		}
 		return ho
@@ -89,10 +89,10 @@ func sideChange(ancestor, side *spec.Object) string {
 	return "changed"
 }
 
-// sameObject reports whether a and b are the same desired object: both
+// SameObject reports whether a and b are the same desired object: both
 // absent, or the same spec, labels and annotations (where each was written
 // does not matter).
-func sameObject(a, b *spec.Object) bool {
+func SameObject(a, b *spec.Object) bool {
 	if a == nil || b == nil {
 		return a == b
 	}

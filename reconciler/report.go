@@ -93,7 +93,8 @@ type DriftEvent struct {
 // RefusedRevision is a spec revision the node did not apply, and why.
 type RefusedRevision struct {
 	Revision string `json:"revision" yaml:"revision"`
-	// Reason is a short code: Invalid, Unsigned, BadSignature, PruneGuard.
+	// Reason is a short code: Invalid, Unsigned, BadSignature, Untrusted,
+	// PruneGuard.
 	Reason  string `json:"reason" yaml:"reason"`
 	Message string `json:"message" yaml:"message"`
 	// Since is when this revision was first refused.

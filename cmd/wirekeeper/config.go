@@ -55,6 +55,9 @@ type runConfig struct {
 	// AllowedSigners is the path of a git allowed signers file; when set,
 	// commits SSH-signed by one of its keys are enforced too.
 	AllowedSigners string
+	// TrustPolicy is the path of the per-node trust policy (reconciler/
+	// trust); it needs VerifySignatures or AllowedSigners.
+	TrustPolicy string
 	// MaxPruneFraction is the largest fraction of the live objects one
 	// revision may delete, in [0,1].
 	MaxPruneFraction float64
@@ -243,6 +246,9 @@ func (c runConfig) crossCheck(settings map[string]setting) []error {
 		if err := status.CheckRefs(c.StatusBranch, c.StatusRefPrefix); err != nil {
 			errs = append(errs, fmt.Errorf("%s and %s: %w", settings["status-ref-prefix"].where, settings["status-branch"].where, err))
 		}
+	}
+	if c.TrustPolicy != "" && c.VerifySignatures == "" && c.AllowedSigners == "" {
+		errs = append(errs, fmt.Errorf("%s: a trust policy needs signatures to check: set --verify-signatures and/or --allowed-signers", settings["trust-policy"].where))
 	}
 	if c.WebhookListen != "" && c.WebhookSecretFile == "" {
 		errs = append(errs, fmt.Errorf("%s: the webhook needs a secret: set --webhook-secret-file (or WIREKEEPER_WEBHOOK_SECRET_FILE, or webhookSecretFile: in the config file)", settings["webhook-listen"].where))
@@ -451,6 +457,8 @@ var runOptions = []runOption{
 		set: func(c *runConfig, v string) error { c.VerifySignatures = v; return nil }},
 	{name: "allowed-signers", arg: "FILE", help: "enforce only commits SSH-signed by a key of this git allowed signers file (or of --verify-signatures)",
 		set: func(c *runConfig, v string) error { c.AllowedSigners = v; return nil }},
+	{name: "trust-policy", arg: "FILE", help: "the per-node trust policy: which signing keys may change which nodes' objects, of which kinds (needs --verify-signatures or --allowed-signers)",
+		set: func(c *runConfig, v string) error { c.TrustPolicy = v; return nil }},
 	{name: "max-prune-fraction", arg: "FRACTION", def: "0.5", set: setMaxPruneFraction,
 		help: "refuse a revision that would delete more than this fraction of the live objects, 0 to 1"},
 	{name: "log-format", arg: "FORMAT", def: "text", help: "text or json",

@@ -264,6 +264,8 @@ func TestLoadRunConfigInvalid(t *testing.T) {
 			[]string{"WIREKEEPER_WEBHOOK_SECRET_FILE=/run/creds/sub/hook lies inside --secrets-dir=/run/creds"}},
 		{"allowed signers inside the secrets directory", repo, nil, "allowedSigners: /etc/wirekeeper/secrets/allowed_signers\n",
 			[]string{"CFG:1: allowedSigners: /etc/wirekeeper/secrets/allowed_signers lies inside secrets-dir /etc/wirekeeper/secrets (the default): any spec could name it"}},
+		{"trust policy without signatures", with("--trust-policy", "/etc/wirekeeper/trust.yaml"), nil, "",
+			[]string{"--trust-policy=/etc/wirekeeper/trust.yaml: a trust policy needs signatures to check: set --verify-signatures and/or --allowed-signers"}},
 		{"empty secrets directory", with("--secrets-dir="), nil, "", []string{`--secrets-dir="": must not be empty`}},
 
 		{"fraction above 1", with("--max-prune-fraction", "1.5"), nil, "", []string{"--max-prune-fraction=1.5: must be a number from 0 to 1"}},

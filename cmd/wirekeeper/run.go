@@ -26,6 +26,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/metrics"
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 	"github.com/wirekeeper/wirekeeper/reconciler/webhook"
 )
 
@@ -221,6 +222,12 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 	}
 	if cfg.MetricsListen != "" {
 		opts.Metrics = metrics.Handler(reg, func() error { return d.Ready() })
+	}
+	if cfg.TrustPolicy != "" {
+		if opts.Trust, err = trust.Load(cfg.TrustPolicy); err != nil {
+			return nil, err
+		}
+		opts.TrustState = filepath.Join(cfg.CacheDir, "trusted-revision")
 	}
 	d, err = daemon.New(opts)
 	return d, err

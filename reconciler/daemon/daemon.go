@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -60,6 +63,17 @@ type Options struct {
 	// HTTPLimits bound the webhook and metrics servers; zero fields take
 	// the defaults (see HTTPLimits).
 	HTTPLimits HTTPLimits
+	// Trust, when set, is the per-node trust policy: a new revision is
+	// applied only if every commit it brings that changes this node's
+	// objects is signed by a key the policy allows for them
+	// (source.CheckTrust); otherwise it is refused as Untrusted.
+	// TrustState is the file where the daemon keeps the last revision it
+	// applied under the policy, the start of the next check: local state,
+	// not the status the remote holds, which a writer of the status refs
+	// could forge. Without it (or before the first apply) the head's
+	// signer must be allowed for every object of the node.
+	Trust      *trust.Policy
+	TrustState string
 	// Observer receives measurements for metrics; optional.
 	Observer Observer
 	Logger   *slog.Logger
@@ -276,6 +290,15 @@ func (d *Daemon) adopt(ctx context.Context, rev *source.Revision) {
 		refuse(reason, err.Error(), nil)
 		return
 	}
+	if d.opts.Trust != nil {
+		if err := d.opts.Source.CheckTrust(ctx, d.trustedRevision(), rev, d.opts.Node, d.opts.Trust); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			refuse("Untrusted", err.Error(), nil)
+			return
+		}
+	}
 	set, diags, err := d.opts.Source.Load(ctx, rev)
 	if err != nil && ctx.Err() != nil {
 		return // stopping: the revision is not refused for that
@@ -299,8 +322,43 @@ func (d *Daemon) adopt(ctx context.Context, rev *source.Revision) {
 		return
 	}
 	d.opts.Engine.Refuse(nil)
+	d.keepTrusted(rev.Hash)
 	if d.opts.Observer.Applied != nil {
 		d.opts.Observer.Applied(rev.Hash)
+	}
+}
+
+// trustedRevision is where the next trust check starts: the revision the
+// engine enforces, else the one TrustState recorded before a restart.
+func (d *Daemon) trustedRevision() string {
+	if rev, _ := d.opts.Engine.Revision(); rev.Hash != "" {
+		return rev.Hash
+	}
+	if d.opts.TrustState == "" {
+		return ""
+	}
+	data, err := os.ReadFile(d.opts.TrustState)
+	if err != nil {
+		return ""
+	}
+	if h := strings.TrimSpace(string(data)); len(h) == 40 && strings.Trim(h, "0123456789abcdef") == "" {
+		return h
+	}
+	return ""
+}
+
+// keepTrusted records the applied revision in TrustState.
+func (d *Daemon) keepTrusted(hash string) {
+	if d.opts.Trust == nil || d.opts.TrustState == "" {
+		return
+	}
+	tmp := d.opts.TrustState + ".tmp"
+	err := os.WriteFile(tmp, []byte(hash+"\n"), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, d.opts.TrustState)
+	}
+	if err != nil {
+		d.log.Warn("cannot record the applied revision for the trust check; after a restart the head's signer must be allowed for every object", "err", err)
 	}
 }
 

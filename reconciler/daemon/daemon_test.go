@@ -119,6 +119,8 @@ type rig struct {
 	cancel   context.CancelFunc
 	done     chan error
 	keyring  string // --verify-signatures, when set
+	// allowedSigners is --allowed-signers, when set.
+	allowedSigners string
 	// node is the daemon's node name, hv1 unless set; url is the URL it
 	// reaches the remote at, the remote itself unless set.
 	node, url string
@@ -144,7 +146,7 @@ func (r *rig) start() {
 	url := cmp.Or(r.url, r.remote)
 	cache := r.t.TempDir()
 	src, err := source.New(source.Options{URL: url, Branch: "main", Path: "specs", CacheDir: filepath.Join(cache, "src"),
-		VerifyKeyring: r.keyring, WatchRefs: path.Dir(status.LeaseRef("").String()) + "/"})
+		VerifyKeyring: r.keyring, AllowedSigners: r.allowedSigners, WatchRefs: path.Dir(status.LeaseRef("").String()) + "/"})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 )
 
 const (
@@ -164,16 +166,16 @@ func (s *allowedSigner) allows(namespace string, t time.Time) error {
 // allowed signers and returns who signed: principals and key fingerprint.
 // As git does, the commit's committer time stands for the signing time in
 // valid-after and valid-before.
-func verifySSH(c *object.Commit, armored string, signers []allowedSigner, file string) (string, error) {
+func verifySSH(c *object.Commit, armored string, signers []allowedSigner, file string) (trust.Key, error) {
 	short := c.Hash.String()[:7]
 	sig, err := sshsig.Unarmor([]byte(strings.TrimSpace(armored)))
 	if err != nil {
-		return "", fmt.Errorf("source: commit %s: the SSH signature cannot be read: %v: %w", short, err, ErrBadSignature)
+		return trust.Key{}, fmt.Errorf("source: commit %s: the SSH signature cannot be read: %v: %w", short, err, ErrBadSignature)
 	}
 	fp := ssh.FingerprintSHA256(sig.PublicKey)
 	payload := &plumbing.MemoryObject{}
 	if err := c.EncodeWithoutSignature(payload); err != nil {
-		return "", fmt.Errorf("source: commit %s: %w", short, err)
+		return trust.Key{}, fmt.Errorf("source: commit %s: %w", short, err)
 	}
 	var refused []string
 	for i := range signers {
@@ -187,18 +189,18 @@ func verifySSH(c *object.Commit, armored string, signers []allowedSigner, file s
 		}
 		r, err := payload.Reader()
 		if err != nil {
-			return "", fmt.Errorf("source: commit %s: %w", short, err)
+			return trust.Key{}, fmt.Errorf("source: commit %s: %w", short, err)
 		}
 		err = sshsig.Verify(r, sig, s.key, sig.HashAlgorithm, gitNamespace)
 		r.Close()
 		if err != nil {
-			return "", fmt.Errorf("source: commit %s: SSH signature by %s does not verify: %v: %w", short, fp, err, ErrBadSignature)
+			return trust.Key{}, fmt.Errorf("source: commit %s: SSH signature by %s does not verify: %v: %w", short, fp, err, ErrBadSignature)
 		}
-		return fmt.Sprintf("%s (%s)", s.principals, fp), nil
+		return trust.Key{IDs: []string{fp}, Name: fmt.Sprintf("SSH key %s (%s)", fp, s.principals)}, nil
 	}
 	if len(refused) > 0 {
-		return "", fmt.Errorf("source: commit %s is signed by SSH key %s, which %s does not allow for this commit: %s: %w",
+		return trust.Key{}, fmt.Errorf("source: commit %s is signed by SSH key %s, which %s does not allow for this commit: %s: %w",
 			short, fp, file, strings.Join(refused, "; "), ErrBadSignature)
 	}
-	return "", fmt.Errorf("source: commit %s is signed by SSH key %s, which is not in the allowed signers file %s: %w", short, fp, file, ErrBadSignature)
+	return trust.Key{}, fmt.Errorf("source: commit %s is signed by SSH key %s, which is not in the allowed signers file %s: %w", short, fp, file, ErrBadSignature)
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 )
 
 const pgpSignatureHeader = "-----BEGIN PGP SIGNATURE-----"
@@ -54,35 +56,37 @@ func (s *Source) Verify(rev *Revision) error {
 	if err != nil {
 		return err
 	}
-	s.log.Debug("source: signature verified", "commit", rev.Short, "signer", signer)
+	s.log.Debug("source: signature verified", "commit", rev.Short, "signer", signer.Name)
 	return nil
 }
 
-// verifyCommit checks c's signature by its format and returns who signed.
-func (s *Source) verifyCommit(c *object.Commit) (string, error) {
+// verifyCommit checks c's signature by its format and returns the key
+// that made it.
+func (s *Source) verifyCommit(c *object.Commit) (trust.Key, error) {
 	short := c.Hash.String()[:7]
 	sig := c.PGPSignature
 	switch {
 	case strings.TrimSpace(sig) == "":
-		return "", fmt.Errorf("source: commit %s: %w", short, ErrUnsigned)
+		return trust.Key{}, fmt.Errorf("source: commit %s: %w", short, ErrUnsigned)
 	case strings.Count(sig, pgpSignatureHeader)+strings.Count(sig, sshSignatureHeader) > 1:
-		return "", fmt.Errorf("source: commit %s carries several signatures: %w", short, ErrBadSignature)
+		return trust.Key{}, fmt.Errorf("source: commit %s carries several signatures: %w", short, ErrBadSignature)
 	case strings.Contains(sig, sshSignatureHeader):
 		if s.signers == nil {
-			return "", fmt.Errorf("source: commit %s carries an SSH signature, and no allowed signers file is set (--allowed-signers): %w", short, ErrBadSignature)
+			return trust.Key{}, fmt.Errorf("source: commit %s carries an SSH signature, and no allowed signers file is set (--allowed-signers): %w", short, ErrBadSignature)
 		}
 		return verifySSH(c, sig, s.signers, s.signersFile)
 	case strings.Contains(sig, pgpSignatureHeader):
 		if s.keyring == nil {
-			return "", fmt.Errorf("source: commit %s carries an OpenPGP signature, and no OpenPGP keyring is set (--verify-signatures): %w", short, ErrBadSignature)
+			return trust.Key{}, fmt.Errorf("source: commit %s carries an OpenPGP signature, and no OpenPGP keyring is set (--verify-signatures): %w", short, ErrBadSignature)
 		}
 		e, err := verifyCommit(c, s.keyring, s.keyFile)
 		if err != nil {
-			return "", err
+			return trust.Key{}, err
 		}
-		return "OpenPGP key " + keyID(e.PrimaryKey.KeyId), nil
+		id := keyID(e.PrimaryKey.KeyId)
+		return trust.Key{IDs: []string{id, fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)}, Name: "OpenPGP key " + id}, nil
 	}
-	return "", fmt.Errorf("source: commit %s carries a signature that is neither OpenPGP nor SSH (X.509?): %w", short, ErrBadSignature)
+	return trust.Key{}, fmt.Errorf("source: commit %s carries a signature that is neither OpenPGP nor SSH (X.509?): %w", short, ErrBadSignature)
 }
 
 // verifyCommit checks c's OpenPGP signature against keyring.

@@ -1,0 +1,115 @@
+package daemon_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
+)
+
+// trustSpecs is a manager and a mirror on node <site>-1.
+func trustSpecs(site, port string) string {
+	return fmt.Sprintf("---\napiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs%[1]s}\nspec: {node: %[1]s-1, address: unix:/run/ovs.sock}\n"+
+		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: m%[1]s}\nspec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}\n", site, port)
+}
+
+// The daemon of node b-1 applies what site b's key signs and refuses, as
+// Untrusted, a commit by site a's key that changes b-1's mirror, keeping
+// the last good revision; the daemon of a-1 takes the same commit.
+func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
+	testenv.NeedBins(t, "daemon: trust policy", "apt-get install openssh-client", false, "ssh-keygen")
+	dir := t.TempDir()
+	var signers, policy strings.Builder
+	policy.WriteString("signers:\n")
+	keys := map[string]string{}
+	for _, site := range []string{"a", "b"} {
+		priv := filepath.Join(dir, site)
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", priv).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+		pub, err := os.ReadFile(priv + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[site] = priv
+		fmt.Fprintf(&signers, "%s@example.net %s", site, pub)
+		fmt.Fprintf(&policy, "  - name: site-%s\n    keys: [%q]\n    nodes: [\"%s-*\"]\n", site, ssh.FingerprintSHA256(k), site)
+	}
+	signersFile, policyFile := filepath.Join(dir, "allowed_signers"), filepath.Join(dir, "trust.yaml")
+	os.WriteFile(signersFile, []byte(signers.String()), 0o600)
+	os.WriteFile(policyFile, []byte(policy.String()), 0o600)
+	p, err := trust.Load(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := newRig(t)
+	signed := func(site, msg string, files map[string]string) string {
+		t.Helper()
+		for name, content := range files {
+			full := filepath.Join(r.work.dir, name)
+			os.MkdirAll(filepath.Dir(full), 0o755)
+			if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.work.git("add", "-A")
+		r.work.git("-c", "gpg.format=ssh", "-c", "user.signingkey="+keys[site], "commit", "-q", "-S", "-m", msg)
+		r.work.push()
+		return r.work.git("rev-parse", "HEAD")
+	}
+	first := signed("b", "both sites", map[string]string{"specs/a.yaml": trustSpecs("a", "tap0"), "specs/b.yaml": trustSpecs("b", "tap0")})
+
+	// Node b-1 first: its first revision is signed by b, who may change
+	// all of b-1's objects.
+	r.node, r.allowedSigners, r.noAggregate = "b-1", signersFile, true
+	state := filepath.Join(t.TempDir(), "trusted-revision")
+	r.configure = func(o *daemon.Options) { o.Trust, o.TrustState = p, state }
+	r.start()
+	r.waitFor("b-1 to apply the first revision", func() bool { rev, _ := r.engine.Revision(); return rev.Hash == first })
+	if got, _ := os.ReadFile(state); strings.TrimSpace(string(got)) != first {
+		t.Errorf("trust state = %q, want %s", got, first)
+	}
+
+	bad := signed("a", "a edits b's mirror", map[string]string{"specs/b.yaml": trustSpecs("b", "tap9")})
+	r.waitFor("b-1 to refuse a's commit", func() bool {
+		ns := r.engine.Status()
+		return ns.Refused != nil && ns.Refused.Revision == bad
+	})
+	ns := r.engine.Status()
+	if ns.Refused.Reason != "Untrusted" || !strings.Contains(ns.Refused.Message, "commit "+bad[:7]+" changes Mirror/mb on node b-1") ||
+		!strings.Contains(ns.Refused.Message, "may not change a Mirror on node b-1") || ns.AppliedRevision != first {
+		t.Errorf("b-1's status: refused %+v, applied %s; want Untrusted naming the commit and the object, %s still applied", ns.Refused, ns.AppliedRevision, first)
+	}
+	// A later commit by b does not launder a's change.
+	later := signed("b", "b edits its mirror", map[string]string{"specs/b.yaml": trustSpecs("b", "tap5")})
+	r.waitFor("b-1 to refuse the later commit too", func() bool {
+		ns := r.engine.Status()
+		return ns.Refused != nil && ns.Refused.Revision == later
+	})
+	if ns := r.engine.Status(); !strings.Contains(ns.Refused.Message, "commit "+bad[:7]) || ns.AppliedRevision != first {
+		t.Errorf("b-1's status after b's commit: refused %+v, applied %s", ns.Refused, ns.AppliedRevision)
+	}
+	r.stop()
+
+	// Node a-1, from the same trust state: a's commit did not touch a-1's
+	// objects, b's neither: it applies the head.
+	a := newRig(t)
+	a.remote, a.work = r.remote, r.work
+	a.node, a.allowedSigners, a.noAggregate = "a-1", signersFile, true
+	a.configure = func(o *daemon.Options) { o.Trust, o.TrustState = p, state }
+	a.start()
+	a.waitFor("a-1 to apply the head", func() bool { rev, _ := a.engine.Revision(); return rev.Hash == later })
+}
