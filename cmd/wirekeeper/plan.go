@@ -20,6 +20,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
+	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -88,6 +89,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wirekeeper plan: %s (%s) is invalid: %d error(s); the daemons would refuse it\n",
 			r.Head.Ref, r.Head.Short(), r.Head.Diagnostics.ErrorCount())
 		return exitFail
+	case len(r.Untrusted()) > 0:
+		for _, n := range r.Untrusted() {
+			fmt.Fprintf(stderr, "wirekeeper plan: %s would refuse it: %s\n", n, r.Trust[n])
+		}
+		fmt.Fprintf(stderr, "wirekeeper plan: under the trust policy, %d node(s) would refuse %s (%s)\n", len(r.Untrusted()), r.Head.Ref, r.Head.Short())
+		return exitFail
 	case !r.Mergeable():
 		for _, c := range r.Merge.Conflicts {
 			fmt.Fprintf(stderr, "wirekeeper plan: conflict: %s: %s on %s, %s on %s since the merge base %s\n",
@@ -138,6 +145,7 @@ type planOptions struct {
 	base, head, path string
 	node, output     string
 	maxPruneFraction float64
+	trustPolicy      string
 }
 
 func parsePlanFlags(args []string, stderr io.Writer) (planOptions, error) {
@@ -151,6 +159,9 @@ func parsePlanFlags(args []string, stderr io.Writer) (planOptions, error) {
 	fs.StringVar(&o.node, "node", "", "plan only this node")
 	fs.StringVar(&o.output, "output", "markdown", "markdown (a pull-request comment) or json")
 	fs.Float64Var(&o.maxPruneFraction, "max-prune-fraction", 0.5, "the daemons' prune guard: warn when a node would lose more than this fraction of its objects, 0 to 1")
+	fs.StringVar(&o.trustPolicy, "trust-policy", "", "say per node whether the daemons would accept the head's commits under this trust policy (needs --verify-signatures and/or --allowed-signers)")
+	fs.StringVar(&o.repo.verifyKeyring, "verify-signatures", "", "the daemons' OpenPGP keyring, for --trust-policy")
+	fs.StringVar(&o.repo.allowedSigners, "allowed-signers", "", "the daemons' git allowed signers file, for --trust-policy")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, planUsage)
 		fs.PrintDefaults()
@@ -180,6 +191,9 @@ func parsePlanFlags(args []string, stderr io.Writer) (planOptions, error) {
 	}
 	if o.output != "markdown" && o.output != "json" {
 		errs = append(errs, fmt.Errorf("unknown --output %q; valid: markdown, json", o.output))
+	}
+	if o.trustPolicy != "" && o.repo.verifyKeyring == "" && o.repo.allowedSigners == "" {
+		errs = append(errs, errors.New("--trust-policy needs the daemons' keys: --verify-signatures and/or --allowed-signers"))
 	}
 	if f := o.maxPruneFraction; math.IsNaN(f) || f < 0 || f > 1 {
 		errs = append(errs, errors.New("--max-prune-fraction must be a number from 0 to 1, for example 0.5"))
@@ -225,6 +239,25 @@ func buildPlanReport(ctx context.Context, o planOptions, cache string, log *slog
 		}
 	}
 	r.Nodes = reconciler.PlanRevisions(baseSet, merged, nodes, r.Head.Message, o.maxPruneFraction)
+	if o.trustPolicy != "" {
+		p, err := trust.Load(o.trustPolicy)
+		if err != nil {
+			return nil, err
+		}
+		r.Trust = map[string]string{}
+		for _, n := range r.Nodes {
+			// The node is taken to enforce the base: the commits checked
+			// are those the head brings over it.
+			if err := src.CheckTrust(ctx, baseRev.Hash, headRev, n.Node, p); err != nil {
+				if !errors.Is(err, source.ErrUntrusted) {
+					return nil, err
+				}
+				r.Trust[n.Node] = err.Error()
+			} else {
+				r.Trust[n.Node] = ""
+			}
+		}
+	}
 
 	w, err := o.repo.statusReader(src, cache, log)
 	if err != nil {
@@ -331,6 +364,9 @@ type repoFlags struct {
 	url, statusBranch, cacheDir string
 	statusRepo, statusRefPrefix string
 	auth                        source.AuthOptions
+	// verifyKeyring and allowedSigners verify signatures (plan's trust
+	// check); empty for status.
+	verifyKeyring, allowedSigners string
 }
 
 func (f *repoFlags) register(fs *flag.FlagSet) {
@@ -381,6 +417,7 @@ func (f *repoFlags) source(branch, path, cache string, log *slog.Logger) (*sourc
 	return source.New(source.Options{
 		URL: f.url, Branch: branch, Path: path,
 		CacheDir: filepath.Join(cache, "source"), Auth: f.auth, Logger: log,
+		VerifyKeyring: f.verifyKeyring, AllowedSigners: f.allowedSigners,
 		Names: repoFlagNames,
 	})
 }

@@ -77,6 +77,15 @@ type DocNode struct {
 	// Status is what the status branch last recorded for the node; null
 	// when nothing is recorded.
 	Status *DocStatus `json:"status"`
+	// Trust is present when plan was given a trust policy: whether the
+	// node's daemon would accept the head's commits, and why not.
+	Trust *DocTrust `json:"trust,omitempty"`
+}
+
+// DocTrust is a node's verdict under the trust policy.
+type DocTrust struct {
+	Accepted bool   `json:"accepted"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // DocChange is one create, update or delete, with its field diff from the
@@ -171,6 +180,10 @@ func docNode(r *Report, p *reconciler.NodePlan) DocNode {
 			}
 		}
 		d.Changes = append(d.Changes, dc)
+	}
+	if r.Trust != nil {
+		why := r.Trust[p.Node]
+		d.Trust = &DocTrust{Accepted: why == "", Reason: why}
 	}
 	if ns != nil {
 		d.Status = &DocStatus{

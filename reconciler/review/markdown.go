@@ -103,7 +103,7 @@ func renderMarkdown(r *Report, l limits) string {
 		b.WriteString("**No changes**: merging would change nothing on any node.\n\n")
 	}
 	for i := range r.Nodes {
-		fmt.Fprintf(&b, "- **%s**: %s\n", mdText(r.Nodes[i].Node), summary(&r.Nodes[i]))
+		fmt.Fprintf(&b, "- **%s**: %s%s\n", mdText(r.Nodes[i].Node), summary(&r.Nodes[i]), trustNote(r, r.Nodes[i].Node))
 	}
 	b.WriteString("\n")
 	for i := range r.Nodes {
@@ -414,4 +414,16 @@ func writeMerge(b *strings.Builder, r *Report) {
 		quote(b, fmt.Sprintf("✗ **The merge would be invalid: the daemons would refuse it.** Both sides are valid, but merged they have %d error%s:", errs, plural(errs)))
 		writeDiagnostics(b, m.Diagnostics)
 	}
+}
+
+// trustNote is a node's verdict under the trust policy, for its summary
+// line; "" when plan was given no policy.
+func trustNote(r *Report, node string) string {
+	if r.Trust == nil {
+		return ""
+	}
+	if why := r.Trust[node]; why != "" {
+		return " — ✗ **refused under the trust policy**: " + mdText(why)
+	}
+	return " — ✓ accepted under the trust policy"
 }

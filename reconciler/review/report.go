@@ -8,6 +8,7 @@ package review
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,10 @@ type Report struct {
 	// Merge says how head merges into base; nil when the plan compares the
 	// two tips (an invalid base, or a merge base that cannot be used).
 	Merge *Merge
+	// Trust, when a trust policy was given, says per node whether its
+	// daemon would accept the head's commits: "" accepted, else why not.
+	// nil when no policy was given.
+	Trust map[string]string
 }
 
 // Merge is how the plan merged head into base: object by object, from
@@ -86,6 +91,19 @@ type Merge struct {
 	// Diagnostics are the errors of the merged specs: two valid sides can
 	// merge into specs the daemons would refuse.
 	Diagnostics spec.Diagnostics
+}
+
+// Untrusted lists the nodes whose daemons would refuse the head under the
+// trust policy, sorted.
+func (r *Report) Untrusted() []string {
+	var out []string
+	for n, why := range r.Trust {
+		if why != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Mergeable reports whether merging makes specs the daemons apply: no

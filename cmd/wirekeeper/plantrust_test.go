@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
+	"github.com/wirekeeper/wirekeeper/reconciler/review"
+)
+
+// siteSpecs is a manager and a mirror on node <site>-1.
+func siteSpecs(site, port string) string {
+	return fmt.Sprintf("---\napiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs%[1]s}\nspec: {node: %[1]s-1, address: unix:/run/ovs.sock}\n"+
+		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: m%[1]s}\nspec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}\n", site, port)
+}
+
+// plan --trust-policy says per node whether its daemon would take the
+// branch: site a's key changing b-1's mirror is refused on b-1, accepted
+// on a-1, and the plan exits 1.
+func TestPlanTrustPolicy(t *testing.T) {
+	testenv.NeedBins(t, "plan: trust policy", "apt-get install openssh-client", false, "ssh-keygen")
+	dir := t.TempDir()
+	var signers, policy strings.Builder
+	policy.WriteString("signers:\n")
+	keys := map[string]string{}
+	for _, site := range []string{"a", "b"} {
+		priv := filepath.Join(dir, site)
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", priv).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+		pub, _ := os.ReadFile(priv + ".pub")
+		k, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[site] = priv
+		fmt.Fprintf(&signers, "%s@example.net %s", site, pub)
+		fmt.Fprintf(&policy, "  - name: site-%s\n    keys: [%q]\n    nodes: [\"%s-*\"]\n", site, ssh.FingerprintSHA256(k), site)
+	}
+	signersFile, policyFile := filepath.Join(dir, "allowed_signers"), filepath.Join(dir, "trust.yaml")
+	os.WriteFile(signersFile, []byte(signers.String()), 0o600)
+	os.WriteFile(policyFile, []byte(policy.String()), 0o600)
+
+	remote, work := newSpecRepo(t)
+	pushSpecs(t, work, siteSpecs("a", "tap0")+siteSpecs("b", "tap0"), "both sites")
+	gitCLI(t, work, "checkout", "-q", "-b", "feature")
+	if err := os.WriteFile(filepath.Join(work, "ovs.yaml"), []byte(siteSpecs("a", "tap1")+siteSpecs("b", "tap9")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitCLI(t, work, "-c", "gpg.format=ssh", "-c", "user.signingkey="+keys["a"], "commit", "-q", "-S", "-am", "a edits both sites")
+	gitCLI(t, work, "push", "-q", "origin", "feature")
+	bad := gitCLI(t, work, "rev-parse", "HEAD")
+
+	args := []string{"--repo", remote, "--cache-dir", t.TempDir(), "--head", "feature", "--trust-policy", policyFile, "--allowed-signers", signersFile}
+	md := runCmd(runPlan, args...)
+	md.expect(t, exitFail, []string{
+		"- **a-1**: 1 to update, 1 unchanged — ✓ accepted under the trust policy\n",
+		"- **b-1**: 1 to update, 1 unchanged — ✗ **refused under the trust policy**: source: commit " + bad[:7] + " changes Mirror/mb on node b-1",
+	}, []string{"wirekeeper plan: b-1 would refuse it: source: commit " + bad[:7], "1 node(s) would refuse feature"})
+
+	js := runCmd(runPlan, append(args, "--output", "json")...)
+	var doc review.Document
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, js.stdout)
+	}
+	got := map[string]review.DocTrust{}
+	for _, n := range doc.Nodes {
+		if n.Trust == nil {
+			t.Fatalf("node %s has no trust verdict:\n%s", n.Node, js.stdout)
+		}
+		got[n.Node] = *n.Trust
+	}
+	if !got["a-1"].Accepted || got["b-1"].Accepted || !strings.Contains(got["b-1"].Reason, "may not change a Mirror on node b-1") {
+		t.Errorf("trust verdicts = %+v", got)
+	}
+	// Without keys to check signatures with, the policy cannot be used.
+	runCmd(runPlan, "--repo", remote, "--head", "feature", "--trust-policy", policyFile).expect(t, exitFail, nil,
+		[]string{"--trust-policy needs the daemons' keys"})
+}
