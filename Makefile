@@ -42,6 +42,8 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench Fold1000 -benchtime 10x ./reconciler/status/ && \
 		go test -run "^$$" -bench "IdleSpecFetch|StatusPush|IdleFold" -benchtime 20x ./reconciler/daemon/ && \
 		go test -run "^$$" -bench FetchLoad1000 -benchtime 20x ./reconciler/source/ && \
+		go test -run "^$$" -bench IdlePollHistory -benchtime 200x ./reconciler/source/ && \
+		go test -run "^$$" -bench PlanBehind100 -benchtime 10x ./cmd/wirekeeper/ && \
 		go test -run "^$$" -bench FleetStatus -benchtime 1x -timeout 120m ./test/fleet/ && \
 		go test -run "^$$" -bench DriftRepair -benchtime 200x ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
@@ -25,28 +22,8 @@ func siteSpecs(site, port string) string {
 // branch: site a's key changing b-1's mirror is refused on b-1, accepted
 // on a-1, and the plan exits 1.
 func TestPlanTrustPolicy(t *testing.T) {
-	testenv.NeedBins(t, "plan: trust policy", "apt-get install openssh-client", false, "ssh-keygen")
-	dir := t.TempDir()
-	var signers, policy strings.Builder
-	policy.WriteString("signers:\n")
-	keys := map[string]string{}
-	for _, site := range []string{"a", "b"} {
-		priv := filepath.Join(dir, site)
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", priv).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-		pub, _ := os.ReadFile(priv + ".pub")
-		k, _, _, _, err := ssh.ParseAuthorizedKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[site] = priv
-		fmt.Fprintf(&signers, "%s@example.net %s", site, pub)
-		fmt.Fprintf(&policy, "  - name: site-%s\n    keys: [%q]\n    nodes: [\"%s-*\"]\n", site, ssh.FingerprintSHA256(k), site)
-	}
-	signersFile, policyFile := filepath.Join(dir, "allowed_signers"), filepath.Join(dir, "trust.yaml")
-	os.WriteFile(signersFile, []byte(signers.String()), 0o600)
-	os.WriteFile(policyFile, []byte(policy.String()), 0o600)
+	keys := testenv.NewSiteKeys(t, "a", "b")
+	signersFile, policyFile := keys.AllowedSigners, keys.TrustPolicy
 
 	remote, work := newSpecRepo(t)
 	pushSpecs(t, work, siteSpecs("a", "tap0")+siteSpecs("b", "tap0"), "both sites")
@@ -54,7 +31,7 @@ func TestPlanTrustPolicy(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "ovs.yaml"), []byte(siteSpecs("a", "tap1")+siteSpecs("b", "tap9")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gitCLI(t, work, "-c", "gpg.format=ssh", "-c", "user.signingkey="+keys["a"], "commit", "-q", "-S", "-am", "a edits both sites")
+	gitCLI(t, work, append(testenv.SignWith(keys.Private["a"]), "commit", "-q", "-am", "a edits both sites")...)
 	gitCLI(t, work, "push", "-q", "origin", "feature")
 	bad := gitCLI(t, work, "rev-parse", "HEAD")
 

@@ -3,12 +3,9 @@ package daemon_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
@@ -25,32 +22,9 @@ func trustSpecs(site, port string) string {
 // Untrusted, a commit by site a's key that changes b-1's mirror, keeping
 // the last good revision; the daemon of a-1 takes the same commit.
 func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
-	testenv.NeedBins(t, "daemon: trust policy", "apt-get install openssh-client", false, "ssh-keygen")
-	dir := t.TempDir()
-	var signers, policy strings.Builder
-	policy.WriteString("signers:\n")
-	keys := map[string]string{}
-	for _, site := range []string{"a", "b"} {
-		priv := filepath.Join(dir, site)
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", priv).CombinedOutput(); err != nil {
-			t.Fatalf("ssh-keygen: %v\n%s", err, out)
-		}
-		pub, err := os.ReadFile(priv + ".pub")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, _, _, _, err := ssh.ParseAuthorizedKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[site] = priv
-		fmt.Fprintf(&signers, "%s@example.net %s", site, pub)
-		fmt.Fprintf(&policy, "  - name: site-%s\n    keys: [%q]\n    nodes: [\"%s-*\"]\n", site, ssh.FingerprintSHA256(k), site)
-	}
-	signersFile, policyFile := filepath.Join(dir, "allowed_signers"), filepath.Join(dir, "trust.yaml")
-	os.WriteFile(signersFile, []byte(signers.String()), 0o600)
-	os.WriteFile(policyFile, []byte(policy.String()), 0o600)
-	p, err := trust.Load(policyFile)
+	keys := testenv.NewSiteKeys(t, "a", "b")
+	signersFile := keys.AllowedSigners
+	p, err := trust.Load(keys.TrustPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +40,7 @@ func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
 			}
 		}
 		r.work.git("add", "-A")
-		r.work.git("-c", "gpg.format=ssh", "-c", "user.signingkey="+keys[site], "commit", "-q", "-S", "-m", msg)
+		r.work.git(append(testenv.SignWith(keys.Private[site]), "commit", "-q", "-m", msg)...)
 		r.work.push()
 		return r.work.git("rev-parse", "HEAD")
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 )
@@ -49,7 +47,7 @@ func (r *trustRepo) commit(site, msg string, files map[string]string) string {
 	testenv.Git(r.t, r.dir, "add", "-A")
 	args := []string{"commit", "-q", "-m", msg}
 	if site != "" {
-		args = append([]string{"-c", "gpg.format=ssh", "-c", "user.signingkey=" + r.keys[site], "-c", "commit.gpgsign=true"}, args...)
+		args = append(testenv.SignWith(r.keys[site]), args...)
 	}
 	testenv.Git(r.t, r.dir, args...)
 	return testenv.Git(r.t, r.dir, "rev-parse", "HEAD")
@@ -60,28 +58,15 @@ func (r *trustRepo) commit(site, msg string, files map[string]string) string {
 // repository whose first commit (signed by a) holds both sites.
 func newTrustSetup(t *testing.T) (*trustRepo, *trust.Policy, string, string) {
 	t.Helper()
-	testenv.NeedBins(t, "source: trust policy", "apt-get install openssh-client", false, "ssh-keygen")
-	keys := t.TempDir()
-	r := &trustRepo{t: t, dir: filepath.Join(t.TempDir(), "specs"), keys: map[string]string{}}
-	var signers, policy strings.Builder
-	policy.WriteString("signers:\n")
-	for _, site := range []string{"a", "b"} {
-		priv, pub := sshKey(t, keys, site)
-		r.keys[site] = priv
-		fmt.Fprintf(&signers, "%s@example.net %s\n", site, pub)
-		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(pub))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&policy, "  - name: site-%s\n    keys: [%q]\n    nodes: [\"%s-*\"]\n", site, ssh.FingerprintSHA256(k), site)
-	}
-	p, err := trust.Load(tempFile(t, "trust.yaml", policy.String()))
+	keys := testenv.NewSiteKeys(t, "a", "b")
+	r := &trustRepo{t: t, dir: filepath.Join(t.TempDir(), "specs"), keys: keys.Private}
+	p, err := trust.Load(keys.TrustPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	testenv.Git(t, t.TempDir(), "init", "-q", "-b", "main", r.dir)
 	first := r.commit("a", "both sites", map[string]string{"a.yaml": siteSpecs("a", "tap0"), "b.yaml": siteSpecs("b", "tap0")})
-	return r, p, tempFile(t, "allowed_signers", signers.String()), first
+	return r, p, keys.AllowedSigners, first
 }
 
 func checkTrust(t *testing.T, r *trustRepo, signers, applied, node string, p *trust.Policy) error {
