@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +11,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
 )
 
-// siteSpecs is a manager and a mirror on node <site>-1.
-func siteSpecs(site, port string) string {
-	return fmt.Sprintf("---\napiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs%[1]s}\nspec: {node: %[1]s-1, address: unix:/run/ovs.sock}\n"+
-		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: m%[1]s}\nspec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}\n", site, port)
-}
-
 // plan --trust-policy says per node whether its daemon would take the
 // branch: site a's key changing b-1's mirror is refused on b-1, accepted
 // on a-1, and the plan exits 1.
@@ -26,9 +19,9 @@ func TestPlanTrustPolicy(t *testing.T) {
 	signersFile, policyFile := keys.AllowedSigners, keys.TrustPolicy
 
 	remote, work := newSpecRepo(t)
-	pushSpecs(t, work, siteSpecs("a", "tap0")+siteSpecs("b", "tap0"), "both sites")
+	pushSpecs(t, work, testenv.SiteSpecs("a", "tap0")+testenv.SiteSpecs("b", "tap0"), "both sites")
 	gitCLI(t, work, "checkout", "-q", "-b", "feature")
-	if err := os.WriteFile(filepath.Join(work, "ovs.yaml"), []byte(siteSpecs("a", "tap1")+siteSpecs("b", "tap9")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "ovs.yaml"), []byte(testenv.SiteSpecs("a", "tap1")+testenv.SiteSpecs("b", "tap9")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	gitCLI(t, work, append(testenv.SignWith(keys.Private["a"]), "commit", "-q", "-am", "a edits both sites")...)

@@ -63,3 +63,10 @@ func NewSiteKeys(t testing.TB, sites ...string) SiteKeys {
 func SignWith(key string) []string {
 	return []string{"-c", "gpg.format=ssh", "-c", "user.signingkey=" + key, "-c", "commit.gpgsign=true"}
 }
+
+// SiteSpecs is the spec of site s's node s-1: an OVSManager ovs<s> and a
+// Mirror m<s> sending to port, for the trust tests.
+func SiteSpecs(site, port string) string {
+	return fmt.Sprintf("---\napiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs%[1]s}\nspec: {node: %[1]s-1, address: unix:/run/ovs.sock}\n"+
+		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: m%[1]s}\nspec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}\n", site, port)
+}

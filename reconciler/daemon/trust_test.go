@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +10,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/reconciler/daemon"
 	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 )
-
-// trustSpecs is a manager and a mirror on node <site>-1.
-func trustSpecs(site, port string) string {
-	return fmt.Sprintf("---\napiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata: {name: ovs%[1]s}\nspec: {node: %[1]s-1, address: unix:/run/ovs.sock}\n"+
-		"---\napiVersion: wirekeeper.io/v1alpha1\nkind: Mirror\nmetadata: {name: m%[1]s}\nspec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}\n", site, port)
-}
 
 // The daemon of node b-1 applies what site b's key signs and refuses, as
 // Untrusted, a commit by site a's key that changes b-1's mirror, keeping
@@ -44,7 +37,7 @@ func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
 		r.work.push()
 		return r.work.git("rev-parse", "HEAD")
 	}
-	first := signed("b", "both sites", map[string]string{"specs/a.yaml": trustSpecs("a", "tap0"), "specs/b.yaml": trustSpecs("b", "tap0")})
+	first := signed("b", "both sites", map[string]string{"specs/a.yaml": testenv.SiteSpecs("a", "tap0"), "specs/b.yaml": testenv.SiteSpecs("b", "tap0")})
 
 	// Node b-1 first: its first revision is signed by b, who may change
 	// all of b-1's objects.
@@ -57,7 +50,7 @@ func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
 		t.Errorf("trust state = %q, want %s", got, first)
 	}
 
-	bad := signed("a", "a edits b's mirror", map[string]string{"specs/b.yaml": trustSpecs("b", "tap9")})
+	bad := signed("a", "a edits b's mirror", map[string]string{"specs/b.yaml": testenv.SiteSpecs("b", "tap9")})
 	r.waitFor("b-1 to refuse a's commit", func() bool {
 		ns := r.engine.Status()
 		return ns.Refused != nil && ns.Refused.Revision == bad
@@ -68,7 +61,7 @@ func TestTrustPolicyRefusesAnotherSitesKey(t *testing.T) {
 		t.Errorf("b-1's status: refused %+v, applied %s; want Untrusted naming the commit and the object, %s still applied", ns.Refused, ns.AppliedRevision, first)
 	}
 	// A later commit by b does not launder a's change.
-	later := signed("b", "b edits its mirror", map[string]string{"specs/b.yaml": trustSpecs("b", "tap5")})
+	later := signed("b", "b edits its mirror", map[string]string{"specs/b.yaml": testenv.SiteSpecs("b", "tap5")})
 	r.waitFor("b-1 to refuse the later commit too", func() bool {
 		ns := r.engine.Status()
 		return ns.Refused != nil && ns.Refused.Revision == later

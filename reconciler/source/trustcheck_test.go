@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,22 +11,6 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler/trust"
 )
-
-// siteSpecs is a manager and a mirror on node <site>-1, the mirror sending
-// to port.
-func siteSpecs(site, port string) string {
-	return fmt.Sprintf(`---
-apiVersion: wirekeeper.io/v1alpha1
-kind: OVSManager
-metadata: {name: ovs%[1]s}
-spec: {node: %[1]s-1, address: unix:/run/ovs.sock}
----
-apiVersion: wirekeeper.io/v1alpha1
-kind: Mirror
-metadata: {name: m%[1]s}
-spec: {manager: ovs%[1]s, bridge: br0, selectAll: true, output: {port: %[2]s}}
-`, site, port)
-}
 
 // trustRepo is a spec repository written with the git CLI, commits signed
 // by the SSH key of the site named (or unsigned).
@@ -65,7 +48,7 @@ func newTrustSetup(t *testing.T) (*trustRepo, *trust.Policy, string, string) {
 		t.Fatal(err)
 	}
 	testenv.Git(t, t.TempDir(), "init", "-q", "-b", "main", r.dir)
-	first := r.commit("a", "both sites", map[string]string{"a.yaml": siteSpecs("a", "tap0"), "b.yaml": siteSpecs("b", "tap0")})
+	first := r.commit("a", "both sites", map[string]string{"a.yaml": testenv.SiteSpecs("a", "tap0"), "b.yaml": testenv.SiteSpecs("b", "tap0")})
 	return r, p, keys.AllowedSigners, first
 }
 
@@ -92,13 +75,13 @@ func wantUntrusted(t *testing.T, err error, texts ...string) {
 // a later commit by a B key does not launder it.
 func TestTrustSiteKeyChangesOtherSite(t *testing.T) {
 	r, p, signers, first := newTrustSetup(t)
-	bad := r.commit("a", "a edits b's mirror", map[string]string{"b.yaml": siteSpecs("b", "tap9")})
+	bad := r.commit("a", "a edits b's mirror", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap9")})
 	wantUntrusted(t, checkTrust(t, r, signers, first, "b-1", p),
 		"commit "+bad[:7]+" changes Mirror/mb on node b-1", "(signer site-a of", "may not change a Mirror on node b-1")
 	if err := checkTrust(t, r, signers, first, "a-1", p); err != nil {
 		t.Errorf("on a-1: %v", err)
 	}
-	r.commit("b", "b edits its mirror", map[string]string{"b.yaml": siteSpecs("b", "tap5")})
+	r.commit("b", "b edits its mirror", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap5")})
 	wantUntrusted(t, checkTrust(t, r, signers, first, "b-1", p), "commit "+bad[:7]+" changes Mirror/mb")
 	// Once b-1 enforces a revision past it (an operator's decision), the
 	// check starts there.
@@ -111,13 +94,13 @@ func TestTrustSiteKeyChangesOtherSite(t *testing.T) {
 // refused; a node it does not touch takes it.
 func TestTrustForcePushUnsigned(t *testing.T) {
 	r, p, signers, first := newTrustSetup(t)
-	applied := r.commit("b", "b edits its mirror", map[string]string{"b.yaml": siteSpecs("b", "tap5")})
+	applied := r.commit("b", "b edits its mirror", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap5")})
 	// The daemon's cache holds the applied revision, fetched before the
 	// force-push.
 	s := newSource(t, r.dir, func(o *Options) { o.AllowedSigners = signers })
 	mustFetch(t, s)
 	testenv.Git(t, r.dir, "reset", "-q", "--hard", first)
-	unsigned := r.commit("", "unsigned edit", map[string]string{"b.yaml": siteSpecs("b", "tap6")})
+	unsigned := r.commit("", "unsigned edit", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap6")})
 	head := mustFetch(t, s)
 	if !head.ForcePushed {
 		t.Fatalf("the fetch after the reset is not a force-push: %+v", head)
@@ -134,9 +117,9 @@ func TestTrustForcePushUnsigned(t *testing.T) {
 func TestTrustMerges(t *testing.T) {
 	r, p, signers, first := newTrustSetup(t)
 	testenv.Git(t, r.dir, "checkout", "-q", "-b", "feature")
-	r.commit("b", "b edits its mirror", map[string]string{"b.yaml": siteSpecs("b", "tap5")})
+	r.commit("b", "b edits its mirror", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap5")})
 	testenv.Git(t, r.dir, "checkout", "-q", "main")
-	r.commit("a", "a edits its mirror", map[string]string{"a.yaml": siteSpecs("a", "tap5")})
+	r.commit("a", "a edits its mirror", map[string]string{"a.yaml": testenv.SiteSpecs("a", "tap5")})
 	testenv.Git(t, r.dir, "-c", "gpg.format=ssh", "-c", "user.signingkey="+r.keys["a"], "merge", "-q", "-S", "--no-ff", "-m", "merge feature", "feature")
 	for _, node := range []string{"a-1", "b-1"} {
 		if err := checkTrust(t, r, signers, first, node, p); err != nil {
@@ -146,7 +129,7 @@ func TestTrustMerges(t *testing.T) {
 	// The same merge, but its signer (a) also edits b's mirror in it.
 	testenv.Git(t, r.dir, "reset", "-q", "--hard", "HEAD~1")
 	testenv.Git(t, r.dir, "merge", "-q", "--no-ff", "--no-commit", "feature")
-	merge := r.commit("a", "merge feature, and more", map[string]string{"b.yaml": siteSpecs("b", "tap7")})
+	merge := r.commit("a", "merge feature, and more", map[string]string{"b.yaml": testenv.SiteSpecs("b", "tap7")})
 	wantUntrusted(t, checkTrust(t, r, signers, first, "b-1", p), "commit "+merge[:7]+" changes Mirror/mb on node b-1")
 }
 
