@@ -171,8 +171,10 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 				out = append(out, reconciler.Ref{Kind: "Bridge", Name: b.ExternalIDs[keyName]})
 			}
 		}
-		for _, m := range v.mirrors {
-			if p.owns(m.ExternalIDs) && m.ExternalIDs[keyKind] == "Mirror" {
+		for id, m := range v.mirrors {
+			// A row no bridge lists is as good as gone (see markedRow):
+			// Observe already reports it absent, and Owned must agree.
+			if p.owns(m.ExternalIDs) && m.ExternalIDs[keyKind] == "Mirror" && v.mirrorBridge[id] != "" {
 				out = append(out, reconciler.Ref{Kind: "Mirror", Name: m.ExternalIDs[keyName]})
 			}
 		}
