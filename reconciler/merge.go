@@ -74,7 +74,7 @@ func MergeSets(ancestor, base, head *spec.Set) (*spec.Set, []Conflict) {
 	}
 	// An object only the ancestor had: deleted on both sides, or on one
 	// side and left alone on the other; pick reports nothing to take.
-	slices.SortFunc(conflicts, func(x, y Conflict) int { return compareRefs(x.Ref, y.Ref) })
+	slices.SortFunc(conflicts, func(x, y Conflict) int { return CompareRefs(x.Ref, y.Ref) })
 	return merged, conflicts
 }
 

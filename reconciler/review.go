@@ -73,7 +73,7 @@ func planNode(base, head *spec.Set, node, headMessage string, maxPruneFraction f
 		deletes++
 		plan.Changes = append(plan.Changes, Change{Ref: r, Action: ActionDelete, Reason: "removed from the spec", Diff: DiffSpecs(o.Spec, nil)})
 	}
-	slices.SortFunc(plan.Changes, func(a, b Change) int { return compareRefs(a.Ref, b.Ref) })
+	slices.SortFunc(plan.Changes, func(a, b Change) int { return CompareRefs(a.Ref, b.Ref) })
 	owned := len(base.ForNode(node))
 	if deletes > 0 && float64(deletes) > maxPruneFraction*float64(owned) && !strings.Contains(headMessage, AllowPruneTrailer) {
 		plan.PruneGuard = fmt.Sprintf("removes %d of the node's %d objects, more than the prune guard allows (%.0f%%): the daemon will refuse this revision unless the head commit message carries %q",

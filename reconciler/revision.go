@@ -26,7 +26,7 @@ func (e *Engine) SetRevision(ctx context.Context, rev Revision, set *spec.Set) e
 			prune = append(prune, r)
 		}
 	}
-	slices.SortFunc(prune, compareRefs)
+	slices.SortFunc(prune, CompareRefs)
 	if len(prune) > 0 && float64(len(prune)) > e.opts.MaxPruneFraction*float64(len(owned)) &&
 		!strings.Contains(rev.Message, AllowPruneTrailer) {
 		return &PruneGuardError{Prune: len(prune), Owned: len(owned), Fraction: e.opts.MaxPruneFraction, Refs: prune}
@@ -157,7 +157,8 @@ func refOfID(id string) Ref {
 	return Ref{Kind: k, Name: n}
 }
 
-func compareRefs(a, b Ref) int {
+// CompareRefs orders refs by kind (registry order) then name.
+func CompareRefs(a, b Ref) int {
 	if ra, rb := spec.KindRank(a.Kind), spec.KindRank(b.Kind); ra != rb {
 		return ra - rb
 	}
@@ -217,7 +218,7 @@ func (e *Engine) Status() *NodeStatus {
 	for _, st := range e.objects {
 		ns.Objects = append(ns.Objects, copyStatus(st.status))
 	}
-	slices.SortFunc(ns.Objects, func(a, b ObjectStatus) int { return compareRefs(a.Ref(), b.Ref()) })
+	slices.SortFunc(ns.Objects, func(a, b ObjectStatus) int { return CompareRefs(a.Ref(), b.Ref()) })
 	for _, d := range e.drift {
 		ns.Drift = append(ns.Drift, copyDrift(*d))
 	}

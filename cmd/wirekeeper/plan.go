@@ -244,17 +244,21 @@ func buildPlanReport(ctx context.Context, o planOptions, cache string, log *slog
 		if err != nil {
 			return nil, err
 		}
+		// The nodes are taken to enforce the base: the commits checked are
+		// those the head brings over it.
+		nodes := make([]string, len(r.Nodes))
+		for i, n := range r.Nodes {
+			nodes[i] = n.Node
+		}
+		refused, err := src.CheckTrustNodes(ctx, baseRev.Hash, headRev, nodes, p)
+		if err != nil {
+			return nil, err
+		}
 		r.Trust = map[string]string{}
-		for _, n := range r.Nodes {
-			// The node is taken to enforce the base: the commits checked
-			// are those the head brings over it.
-			if err := src.CheckTrust(ctx, baseRev.Hash, headRev, n.Node, p); err != nil {
-				if !errors.Is(err, source.ErrUntrusted) {
-					return nil, err
-				}
-				r.Trust[n.Node] = err.Error()
-			} else {
-				r.Trust[n.Node] = ""
+		for _, n := range nodes {
+			r.Trust[n] = ""
+			if err := refused[n]; err != nil {
+				r.Trust[n] = err.Error()
 			}
 		}
 	}

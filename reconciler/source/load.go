@@ -28,6 +28,11 @@ func (s *Source) Load(ctx context.Context, rev *Revision) (*spec.Set, spec.Diagn
 		return nil, nil, err
 	}
 	defer unlock()
+	return s.loadCommit(repo, c)
+}
+
+// loadCommit reads and validates the spec tree of c in repo (see Load).
+func (s *Source) loadCommit(repo *git.Repository, c *object.Commit) (*spec.Set, spec.Diagnostics, error) {
 	root, err := c.Tree()
 	if err != nil {
 		return nil, nil, fmt.Errorf("source: tree of commit %s: %w", c.Hash, err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // MergeBase finds where head forked from base, for a plan of what merging
@@ -25,23 +24,14 @@ func (s *Source) MergeBase(ctx context.Context, base, head *Revision) (mb *Revis
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	unlock, err := s.lockCache(ctx, false)
+	repo, h, unlock, err := s.openCommit(ctx, head, false)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer unlock()
-	repo, closeRepo, err := openBare(s.dir, nil)
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("source: cannot open the cache %s: %w", s.dir, err)
-	}
-	defer closeRepo()
 	b, err := repo.CommitObject(plumbing.NewHash(base.Hash))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("source: commit %s is not in the cache: %w", base.Short, err)
-	}
-	h, err := repo.CommitObject(plumbing.NewHash(head.Hash))
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("source: commit %s is not in the cache: %w", head.Short, err)
 	}
 	bases, err := b.MergeBase(h)
 	if err != nil {
@@ -54,25 +44,15 @@ func (s *Source) MergeBase(ctx context.Context, base, head *Revision) (mb *Revis
 		return strings.Compare(x.Hash.String(), y.Hash.String())
 	})
 	// What head lacks of base: base's history, not walking into head's.
-	have := map[plumbing.Hash]bool{}
-	err = object.NewCommitPreorderIter(h, nil, nil).ForEach(func(c *object.Commit) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		have[c.Hash] = true
-		return nil
-	})
+	have, err := ancestors(ctx, h)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("source: history of %s: %w", head.Short, err)
 	}
-	err = object.NewCommitPreorderIter(b, have, nil).ForEach(func(c *object.Commit) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err = object.NewCommitPreorderIter(b, have, nil).ForEach(func(*object.Commit) error {
 		behind++
-		return nil
+		return ctx.Err()
 	})
-	if err != nil && !errors.Is(err, storer.ErrStop) {
+	if err != nil {
 		return nil, nil, 0, fmt.Errorf("source: history of %s: %w", base.Short, err)
 	}
 	if len(bases) == 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -45,108 +44,122 @@ const maxTrustCommits = 1000
 //     longer holds), the head commit's signer must be allowed for every
 //     object of node in head.
 func (s *Source) CheckTrust(ctx context.Context, applied string, head *Revision, node string, p *trust.Policy) error {
-	if p == nil {
-		return nil
-	}
-	if head == nil || !plumbing.IsHash(head.Hash) {
-		return errors.New("source: CheckTrust: no revision given; use one returned by Fetch or Resolve")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	unlock, err := s.lockCache(ctx, false)
+	refused, err := s.CheckTrustNodes(ctx, applied, head, []string{node}, p)
 	if err != nil {
 		return err
 	}
+	return refused[node]
+}
+
+// CheckTrustNodes is CheckTrust for several nodes at once, as `plan` asks:
+// the history is walked and each commit's specs read once for all of them.
+// It returns the refusal of each node refused (a node absent from the map
+// accepts head); the error is for what stops the check itself.
+func (s *Source) CheckTrustNodes(ctx context.Context, applied string, head *Revision, nodes []string, p *trust.Policy) (map[string]error, error) {
+	refused := map[string]error{}
+	if p == nil {
+		return refused, nil
+	}
+	if head == nil || !plumbing.IsHash(head.Hash) {
+		return nil, errors.New("source: CheckTrust: no revision given; use one returned by Fetch or Resolve")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, h, unlock, err := s.openCommit(ctx, head, false)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
-	repo, closeRepo, err := openBare(s.dir, nil)
-	if err != nil {
-		return fmt.Errorf("source: cannot open the cache %s: %w", s.dir, err)
-	}
-	defer closeRepo()
-	h, err := repo.CommitObject(plumbing.NewHash(head.Hash))
-	if err != nil {
-		return fmt.Errorf("source: commit %s is not in the cache: %w", head.Short, err)
-	}
-	tc := &trustCheck{s: s, repo: repo, node: node, policy: p, sets: map[plumbing.Hash]map[reconciler.Ref]*spec.Object{}}
+	tc := &trustCheck{s: s, repo: repo, policy: p, sets: map[plumbing.Hash]*spec.Set{}}
 	var a *object.Commit
 	if plumbing.IsHash(applied) {
 		a, _ = repo.CommitObject(plumbing.NewHash(applied))
 	}
-	if a == nil {
-		return tc.bootstrap(h)
-	}
-	known := map[plumbing.Hash]bool{}
-	err = object.NewCommitPreorderIter(a, nil, nil).ForEach(func(c *object.Commit) error {
-		known[c.Hash] = true
-		return ctx.Err()
-	})
-	if err != nil {
-		return fmt.Errorf("source: history of %s: %w", applied, err)
-	}
 	var todo []*object.Commit
-	err = object.NewCommitPreorderIter(h, known, nil).ForEach(func(c *object.Commit) error {
-		if len(todo) == maxTrustCommits {
-			return fmt.Errorf("source: %s brings more than %d commits over %s to check against the trust policy: %w",
-				head.Short, maxTrustCommits, applied[:7], ErrUntrusted)
+	if a == nil {
+		todo = []*object.Commit{h} // checked as a first revision
+	} else {
+		known, err := ancestors(ctx, a)
+		if err != nil {
+			return nil, fmt.Errorf("source: history of %s: %w", applied, err)
 		}
-		todo = append(todo, c)
+		err = object.NewCommitPreorderIter(h, known, nil).ForEach(func(c *object.Commit) error {
+			if len(todo) == maxTrustCommits {
+				return fmt.Errorf("source: %s brings more than %d commits over %s to check against the trust policy: %w",
+					head.Short, maxTrustCommits, applied[:7], ErrUntrusted)
+			}
+			todo = append(todo, c)
+			return ctx.Err()
+		})
+		if errors.Is(err, ErrUntrusted) {
+			for _, n := range nodes {
+				refused[n] = err
+			}
+			return refused, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Oldest first, so that the first refusal is the first bad commit.
+		slices.Reverse(todo)
+	}
+	for _, c := range todo {
+		for _, n := range nodes {
+			if refused[n] != nil {
+				continue
+			}
+			if a == nil {
+				err = tc.bootstrap(c, n)
+			} else {
+				err = tc.commit(c, n)
+			}
+			if errors.Is(err, ErrUntrusted) {
+				refused[n] = err
+			} else if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return refused, nil
+}
+
+// ancestors returns c and every commit it descends from.
+func ancestors(ctx context.Context, c *object.Commit) (map[plumbing.Hash]bool, error) {
+	seen := map[plumbing.Hash]bool{}
+	err := object.NewCommitPreorderIter(c, nil, nil).ForEach(func(c *object.Commit) error {
+		seen[c.Hash] = true
 		return ctx.Err()
 	})
-	if err != nil {
-		return err
-	}
-	// Oldest first, so that the first refusal is the first bad commit.
-	slices.Reverse(todo)
-	for _, c := range todo {
-		if err := tc.commit(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return seen, err
 }
 
 type trustCheck struct {
 	s      *Source
 	repo   *git.Repository
-	node   string
 	policy *trust.Policy
-	// sets are the node's objects at each commit read so far.
-	sets map[plumbing.Hash]map[reconciler.Ref]*spec.Object
+	// sets are the specs of each commit read so far.
+	sets map[plumbing.Hash]*spec.Set
 }
 
-// objects returns node's objects in c's spec tree.
-func (t *trustCheck) objects(c *object.Commit) (map[reconciler.Ref]*spec.Object, error) {
-	if m, ok := t.sets[c.Hash]; ok {
-		return m, nil
+// objects returns node's objects in c's spec tree (none when the spec
+// folder is missing).
+func (t *trustCheck) objects(c *object.Commit, node string) (map[reconciler.Ref]*spec.Object, error) {
+	set, ok := t.sets[c.Hash]
+	if !ok {
+		var err error
+		if set, _, err = t.s.loadCommit(t.repo, c); err != nil {
+			return nil, err
+		}
+		t.sets[c.Hash] = set
 	}
 	m := map[reconciler.Ref]*spec.Object{}
-	root, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("source: tree of commit %s: %w", c.Hash.String()[:7], err)
+	for _, o := range set.ForNode(node) {
+		m[reconciler.RefOf(o)] = o
 	}
-	fsys, err := specTree(t.repo, root, c, t.s.path)
-	switch {
-	case isPathProblem(err):
-	case err != nil:
-		return nil, fmt.Errorf("source: spec folder of commit %s: %w", c.Hash.String()[:7], err)
-	default:
-		prefix := t.s.path
-		if prefix == "." {
-			prefix = ""
-		}
-		set, _ := spec.LoadFS(fsys, prefix)
-		if err := fsys.err(); err != nil {
-			return nil, fmt.Errorf("source: cannot read the spec tree of commit %s: %w", c.Hash.String()[:7], err)
-		}
-		for _, o := range set.ForNode(t.node) {
-			m[reconciler.RefOf(o)] = o
-		}
-	}
-	t.sets[c.Hash] = m
 	return m, nil
 }
 
-// changed returns the refs of node's objects that differ between from and
+// changed returns the refs of the objects that differ between from and
 // to, sorted.
 func changed(from, to map[reconciler.Ref]*spec.Object) []reconciler.Ref {
 	var out []reconciler.Ref
@@ -160,18 +173,13 @@ func changed(from, to map[reconciler.Ref]*spec.Object) []reconciler.Ref {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b reconciler.Ref) int {
-		if c := spec.KindRank(a.Kind) - spec.KindRank(b.Kind); c != 0 {
-			return c
-		}
-		return strings.Compare(a.String(), b.String())
-	})
+	slices.SortFunc(out, reconciler.CompareRefs)
 	return out
 }
 
-// commit checks one commit of the set (see CheckTrust).
-func (t *trustCheck) commit(c *object.Commit) error {
-	now, err := t.objects(c)
+// commit checks one commit of the set for node (see CheckTrust).
+func (t *trustCheck) commit(c *object.Commit, node string) error {
+	now, err := t.objects(c, node)
 	if err != nil {
 		return err
 	}
@@ -182,7 +190,7 @@ func (t *trustCheck) commit(c *object.Commit) error {
 		if err != nil {
 			return fmt.Errorf("source: parent %s of commit %s is not in the cache: %w", ph.String()[:7], c.Hash.String()[:7], err)
 		}
-		objs, err := t.objects(p)
+		objs, err := t.objects(p, node)
 		if err != nil {
 			return err
 		}
@@ -201,32 +209,31 @@ func (t *trustCheck) commit(c *object.Commit) error {
 			own = append(own, r)
 		}
 	}
-	return t.allow(c, own, "changes")
+	return t.allow(c, node, own, "changes")
 }
 
 // bootstrap checks a head with no applied revision before it.
-func (t *trustCheck) bootstrap(h *object.Commit) error {
-	objs, err := t.objects(h)
+func (t *trustCheck) bootstrap(h *object.Commit, node string) error {
+	objs, err := t.objects(h, node)
 	if err != nil {
 		return err
 	}
-	refs := changed(nil, objs)
-	return t.allow(h, refs, "is the first revision of the node and holds")
+	return t.allow(h, node, changed(nil, objs), "is the first revision of the node and holds")
 }
 
-// allow checks that c's signer may change every ref.
-func (t *trustCheck) allow(c *object.Commit, refs []reconciler.Ref, what string) error {
+// allow checks that c's signer may change every ref of node.
+func (t *trustCheck) allow(c *object.Commit, node string, refs []reconciler.Ref, what string) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	short := c.Hash.String()[:7]
 	key, err := t.s.verifyCommit(c)
 	if err != nil {
-		return fmt.Errorf("source: commit %s %s %s on node %s and its signature is not trusted (%v): %w", short, what, refs[0], t.node, err, ErrUntrusted)
+		return fmt.Errorf("source: commit %s %s %s on node %s and its signature is not trusted (%v): %w", short, what, refs[0], node, err, ErrUntrusted)
 	}
 	for _, r := range refs {
-		if err := t.policy.Allowed(key, t.node, r.Kind); err != nil {
-			return fmt.Errorf("source: commit %s %s %s on node %s: %v: %w", short, what, r, t.node, err, ErrUntrusted)
+		if err := t.policy.Allowed(key, node, r.Kind); err != nil {
+			return fmt.Errorf("source: commit %s %s %s on node %s: %v: %w", short, what, r, node, err, ErrUntrusted)
 		}
 	}
 	return nil
