@@ -94,7 +94,7 @@ func start(t testing.TB, tlsFiles *TLSFiles) *Server {
 func (s *Server) path(name string) string { return filepath.Join(s.Dir, name) }
 
 // Start starts mariadbd on the server's data directory and port, and waits
-// until it answers.
+// until it answers on both the port and the socket.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
 	mariadbd, err := testenv.LookBin("mariadbd")
@@ -114,11 +114,20 @@ func (s *Server) Start(t testing.TB) {
 	}
 	s.done = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.done)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), time.Second)
+	// mariadbd opens its TCP port and its socket one after the other;
+	// Start's callers use both (the set-up goes through the socket), so it
+	// waits for both: a run under load found the port open and the socket
+	// refusing.
+	listening := func(network, addr string) bool {
+		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
+		}
+		return err == nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if listening("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port)) && listening("unix", s.path("mysqld.sock")) {
 			return
 		}
 		select {
@@ -127,7 +136,7 @@ func (s *Server) Start(t testing.TB) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mysqltest: mariadbd not listening on %d after 30 s", s.Port)
+			t.Fatalf("mysqltest: mariadbd not listening on %d and %s after 30 s", s.Port, s.path("mysqld.sock"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
