@@ -57,7 +57,7 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 
 generate: ## regenerate schemas/ from the spec types and the OVSDB models from the vswitch schema
 	go run ./internal/schemagen/cmd/schemagen -out schemas -reference docs/spec-reference.md
-	go generate ./providers/ovsdb/vswitch
+	go generate ./internal/ovs/vswitch
 
 lint: ## gofmt, go vet, and govulncheck when its database is reachable
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -39,6 +39,9 @@ type Options struct {
 	Node string
 	// Providers reconcile the kinds; a kind without a provider stays Pending.
 	Providers []Provider
+	// Events is where the providers report live changes (nil: none do);
+	// the engine takes them while it runs.
+	Events *Events
 	// Workers is how many reconcile passes run at once (default 4).
 	Workers int
 	// BatchSize is the most objects one pass takes from the queue (default
@@ -84,17 +87,16 @@ type Engine struct {
 	q              *queue
 	backoff        *backoff
 
-	mu       sync.Mutex
-	rev      Revision
-	set      *spec.Set
-	desired  map[Ref]*spec.Object
-	prune    map[Ref]bool // owned objects to remove
-	objects  map[Ref]*objectState
-	drift    []*DriftEvent // newest first
-	refused  *RefusedRevision
-	source   *SourceProblem
-	changed  chan struct{}
-	inflight sync.WaitGroup
+	mu      sync.Mutex
+	rev     Revision
+	set     *spec.Set
+	desired map[Ref]*spec.Object
+	prune   map[Ref]bool // owned objects to remove
+	objects map[Ref]*objectState
+	drift   []*DriftEvent // newest first
+	refused *RefusedRevision
+	source  *SourceProblem
+	changed chan struct{}
 }
 
 // objectState is the engine's memory of one object. The reconcile of an
@@ -226,6 +228,9 @@ func (e *Engine) Resync() {
 // returns. Providers that are Watchers feed the queue meanwhile.
 func (e *Engine) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx) // an apply in flight is finished, not torn
+	if e.opts.Events != nil {
+		defer e.opts.Events.Attach(e.Enqueue)()
+	}
 	var wg sync.WaitGroup
 	for _, p := range e.opts.Providers {
 		if w, ok := p.(Watcher); ok {

@@ -11,8 +11,8 @@ import (
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/internal/ovsdbserver"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 )
 
 // liveMirrors is the demo's own view of the OVSDB server, a client apart

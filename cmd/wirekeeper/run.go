@@ -46,7 +46,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		log.Warn("the secrets directory is missing: specs naming {file: NAME} secrets or TLS files fail until it exists", "secretsDir", cfg.SecretsDir)
 	}
 	secrets := secret.New(secret.Options{Dir: cfg.SecretsDir})
-	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log, OVSNetns: cfg.OVSNetns, DockerHost: cfg.DockerHost,
+	events := reconciler.NewEvents()
+	provs, err := providers.Build(providers.Config{Node: cfg.Node, Logger: log, Events: events, OVSNetns: cfg.OVSNetns, DockerHost: cfg.DockerHost,
 		Secrets: secrets})
 	if err != nil {
 		log.Error("cannot build the providers", "err", err)
@@ -59,7 +60,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	d, err := newDaemon(cfg, provs, log, prometheus.NewRegistry())
+	d, err := newDaemon(cfg, provs, events, log, prometheus.NewRegistry())
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
@@ -83,7 +84,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 // newDaemon wires the source, status writer, engine, webhook and metrics
 // of cfg around provs.
-func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg *prometheus.Registry) (*daemon.Daemon, error) {
+func newDaemon(cfg runConfig, provs []reconciler.Provider, events *reconciler.Events, log *slog.Logger, reg *prometheus.Registry) (*daemon.Daemon, error) {
 	auth := source.AuthOptions{
 		SSHKeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.KnownHostsFile,
 		InsecureSkipHostKeyCheck: cfg.InsecureSkipHostKeyCheck,
@@ -151,7 +152,7 @@ func newDaemon(cfg runConfig, provs []reconciler.Provider, log *slog.Logger, reg
 	}
 	m := metrics.New(reg)
 	engine, err := reconciler.New(reconciler.Options{
-		Node: cfg.Node, Providers: provs, Workers: cfg.Workers, Resync: cfg.Interval,
+		Node: cfg.Node, Providers: provs, Events: events, Workers: cfg.Workers, Resync: cfg.Interval,
 		MaxPruneFraction: pruneFraction(cfg.MaxPruneFraction),
 		Logger:           log.With("component", "engine"),
 		Hooks: reconciler.Hooks{

@@ -10,11 +10,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
 )
@@ -64,7 +64,7 @@ spec:
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 	origin := "wirekeeper." + node
-	bridgeID := ovsdb.BridgeNodeID(node, "ovs1", br)
+	bridgeID := ovs.BridgeNodeID(node, "ovs1", br)
 	waitUntil(t, "the bridge Ready in the analyzer", func() bool {
 		n, ok := a.Node(bridgeID)
 		wk, _ := n.Metadata["WireKeeper"].(map[string]any)

@@ -128,7 +128,7 @@ func TestRunWiringWithWebhookAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := memory.New("test")
-	d, err := newDaemon(cfg, []reconciler.Provider{p}, cfg.newLogger(io.Discard), prometheus.NewRegistry())
+	d, err := newDaemon(cfg, []reconciler.Provider{p}, nil, cfg.newLogger(io.Discard), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestRunStatusSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := newDaemon(cfg, []reconciler.Provider{memory.New("test")}, cfg.newLogger(io.Discard), prometheus.NewRegistry())
+			d, err := newDaemon(cfg, []reconciler.Provider{memory.New("test")}, nil, cfg.newLogger(io.Discard), prometheus.NewRegistry())
 			if err != nil {
 				t.Fatal(err)
 			}

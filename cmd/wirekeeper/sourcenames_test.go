@@ -46,7 +46,7 @@ func TestSourceErrorsNameFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = newDaemon(cfg, nil, cfg.newLogger(io.Discard), prometheus.NewRegistry())
+			_, err = newDaemon(cfg, nil, nil, cfg.newLogger(io.Discard), prometheus.NewRegistry())
 			checkNamed(t, err, tc.want)
 		})
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 )
 
 // The functions in this file change an OVSDB server the way an operator with

@@ -11,7 +11,7 @@ import (
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 )
 
 // DefaultDatapathType is the datapath_type Seed gives its bridge: the

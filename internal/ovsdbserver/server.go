@@ -78,7 +78,7 @@ import (
 	"github.com/ovn-org/libovsdb/ovsdb"
 	"github.com/ovn-org/libovsdb/server"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 )
 
 // SocketName is the name of the unix socket Start creates in its directory.

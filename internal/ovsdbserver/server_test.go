@@ -21,8 +21,8 @@ import (
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 )
 
 // backend is an OVSDB server the behaviour tests run against: the embedded

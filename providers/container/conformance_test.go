@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -18,16 +19,17 @@ func TestConformance(t *testing.T) {
 	env := newEnv(t)
 	a := ctrName(t, "cf")
 	set := loadSet(t, env.managerDoc("m1"), env.portDoc("conf-port", env.bridge, a, "eth1", "addresses: [10.70.0.1/24], mtu: 1400"))
-	ovs := ovsdb.New(ovsdb.Options{Node: env.node, Logger: testLogger(t)})
-	p := container.New(container.Options{Node: env.node, Logger: testLogger(t), OVS: ovs, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
-	t.Cleanup(func() { p.Close(); ovs.Close() })
+	clients := ovs.New(ovs.Options{Node: env.node, Logger: testLogger(t)})
+	mirrors := ovsdb.New(ovsdb.Options{Node: env.node, Logger: testLogger(t), OVS: clients})
+	p := container.New(container.Options{Node: env.node, Logger: testLogger(t), OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
+	t.Cleanup(func() { p.Close(); mirrors.Close() })
 	manager := set.Get("OVSManager", "m1")
 	conformance.Run(t, p, []conformance.Case{{
 		Name: "port", Set: set, Ref: reconciler.Ref{Kind: container.Kind, Name: "conf-port"},
 		Prepare: func(t *testing.T) {
 			env.docker.Run(t, a)
 			// The manager is connected first, as the engine would.
-			err := ovs.Apply(context.Background(), reconciler.Request{Ref: reconciler.RefOf(manager), Desired: manager, Set: set},
+			err := mirrors.Apply(context.Background(), reconciler.Request{Ref: reconciler.RefOf(manager), Desired: manager, Set: set},
 				reconciler.Change{Action: reconciler.ActionCreate})
 			if err != nil {
 				t.Fatal(err)

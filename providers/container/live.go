@@ -12,7 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -20,12 +20,12 @@ import (
 // live is what one look at a ContainerPort found.
 type live struct {
 	sp  *spec.ContainerPortSpec
-	ps  *ovsdb.Ports
+	ps  *ovs.Ports
 	c   *ctr // nil when there is no such container
 	ns  *ctrNS
-	row *ovsdb.PortRow // the OVS port: ours, else ovs-docker's, else another node's
+	row *ovs.PortRow // the OVS port: ours, else ovs-docker's, else another node's
 	// rows are every port for this container interface, ours or not.
-	rows []ovsdb.PortRow
+	rows []ovs.PortRow
 	// hostEnd names the veth host end: the port's name, else the one
 	// PortName derives.
 	hostEnd string
@@ -43,14 +43,14 @@ type live struct {
 // wirekeeper's markers.
 func (p *Provider) ids(ref reconciler.Ref, sp *spec.ContainerPortSpec) map[string]string {
 	return map[string]string{
-		ovsdb.KeyContainerID: sp.Container, ovsdb.KeyContainerIface: sp.Interface,
-		ovsdb.KeyOwner: p.opts.Node, ovsdb.KeyKind: ref.Kind, ovsdb.KeyName: ref.Name,
+		ovs.KeyContainerID: sp.Container, ovs.KeyContainerIface: sp.Interface,
+		ovs.KeyOwner: p.opts.Node, ovs.KeyKind: ref.Kind, ovs.KeyName: ref.Name,
 	}
 }
 
 // ours reports whether external_ids carry this node's marker for ref.
 func (p *Provider) ours(ref reconciler.Ref, ids map[string]string) bool {
-	return ids[ovsdb.KeyOwner] == p.opts.Node && ids[ovsdb.KeyKind] == ref.Kind && ids[ovsdb.KeyName] == ref.Name
+	return ids[ovs.KeyOwner] == p.opts.Node && ids[ovs.KeyKind] == ref.Kind && ids[ovs.KeyName] == ref.Name
 }
 
 // look reads everything about a desired port: the container, its OVS
@@ -82,7 +82,7 @@ func (p *Provider) look(ctx context.Context, req reconciler.Request) (*live, err
 		return nil, err
 	}
 	for _, r := range marked {
-		if !slices.ContainsFunc(l.rows, func(x ovsdb.PortRow) bool { return x.UUID == r.UUID }) {
+		if !slices.ContainsFunc(l.rows, func(x ovs.PortRow) bool { return x.UUID == r.UUID }) {
 			l.rows = append(l.rows, r)
 		}
 	}
@@ -140,10 +140,10 @@ func (p *Provider) look(ctx context.Context, req reconciler.Request) (*live, err
 
 // pick chooses the port that is the object's: this node's, else one
 // ovs-docker made (adoptable), else another owner's (in the way).
-func (p *Provider) pick(ref reconciler.Ref, rows []ovsdb.PortRow) *ovsdb.PortRow {
+func (p *Provider) pick(ref reconciler.Ref, rows []ovs.PortRow) *ovs.PortRow {
 	for _, want := range []func(ids map[string]string) bool{
 		func(ids map[string]string) bool { return p.ours(ref, ids) },
-		func(ids map[string]string) bool { return ids[ovsdb.KeyOwner] == "" },
+		func(ids map[string]string) bool { return ids[ovs.KeyOwner] == "" },
 		func(map[string]string) bool { return true },
 	} {
 		for i := range rows {
@@ -268,7 +268,7 @@ func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconci
 		return obs, nil
 	}
 	obs.Owned = l.owned
-	obs.Adoptable = !l.owned && l.row != nil && l.row.ExternalIDs[ovsdb.KeyOwner] == ""
+	obs.Adoptable = !l.owned && l.row != nil && l.row.ExternalIDs[ovs.KeyOwner] == ""
 	obs.Live, obs.Extra = p.liveSpec(l)
 	if l.row != nil && l.row.Error != "" {
 		obs.Degraded = fmt.Sprintf("ovs-vswitchd cannot use port %s: %s", l.row.Name, l.row.Error)
@@ -336,7 +336,7 @@ func (p *Provider) liveSpec(l *live) (*spec.ContainerPortSpec, []reconciler.Fiel
 // leftovers are what remains of a port being removed: its OVS ports (this
 // node's marker) and veth host ends (this node's alias).
 type leftovers struct {
-	rows  map[*ovsdb.Ports][]ovsdb.PortRow
+	rows  map[*ovs.Ports][]ovs.PortRow
 	links []netlink.Link
 }
 
@@ -352,7 +352,7 @@ func (l leftovers) any() bool {
 // leftovers finds what is left of req.Ref on the node's managers (the one
 // its spec names, or all) and on the host side.
 func (p *Provider) leftovers(ctx context.Context, req reconciler.Request) (leftovers, error) {
-	out := leftovers{rows: map[*ovsdb.Ports][]ovsdb.PortRow{}}
+	out := leftovers{rows: map[*ovs.Ports][]ovs.PortRow{}}
 	var managers []string
 	for _, o := range []*spec.Object{req.Desired, req.Last} {
 		if o != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -102,9 +102,9 @@ func (p *Provider) apply(ctx context.Context, req reconciler.Request, ch reconci
 // and ovs-docker's being adopted) and its host end (which takes the
 // container end with it).
 func (p *Provider) clear(ctx context.Context, l *live) error {
-	var rows []ovsdb.PortRow
+	var rows []ovs.PortRow
 	for _, r := range l.rows {
-		if owner := r.ExternalIDs[ovsdb.KeyOwner]; owner == "" || owner == p.opts.Node {
+		if owner := r.ExternalIDs[ovs.KeyOwner]; owner == "" || owner == p.opts.Node {
 			rows = append(rows, r)
 		}
 	}
@@ -200,7 +200,7 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if err := p.step(stepPort); err != nil {
 		return err
 	}
-	row := ovsdb.PortRow{Bridge: sp.Bridge, Name: host, Tag: sp.VLAN, ExternalIDs: p.ids(ref, sp)}
+	row := ovs.PortRow{Bridge: sp.Bridge, Name: host, Tag: sp.VLAN, ExternalIDs: p.ids(ref, sp)}
 	if err := l.ps.Add(ctx, row); err != nil {
 		return err
 	}
@@ -383,7 +383,7 @@ func (p *Provider) repair(ctx context.Context, ref reconciler.Ref, l *live) erro
 	}
 	switch {
 	case l.row == nil:
-		if err := l.ps.Add(ctx, ovsdb.PortRow{Bridge: sp.Bridge, Name: l.hostEnd, Tag: sp.VLAN, ExternalIDs: ids}); err != nil {
+		if err := l.ps.Add(ctx, ovs.PortRow{Bridge: sp.Bridge, Name: l.hostEnd, Tag: sp.VLAN, ExternalIDs: ids}); err != nil {
 			return err
 		}
 	case !equalTag(l.row.Tag, sp.VLAN) || !hasAll(l.row.ExternalIDs, ids):

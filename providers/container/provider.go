@@ -6,7 +6,7 @@
 // and followed through the events stream; links, addresses and routes are
 // set through netlink in the container's network namespace, and changes
 // there are followed by netlink subscriptions; the OVS rows go through the
-// OVSDB provider's connection. See README.md.
+// daemon's shared OVSDB connections (internal/ovs). See README.md.
 package container
 
 import (
@@ -18,10 +18,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -32,21 +31,18 @@ const Kind = "ContainerPort"
 // Kinds are the spec kinds this provider reconciles.
 var Kinds = []string{Kind}
 
-// OVS is what the provider needs of the OVSDB provider: the ports of a
-// manager, and word of their changes. *ovsdb.Provider implements it.
-type OVS interface {
-	Ports(ctx context.Context, set *spec.Set, manager string) (*ovsdb.Ports, error)
-	OnPortEvent(f func(manager string, ids map[string]string))
-}
-
 // Options configures a Provider.
 type Options struct {
 	// Node is this daemon's node: it plugs the ContainerPorts whose
 	// spec.node names it, and marks what it makes with it.
 	Node   string
 	Logger *slog.Logger
-	// OVS gives access to the OVS ports (the OVSDB provider).
-	OVS OVS
+	// OVS are the daemon's OVSDB connections, shared with the OVSDB
+	// provider: the ports are added through them.
+	OVS *ovs.Clients
+	// Events is where live changes are reported to the engine (nil: they
+	// are not; the engine's resync still visits every port).
+	Events *reconciler.Events
 	// DockerHost overrides DOCKER_HOST (unix:///var/run/docker.sock when
 	// both are empty).
 	DockerHost string
@@ -54,15 +50,12 @@ type Options struct {
 	// host ends of the veth pairs must be: a name under /run/netns or a
 	// path; empty for the daemon's own.
 	OVSNetns string
-	// PollInterval is the safety net behind the events: every port is
-	// enqueued this often (default 5 minutes).
-	PollInterval time.Duration
 	// Workers bounds the plugs of one batch done at once (default 16).
 	Workers int
 }
 
 // Provider reconciles ContainerPort objects. It implements
-// reconciler.Provider, reconciler.BatchApplier and reconciler.Watcher.
+// reconciler.Provider and reconciler.BatchApplier.
 type Provider struct {
 	opts Options
 	log  *slog.Logger
@@ -78,7 +71,6 @@ type Provider struct {
 	index *specIndex
 	// hostEnds maps a veth host end seen by an observe to its port.
 	hostEnds map[string]reconciler.Ref
-	enqueue  func(reconciler.Ref)
 	// plugged is the last observed state of each plugged port, for the
 	// topology; topo signals its changes.
 	plugged map[reconciler.Ref]*plugged
@@ -96,16 +88,13 @@ func New(opts Options) *Provider {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = 5 * time.Minute
-	}
 	if opts.Workers <= 0 {
 		opts.Workers = 16
 	}
 	p := &Provider{opts: opts, log: opts.Logger.With("provider", "container"), index: newSpecIndex(nil, opts.Node),
 		hostEnds: map[string]reconciler.Ref{}, plugged: map[reconciler.Ref]*plugged{}}
 	if opts.OVS != nil {
-		opts.OVS.OnPortEvent(p.onPortEvent)
+		opts.OVS.Subscribe(p.onRowEvent)
 	}
 	return p
 }
@@ -120,7 +109,7 @@ func (p *Provider) Kinds() []string { return slices.Clone(Kinds) }
 func (p *Provider) start() error {
 	p.startOnce.Do(func() {
 		if p.opts.OVS == nil {
-			p.startErr = fmt.Errorf("container: no OVSDB provider to add ports through")
+			p.startErr = fmt.Errorf("container: no OVSDB connections to add ports through")
 			return
 		}
 		p.ns, p.startErr = openNamespaces(p.opts.OVSNetns, p.log, p.onContainerNetlink, p.onHostLink)
@@ -197,7 +186,7 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 			return nil, err
 		}
 		for _, r := range rows {
-			out = append(out, reconciler.Ref{Kind: Kind, Name: r.ExternalIDs[ovsdb.KeyName]})
+			out = append(out, reconciler.Ref{Kind: Kind, Name: r.ExternalIDs[ovs.KeyName]})
 		}
 	}
 	links, err := p.ns.host.LinkList()
@@ -213,46 +202,7 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 	return slices.Compact(out), nil
 }
 
-// Watch implements reconciler.Watcher: Docker events, OVS port changes
-// and netlink changes enqueue the ports they touch, and every
-// PollInterval every port is enqueued.
-func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	if err := p.start(); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.enqueue = enqueue
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.enqueue = nil
-		p.mu.Unlock()
-	}()
-	t := time.NewTicker(reconciler.Jitter(p.opts.PollInterval, 0.1))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			for _, r := range p.currentIndex().all {
-				enqueue(r)
-			}
-		}
-	}
-}
-
-func (p *Provider) enqueueAll(refs []reconciler.Ref) {
-	p.mu.Lock()
-	enqueue := p.enqueue
-	p.mu.Unlock()
-	if enqueue == nil {
-		return
-	}
-	for _, r := range refs {
-		enqueue(r)
-	}
-}
+func (p *Provider) enqueueAll(refs []reconciler.Ref) { p.opts.Events.Changed(refs...) }
 
 // onContainer is the docker cache's report of a changed container (nil
 // after a relist).
@@ -294,23 +244,23 @@ func (p *Provider) onHostLink(name string) {
 
 // onPortEvent maps an OVS port change to the ports it concerns: by
 // wirekeeper's marker, or by ovs-docker's container_id/container_iface.
-func (p *Provider) onPortEvent(_ string, ids map[string]string) {
+func (p *Provider) onPortEvent(ids map[string]string) {
 	idx := p.currentIndex()
 	if ids == nil {
 		p.enqueueAll(idx.all)
 		return
 	}
 	var refs []reconciler.Ref
-	if ids[ovsdb.KeyOwner] == p.opts.Node && ids[ovsdb.KeyKind] == Kind {
-		refs = append(refs, reconciler.Ref{Kind: Kind, Name: ids[ovsdb.KeyName]})
+	if ids[ovs.KeyOwner] == p.opts.Node && ids[ovs.KeyKind] == Kind {
+		refs = append(refs, reconciler.Ref{Kind: Kind, Name: ids[ovs.KeyName]})
 	}
-	if r, ok := idx.byIface[ids[ovsdb.KeyContainerID]+"/"+ids[ovsdb.KeyContainerIface]]; ok {
+	if r, ok := idx.byIface[ids[ovs.KeyContainerID]+"/"+ids[ovs.KeyContainerIface]]; ok {
 		refs = append(refs, r)
 	}
-	if d := p.docker.Load(); d != nil && ids[ovsdb.KeyContainerID] != "" {
+	if d := p.docker.Load(); d != nil && ids[ovs.KeyContainerID] != "" {
 		// ovs-docker stores the container as typed: a name where the spec
 		// has an ID, or the other way round.
-		cid := ids[ovsdb.KeyContainerID]
+		cid := ids[ovs.KeyContainerID]
 		d.mu.Lock()
 		c := d.byID[d.byName[cid]]
 		if c == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
@@ -64,9 +65,11 @@ func newRig(t testing.TB, env *env) *rig {
 func (r *rig) start() {
 	t := r.t
 	log := testLogger(t)
-	r.ovs = ovsdb.New(ovsdb.Options{Node: r.env.node, Logger: log})
-	r.p = container.New(container.Options{Node: r.env.node, Logger: log, OVS: r.ovs, OVSNetns: r.env.ovs.Netns, DockerHost: r.env.docker.Host})
-	e, err := reconciler.New(reconciler.Options{Node: r.env.node, Providers: []reconciler.Provider{r.ovs, r.p}, Workers: 4,
+	clients := ovs.New(ovs.Options{Node: r.env.node, Logger: log})
+	events := reconciler.NewEvents()
+	r.ovs = ovsdb.New(ovsdb.Options{Node: r.env.node, Logger: log, OVS: clients, Events: events})
+	r.p = container.New(container.Options{Node: r.env.node, Logger: log, OVS: clients, Events: events, OVSNetns: r.env.ovs.Netns, DockerHost: r.env.docker.Host})
+	e, err := reconciler.New(reconciler.Options{Node: r.env.node, Providers: []reconciler.Provider{r.ovs, r.p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -110,7 +110,7 @@ func (p *Provider) Topology(g *topology.Graph) {
 			n.Object = ref.String()
 		}
 		g.Link(nsID, iID, topology.Ownership, nil)
-		g.Link(ovsdb.InterfaceNodeID(host, pl.manager, pl.hostEnd), iID, topology.Layer2, topology.Metadata{"Type": "veth"})
+		g.Link(ovs.InterfaceNodeID(host, pl.manager, pl.hostEnd), iID, topology.Layer2, topology.Metadata{"Type": "veth"})
 	}
 }
 

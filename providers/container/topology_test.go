@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
 	"github.com/wirekeeper/wirekeeper/providers/container"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -70,7 +70,7 @@ func TestTopologyOfAPluggedPort(t *testing.T) {
 		!slices.Equal(eth1.Metadata["IPV4"].([]string), []string{"10.62.0.1/24"}) || !slices.Equal(eth1.Metadata["IPV6"].([]string), []string{"fd62::1/64"}) {
 		t.Errorf("container end %+v", eth1)
 	}
-	hostEnd := ovsdb.InterfaceNodeID(env.node, "m1", container.HostEnd(container.PortName(env.node, a, "eth1")))
+	hostEnd := ovs.InterfaceNodeID(env.node, "m1", container.HostEnd(container.PortName(env.node, a, "eth1")))
 	if hn := g.Nodes[hostEnd]; hn == nil || hn.Metadata["Type"] != "veth" || hn.Object != "ContainerPort/pa" {
 		t.Fatalf("host end interface node %+v", hn)
 	}

@@ -2,13 +2,13 @@ package ovsdb
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/ovn-org/libovsdb/model"
 	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -24,21 +24,19 @@ func (p *Provider) observeManager(req reconciler.Request) (reconciler.Observatio
 		return reconciler.Observation{}, nil // never pruned: only let go (see Owned)
 	}
 	sp := req.Desired.Spec.(*spec.OVSManagerSpec)
-	p.mu.Lock()
-	c := p.conns[req.Ref.Name]
-	p.mu.Unlock()
+	c := p.ovs.Get(req.Ref.Name)
 	if c == nil {
 		return reconciler.Observation{}, nil // not connected yet: the engine's create connects
 	}
-	if !c.sameSettings(*sp) {
+	if !c.SameSettings(*sp) {
 		live := *sp
-		live.Address = c.spec.Address // shows as the update that reconnects
-		if !sameTLS(c.spec.TLS, sp.TLS) {
-			live.TLS = c.spec.TLS
+		live.Address = c.Spec().Address // shows as the update that reconnects
+		if !sameTLS(c.Spec().TLS, sp.TLS) {
+			live.TLS = c.Spec().TLS
 		}
 		return reconciler.Observation{Exists: true, Owned: true, Live: &live}, nil
 	}
-	_, v, err := c.current()
+	_, v, err := c.Current()
 	if err != nil {
 		return reconciler.Observation{}, err
 	}
@@ -55,17 +53,17 @@ func sameTLS(a, b *spec.TLS) bool {
 
 // foreignMirrors lists the mirrors on the manager that are neither owned
 // by this node nor named by a Mirror of the spec, as "Mirror bridge/name".
-func (p *Provider) foreignMirrors(v *view, manager string) []string {
+func (p *Provider) foreignMirrors(v *ovs.View, manager string) []string {
 	mi := p.currentIndex().byManager[manager]
-	v.mu.RLock()
-	defer v.mu.RUnlock()
+	v.RLock()
+	defer v.RUnlock()
 	var out []string
-	for id, m := range v.mirrors {
+	for id, m := range v.Mirrors {
 		if p.owns(m.ExternalIDs) {
 			continue
 		}
 		bridge := "(no bridge)"
-		if b := v.bridgeOfMirror(id); b != nil {
+		if b := v.BridgeOfMirror(id); b != nil {
 			bridge = b.Name
 		}
 		if mi != nil && mi.mirrorNames[bridge+"/"+m.Name] {
@@ -107,18 +105,16 @@ func managerName(req reconciler.Request) string {
 
 // holder finds the connected manager holding a row that carries this
 // node's marker for ref, and its view; "" and nil when none does.
-func (p *Provider) holder(ref reconciler.Ref) (string, *view) {
-	p.mu.Lock()
-	conns := maps.Clone(p.conns)
-	p.mu.Unlock()
-	for name, c := range conns {
-		_, v, err := c.current()
+func (p *Provider) holder(ref reconciler.Ref) (string, *ovs.View) {
+	for _, c := range p.ovs.Conns() {
+		name := c.Name()
+		_, v, err := c.Current()
 		if err != nil {
 			continue
 		}
-		v.mu.RLock()
+		v.RLock()
 		held := p.markedRow(v, ref) != nil || p.findBridge(v, ref, nil) != nil
-		v.mu.RUnlock()
+		v.RUnlock()
 		if held {
 			return name, v
 		}
@@ -130,7 +126,7 @@ func (p *Provider) holder(ref reconciler.Ref) (string, *view) {
 // on. For a prune whose manager left the spec, or that no connected
 // manager holds, it returns a nil view: the object is gone as far as this
 // node can tell.
-func (p *Provider) viewFor(req reconciler.Request) (*view, error) {
+func (p *Provider) viewFor(req reconciler.Request) (*ovs.View, error) {
 	manager := managerName(req)
 	if manager == "" {
 		_, v := p.holder(req.Ref)
@@ -143,7 +139,7 @@ func (p *Provider) viewFor(req reconciler.Request) (*view, error) {
 		}
 		return nil, err
 	}
-	_, v, err := c.current()
+	_, v, err := c.Current()
 	return v, err
 }
 

@@ -8,7 +8,8 @@ import (
 
 	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -16,21 +17,21 @@ import (
 // findMirror returns the live mirror ref means: the one carrying this
 // node's marker for it, else one named like the spec on the spec's bridge
 // (to adopt, or to report in the way). Callers hold v.mu.
-func (p *Provider) findMirror(v *view, ref reconciler.Ref, sp *spec.MirrorSpec) *vswitch.Mirror {
+func (p *Provider) findMirror(v *ovs.View, ref reconciler.Ref, sp *spec.MirrorSpec) *vswitch.Mirror {
 	if m := p.markedRow(v, ref); m != nil {
 		return m
 	}
 	if sp == nil {
 		return nil
 	}
-	br := v.byName[sp.Bridge]
+	br := v.BridgeByName[sp.Bridge]
 	if br == nil {
 		return nil
 	}
 	var found *vswitch.Mirror
-	for id := range v.mirrorsNamed[sp.MirrorName] {
-		if br.mirrorSet[id] && (found == nil || id < found.UUID) { // several: the same one every time
-			found = v.mirrors[id]
+	for id := range v.MirrorsNamed[sp.MirrorName] {
+		if br.MirrorSet[id] && (found == nil || id < found.UUID) { // several: the same one every time
+			found = v.Mirrors[id]
 		}
 	}
 	return found
@@ -40,11 +41,11 @@ func (p *Provider) findMirror(v *view, ref reconciler.Ref, sp *spec.MirrorSpec) 
 // for ref. A Mirror row no bridge lists is as good as gone: OVSDB deletes
 // it with the transaction that removed its last reference, and the view may
 // only not have had that row's delete event yet. Callers hold v.mu.
-func (p *Provider) markedRow(v *view, ref reconciler.Ref) *vswitch.Mirror {
+func (p *Provider) markedRow(v *ovs.View, ref reconciler.Ref) *vswitch.Mirror {
 	var found *vswitch.Mirror
-	for id := range v.marked[ref.Kind+"/"+ref.Name] {
-		m := v.mirrors[id]
-		if m != nil && p.owns(m.ExternalIDs) && v.mirrorBridge[id] != "" && (found == nil || id < found.UUID) {
+	for id := range v.Marked[ref.Kind+"/"+ref.Name] {
+		m := v.Mirrors[id]
+		if m != nil && p.owns(m.ExternalIDs) && v.MirrorBridge[id] != "" && (found == nil || id < found.UUID) {
 			found = m
 		}
 	}
@@ -57,8 +58,8 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 	if err != nil || v == nil {
 		return reconciler.Observation{}, err
 	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
+	v.RLock()
+	defer v.RUnlock()
 	m := p.findMirror(v, req.Ref, sp)
 	var obs reconciler.Observation
 	if req.Desired != nil {
@@ -68,8 +69,8 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 		return obs, nil
 	}
 	obs.Exists = true
-	obs.Owned = p.owns(m.ExternalIDs) && m.ExternalIDs[keyName] == req.Ref.Name && m.ExternalIDs[keyKind] == "Mirror"
-	obs.Adoptable = !obs.Owned && m.ExternalIDs[keyOwner] == ""
+	obs.Owned = p.owns(m.ExternalIDs) && m.ExternalIDs[ovs.KeyName] == req.Ref.Name && m.ExternalIDs[ovs.KeyKind] == "Mirror"
+	obs.Adoptable = !obs.Owned && m.ExternalIDs[ovs.KeyOwner] == ""
 	live, missing := liveMirror(v, m, sp)
 	if req.Desired != nil {
 		live.Policy = sp.Policy
@@ -83,13 +84,13 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 
 // mirrorPrerequisites says what must appear before the mirror can be made:
 // its bridge and its output port. Callers hold v.mu.
-func mirrorPrerequisites(v *view, sp *spec.MirrorSpec) string {
-	br := v.byName[sp.Bridge]
+func mirrorPrerequisites(v *ovs.View, sp *spec.MirrorSpec) string {
+	br := v.BridgeByName[sp.Bridge]
 	if br == nil {
 		return fmt.Sprintf("bridge %s not found on manager %s; waiting for it", sp.Bridge, sp.Manager)
 	}
 	if sp.Output != nil && sp.Output.Port != "" {
-		if _, ok := v.portOnBridge(br, sp.Output.Port); !ok {
+		if _, ok := v.PortOnBridge(br, sp.Output.Port); !ok {
 			return fmt.Sprintf("output port %s not found on bridge %s; waiting for it", sp.Output.Port, sp.Bridge)
 		}
 	}
@@ -100,10 +101,10 @@ func mirrorPrerequisites(v *view, sp *spec.MirrorSpec) string {
 // order. A selected port the spec names that is absent from the bridge is
 // shown as the spec has it and returned in missing: it cannot be selected
 // until it exists, which is a degradation, not a difference to repair.
-func liveMirror(v *view, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSpec, []string) {
+func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSpec, []string) {
 	live := &spec.MirrorSpec{MirrorName: m.Name, SelectAll: m.SelectAll}
-	var br *bridgeRow
-	if b := v.bridgeOfMirror(m.UUID); b != nil {
+	var br *ovs.BridgeRow
+	if b := v.BridgeOfMirror(m.UUID); b != nil {
 		br, live.Bridge = b, b.Name
 	}
 	if sp != nil {
@@ -113,7 +114,7 @@ func liveMirror(v *view, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSp
 	ports := func(uuids []string, want []string, dir string) []string {
 		names := make([]string, 0, len(uuids))
 		for _, id := range uuids {
-			if n := v.portName(id); n != "" {
+			if n := v.PortName(id); n != "" {
 				names = append(names, n)
 			}
 		}
@@ -139,7 +140,7 @@ func liveMirror(v *view, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSp
 	live.SelectVLANs = inOrder(slices.Clone(m.SelectVLAN), want.SelectVLANs)
 	switch {
 	case m.OutputPort != nil:
-		live.Output = &spec.MirrorOutput{Port: v.portName(*m.OutputPort)}
+		live.Output = &spec.MirrorOutput{Port: v.PortName(*m.OutputPort)}
 	case m.OutputVLAN != nil:
 		vlan := *m.OutputVLAN
 		live.Output = &spec.MirrorOutput{VLAN: &vlan}
@@ -147,8 +148,8 @@ func liveMirror(v *view, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSp
 	return live, missing
 }
 
-func hasPort(v *view, br *bridgeRow, name string) bool {
-	_, ok := v.portOnBridge(br, name)
+func hasPort(v *ovs.View, br *ovs.BridgeRow, name string) bool {
+	_, ok := v.PortOnBridge(br, name)
 	return ok
 }
 
@@ -178,22 +179,22 @@ func inOrder[T string | int](got, want []T) []T {
 
 // mirrorOps adds to t the operations that bring about one Mirror change.
 // Callers hold v.mu.
-func (p *Provider) mirrorOps(t *txn, v *view, it reconciler.Apply) error {
+func (p *Provider) mirrorOps(t *ovs.Txn, v *ovs.View, it reconciler.Apply) error {
 	ref := it.Req.Ref
 	if it.Change.Action == reconciler.ActionDelete {
 		m := p.markedRow(v, ref)
 		if m == nil {
 			return nil // already gone
 		}
-		if br := v.bridgeOfMirror(m.UUID); br != nil {
-			if err := t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationDelete, m.UUID); err != nil {
+		if br := v.BridgeOfMirror(m.UUID); br != nil {
+			if err := t.MutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationDelete, m.UUID); err != nil {
 				return err
 			}
 		}
-		return t.add(t.client.Where(&vswitch.Mirror{UUID: m.UUID}).Delete())
+		return t.Add(t.Client().Where(&vswitch.Mirror{UUID: m.UUID}).Delete())
 	}
 	sp := it.Req.Desired.Spec.(*spec.MirrorSpec)
-	br := v.byName[sp.Bridge]
+	br := v.BridgeByName[sp.Bridge]
 	if br == nil {
 		return fmt.Errorf("bridge %s not found on manager %s", sp.Bridge, sp.Manager)
 	}
@@ -201,7 +202,7 @@ func (p *Provider) mirrorOps(t *txn, v *view, it reconciler.Apply) error {
 	row.SelectSrcPort = presentPorts(v, br, sp.SelectSrcPorts)
 	row.SelectDstPort = presentPorts(v, br, sp.SelectDstPorts)
 	if sp.Output != nil && sp.Output.Port != "" {
-		id, ok := v.portOnBridge(br, sp.Output.Port)
+		id, ok := v.PortOnBridge(br, sp.Output.Port)
 		if !ok {
 			return fmt.Errorf("output port %s not found on bridge %s", sp.Output.Port, sp.Bridge)
 		}
@@ -213,37 +214,37 @@ func (p *Provider) mirrorOps(t *txn, v *view, it reconciler.Apply) error {
 	markers := p.markers(ref)
 	existing := p.findMirror(v, ref, sp)
 	if existing == nil {
-		row.UUID = t.namedUUID("mirror")
+		row.UUID = t.NamedUUID("mirror")
 		row.ExternalIDs = markers
-		if err := t.add(t.client.Create(&row)); err != nil {
+		if err := t.Add(t.Client().Create(&row)); err != nil {
 			return err
 		}
-		return t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
+		return t.MutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
 	}
 	row.UUID = existing.UUID
-	if err := t.add(t.client.Where(&vswitch.Mirror{UUID: row.UUID}).Update(&row, &row.Name, &row.SelectAll,
+	if err := t.Add(t.Client().Where(&vswitch.Mirror{UUID: row.UUID}).Update(&row, &row.Name, &row.SelectAll,
 		&row.SelectSrcPort, &row.SelectDstPort, &row.SelectVLAN, &row.OutputPort, &row.OutputVLAN)); err != nil {
 		return err
 	}
-	if err := t.setExternalIDs(&vswitch.Mirror{UUID: row.UUID}, markers); err != nil {
+	if err := t.SetExternalIDs(&vswitch.Mirror{UUID: row.UUID}, markers); err != nil {
 		return err
 	}
-	if cur := v.bridgeOfMirror(row.UUID); cur != br {
+	if cur := v.BridgeOfMirror(row.UUID); cur != br {
 		if cur != nil {
-			if err := t.mutateBridge(cur.UUID, "mirrors", libovsdb.MutateOperationDelete, row.UUID); err != nil {
+			if err := t.MutateBridge(cur.UUID, "mirrors", libovsdb.MutateOperationDelete, row.UUID); err != nil {
 				return err
 			}
 		}
-		return t.mutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
+		return t.MutateBridge(br.UUID, "mirrors", libovsdb.MutateOperationInsert, row.UUID)
 	}
 	return nil
 }
 
 // presentPorts returns the UUIDs of the named ports that are on br.
-func presentPorts(v *view, br *bridgeRow, names []string) []string {
+func presentPorts(v *ovs.View, br *ovs.BridgeRow, names []string) []string {
 	var out []string
 	for _, n := range names {
-		if id, ok := v.portOnBridge(br, n); ok {
+		if id, ok := v.PortOnBridge(br, n); ok {
 			out = append(out, id)
 		}
 	}

@@ -1,10 +1,10 @@
 // Package ovsdb is the Open vSwitch provider: OVSManager connections,
-// Bridges and port Mirrors, kept equal to the spec through libovsdb. Every
-// manager of this node gets one client with a monitor of the Open_vSwitch,
-// Bridge, Port, Interface and Mirror tables; observes read the monitor's
-// view, the monitor's events enqueue exactly the objects a row change
-// touches, and all the changes of one reconcile pass on one manager go in
-// one OVSDB transaction. See README.md.
+// Bridges and port Mirrors, kept equal to the spec through libovsdb. It
+// works through the daemon's shared OVSDB connections (internal/ovs), one
+// per manager with a monitor: observes read the monitor's view, the
+// monitor's row events are mapped to exactly the objects a row change
+// touches and reported to the engine, and all the changes of one reconcile
+// pass on one manager go in one OVSDB transaction. See README.md.
 package ovsdb
 
 import (
@@ -18,9 +18,10 @@ import (
 
 	"github.com/ovn-org/libovsdb/model"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -31,36 +32,31 @@ type Options struct {
 	// spec.node names it, and marks what it creates with it.
 	Node   string
 	Logger *slog.Logger
-	// PollInterval is the safety net behind the monitor: every object of
-	// every manager is enqueued this often (default 5 minutes).
-	PollInterval time.Duration
+	// OVS are the daemon's OVSDB connections, shared with the other
+	// providers that work on OVS (nil: the provider makes its own).
+	OVS *ovs.Clients
+	// Events is where live changes are reported to the engine (nil: they
+	// are not; the engine's resync still visits every object).
+	Events *reconciler.Events
 	// ConnectTimeout bounds how long applying an OVSManager waits for its
 	// first connection (default 10 s).
 	ConnectTimeout time.Duration
-	// SettleTimeout bounds how long an apply waits for the monitor to show
-	// the transaction's result before the engine confirms it (default 2 s).
-	SettleTimeout time.Duration
-	// Secrets reads the TLS files of ssl: managers, confined to the
-	// operator's secrets directory (nil: the default directory).
+	// Secrets reads the TLS files of ssl: managers when the provider makes
+	// its own connections (OVS nil).
 	Secrets *secret.Store
 }
 
 // Provider reconciles OVSManager, Bridge and Mirror objects. It implements
-// reconciler.Provider, reconciler.BatchApplier and reconciler.Watcher.
+// reconciler.Provider and reconciler.BatchApplier.
 type Provider struct {
 	opts Options
 	log  *slog.Logger
+	ovs  *ovs.Clients
 
 	mu    sync.Mutex
-	conns map[string]*conn // by OVSManager metadata.name
 	index *specIndex
-	// enqueue is the engine's queue while Watch runs.
-	enqueue func(reconciler.Ref)
-	// portEvents are the OnPortEvent subscribers.
-	portEvents []func(manager string, ids map[string]string)
 	// topo are the OnTopologyChange subscribers.
-	topo  topology.Signals
-	stats stats
+	topo topology.Signals
 }
 
 // Kinds are the spec kinds this provider reconciles.
@@ -72,16 +68,15 @@ func New(opts Options) *Provider {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = 5 * time.Minute
-	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
 	}
-	if opts.SettleTimeout <= 0 {
-		opts.SettleTimeout = 2 * time.Second
+	if opts.OVS == nil {
+		opts.OVS = ovs.New(ovs.Options{Node: opts.Node, Logger: opts.Logger, Secrets: opts.Secrets})
 	}
-	return &Provider{opts: opts, log: opts.Logger.With("provider", "ovsdb"), conns: map[string]*conn{}, index: newSpecIndex(nil, opts.Node)}
+	p := &Provider{opts: opts, log: opts.Logger.With("provider", "ovsdb"), ovs: opts.OVS, index: newSpecIndex(nil, opts.Node)}
+	p.ovs.Subscribe(p.onEvent)
+	return p
 }
 
 // Name implements reconciler.Provider.
@@ -90,16 +85,9 @@ func (p *Provider) Name() string { return "ovsdb" }
 // Kinds implements reconciler.Provider.
 func (p *Provider) Kinds() []string { return slices.Clone(Kinds) }
 
-// Close disconnects from every manager.
-func (p *Provider) Close() {
-	p.mu.Lock()
-	conns := p.conns
-	p.conns = map[string]*conn{}
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-}
+// Close disconnects from every manager (the shared connections: the
+// registry closes the provider after the engine stopped using every one).
+func (p *Provider) Close() { p.ovs.Close() }
 
 // Observe implements reconciler.Provider, reading the manager's monitor.
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
@@ -135,50 +123,34 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 		if err != nil {
 			return nil, err
 		}
-		if err := c.waitUp(ctx); err != nil {
+		if err := c.WaitUp(ctx); err != nil {
 			return nil, err
 		}
 	}
-	p.mu.Lock()
-	var gone []*conn
-	for name, c := range p.conns {
-		if _, ok := idx.managers[name]; !ok {
-			gone = append(gone, c)
-			delete(p.conns, name)
-		}
-	}
-	conns := make([]*conn, 0, len(p.conns))
-	for _, c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range gone {
-		p.log.Info("manager left the spec; disconnecting", "manager", c.name)
-		c.close()
-	}
-	if len(gone) > 0 {
+	if gone := p.ovs.Retain(func(name string) bool { _, ok := idx.managers[name]; return ok }); len(gone) > 0 {
 		p.topo.Fire()
 	}
+	conns := p.ovs.Conns()
 	var out []reconciler.Ref
 	for _, c := range conns {
-		_, v, err := c.current()
+		_, v, err := c.Current()
 		if err != nil {
 			return nil, err // pruning on a partial list could remove too little or too much
 		}
-		v.mu.RLock()
-		for _, b := range v.bridges {
-			if p.owns(b.ExternalIDs) && b.ExternalIDs[keyAdopted] != "true" && b.ExternalIDs[keyKind] == "Bridge" {
-				out = append(out, reconciler.Ref{Kind: "Bridge", Name: b.ExternalIDs[keyName]})
+		v.RLock()
+		for _, b := range v.Bridges {
+			if p.owns(b.ExternalIDs) && b.ExternalIDs[ovs.KeyAdopted] != "true" && b.ExternalIDs[ovs.KeyKind] == "Bridge" {
+				out = append(out, reconciler.Ref{Kind: "Bridge", Name: b.ExternalIDs[ovs.KeyName]})
 			}
 		}
-		for id, m := range v.mirrors {
+		for id, m := range v.Mirrors {
 			// A row no bridge lists is as good as gone (see markedRow):
 			// Observe already reports it absent, and Owned must agree.
-			if p.owns(m.ExternalIDs) && m.ExternalIDs[keyKind] == "Mirror" && v.mirrorBridge[id] != "" {
-				out = append(out, reconciler.Ref{Kind: "Mirror", Name: m.ExternalIDs[keyName]})
+			if p.owns(m.ExternalIDs) && m.ExternalIDs[ovs.KeyKind] == "Mirror" && v.MirrorBridge[id] != "" {
+				out = append(out, reconciler.Ref{Kind: "Mirror", Name: m.ExternalIDs[ovs.KeyName]})
 			}
 		}
-		v.mu.RUnlock()
+		v.RUnlock()
 	}
 	slices.SortFunc(out, func(a, b reconciler.Ref) int {
 		if a.Kind != b.Kind {
@@ -189,77 +161,40 @@ func (p *Provider) Owned(ctx context.Context, set *spec.Set) ([]reconciler.Ref, 
 	return slices.Compact(out), nil
 }
 
-// Watch implements reconciler.Watcher: monitor events enqueue the objects
-// they touch, and every PollInterval every object is enqueued.
-func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	p.mu.Lock()
-	p.enqueue = enqueue
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.enqueue = nil
-		p.mu.Unlock()
-	}()
-	t := time.NewTicker(reconciler.Jitter(p.opts.PollInterval, 0.1))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// The connections stay up for the applies the engine finishes
-			// after ctx ends; the provider's owner closes it afterwards.
-			return nil
-		case <-t.C:
-			for _, r := range p.currentIndex().all {
-				enqueue(r)
-			}
-		}
-	}
-}
-
 // owns reports whether external_ids carry this node's ownership marker.
-func (p *Provider) owns(ids map[string]string) bool { return ids[keyOwner] == p.opts.Node }
+func (p *Provider) owns(ids map[string]string) bool { return ovs.Owns(p.opts.Node, ids) }
 
 // markers are the external_ids wirekeeper writes on a row it manages.
 func (p *Provider) markers(ref reconciler.Ref) map[string]string {
-	return map[string]string{keyOwner: p.opts.Node, keyKind: ref.Kind, keyName: ref.Name}
+	return ovs.Markers(p.opts.Node, ref.Kind, ref.Name)
 }
 
 // conn returns the connection of the manager named name, starting it when
 // the spec has it for this node and it is not running yet.
-func (p *Provider) conn(name string) (*conn, error) {
-	idx := p.currentIndex()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c := p.conns[name]; c != nil {
-		return c, nil
-	}
-	sp, ok := idx.managers[name]
+func (p *Provider) conn(name string) (*ovs.Conn, error) {
+	sp, ok := p.currentIndex().managers[name]
 	if !ok {
+		if c := p.ovs.Get(name); c != nil {
+			return c, nil
+		}
 		return nil, fmt.Errorf("ovsdb: manager %s is not one of node %s's OVSManagers", name, p.opts.Node)
 	}
-	c := newConn(name, *sp, p.opts.Secrets, p.log, p.onEvent)
-	p.conns[name] = c
-	return c, nil
+	return p.ovs.Open(name, *sp), nil
 }
 
 // onEvent maps one row event of manager c to the objects it touches.
-func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
-	p.portEvent(c, table, old, row)
+func (p *Provider) onEvent(ev ovs.Event) {
 	p.topo.Fire()
-	p.mu.Lock()
-	enqueue := p.enqueue
-	p.mu.Unlock()
-	if enqueue == nil {
-		return
-	}
+	c, table, old, row := ev.Conn, ev.Table, ev.Old, ev.New
+	enqueue := func(r reconciler.Ref) { p.opts.Events.Changed(r) }
 	idx := p.currentIndex()
-	mi := idx.byManager[c.name]
+	mi := idx.byManager[c.Name()]
 	if mi == nil {
 		return
 	}
 	switch table {
 	case "": // connection lost or made: everything on the manager
-		enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.name})
+		enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.Name()})
 		for _, r := range mi.all {
 			enqueue(r)
 		}
@@ -299,14 +234,14 @@ func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 		if !portsMoved && !mirrorsMoved {
 			return
 		}
-		_, v, err := c.current()
+		_, v, err := c.Current()
 		if err != nil {
 			return // not connected: the resync at the next connection wakes everything
 		}
-		v.mu.RLock()
+		v.RLock()
 		if portsMoved {
-			for _, id := range symmetricDifference(o.Ports, n.Ports) {
-				if pr := v.ports[id]; pr != nil {
+			for _, id := range ovs.Moved(o.Ports, n.Ports) {
+				if pr := v.Ports[id]; pr != nil {
 					for _, r := range mi.mirrorsByPort[pr.Name] {
 						enqueue(r)
 					}
@@ -314,15 +249,15 @@ func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 			}
 		}
 		if mirrorsMoved {
-			for _, id := range symmetricDifference(o.Mirrors, n.Mirrors) {
-				if m := v.mirrors[id]; m != nil {
+			for _, id := range ovs.Moved(o.Mirrors, n.Mirrors) {
+				if m := v.Mirrors[id]; m != nil {
 					p.enqueueMirror(mi, m, enqueue)
 				}
 			}
 		}
-		v.mu.RUnlock()
+		v.RUnlock()
 		if mirrorsMoved {
-			enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.name})
+			enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.Name()})
 		}
 	case "Mirror":
 		for _, m := range []model.Model{old, row} {
@@ -330,7 +265,7 @@ func (p *Provider) onEvent(c *conn, table string, old, row model.Model) {
 				p.enqueueMirror(mi, mr, enqueue)
 			}
 		}
-		enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.name})
+		enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.Name()})
 	case "Port":
 		for _, m := range []model.Model{old, row} {
 			if pr, ok := m.(*vswitch.Port); ok && pr != nil {
@@ -348,25 +283,7 @@ func (p *Provider) enqueueMirror(mi *managerIndex, m *vswitch.Mirror, enqueue fu
 	for _, r := range mi.mirrorsByName[m.Name] {
 		enqueue(r)
 	}
-	if name := m.ExternalIDs[keyName]; name != "" && m.ExternalIDs[keyKind] == "Mirror" && p.owns(m.ExternalIDs) {
+	if name := m.ExternalIDs[ovs.KeyName]; name != "" && m.ExternalIDs[ovs.KeyKind] == "Mirror" && p.owns(m.ExternalIDs) {
 		enqueue(reconciler.Ref{Kind: "Mirror", Name: name})
 	}
-}
-
-// symmetricDifference returns the strings in exactly one of a and b.
-func symmetricDifference(a, b []string) []string {
-	in := make(map[string]int, len(a)+len(b))
-	for _, s := range a {
-		in[s] |= 1
-	}
-	for _, s := range b {
-		in[s] |= 2
-	}
-	var out []string
-	for s, v := range in {
-		if v != 3 {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -70,12 +70,13 @@ type rig struct {
 
 func newRig(t testing.TB, tweak ...func(*ovsdb.Options)) *rig {
 	t.Helper()
-	opts := ovsdb.Options{Node: node, Logger: testLogger(t)}
+	events := reconciler.NewEvents()
+	opts := ovsdb.Options{Node: node, Logger: testLogger(t), Events: events}
 	for _, f := range tweak {
 		f(&opts)
 	}
 	p := ovsdb.New(opts)
-	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Workers: 4,
+	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

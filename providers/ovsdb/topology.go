@@ -4,8 +4,9 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb/vswitch"
 )
 
 // Topology implements topology.Source: the bridges, ports, interfaces and
@@ -19,15 +20,9 @@ import (
 // Vlans as in SkyDive's probe, and what SkyDive has no field for (trunks,
 // VLAN mode, fail mode) is under WireKeeperOvs.
 func (p *Provider) Topology(g *topology.Graph) {
-	p.mu.Lock()
-	conns := make([]*conn, 0, len(p.conns))
-	for _, c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range conns {
-		if _, v, err := c.current(); err == nil {
-			p.managerTopology(g, c.name, v)
+	for _, c := range p.ovs.Conns() {
+		if _, v, err := c.Current(); err == nil {
+			p.managerTopology(g, c.Name(), v)
 		}
 	}
 }
@@ -36,28 +31,12 @@ func (p *Provider) Topology(g *topology.Graph) {
 // connection change of a manager.
 func (p *Provider) OnTopologyChange(f func()) { p.topo.Add(f) }
 
-// BridgeNodeID, PortNodeID and InterfaceNodeID are the graph IDs of the
-// OVS rows of manager on host, for other sources linking to them.
-func BridgeNodeID(host, manager, bridge string) string {
-	return topology.ID(host, "ovsbridge", manager, bridge)
-}
-
-// PortNodeID is the graph ID of a port; see BridgeNodeID.
-func PortNodeID(host, manager, port string) string {
-	return topology.ID(host, "ovsport", manager, port)
-}
-
-// InterfaceNodeID is the graph ID of an interface; see BridgeNodeID.
-func InterfaceNodeID(host, manager, iface string) string {
-	return topology.ID(host, "interface", manager, iface)
-}
-
-func (p *Provider) managerTopology(g *topology.Graph, manager string, v *view) {
+func (p *Provider) managerTopology(g *topology.Graph, manager string, v *ovs.View) {
 	host := g.Host()
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	for _, b := range v.bridges {
-		bid := BridgeNodeID(host, manager, b.Name)
+	v.RLock()
+	defer v.RUnlock()
+	for _, b := range v.Bridges {
+		bid := ovs.BridgeNodeID(host, manager, b.Name)
 		md := topology.Metadata{"Type": "ovsbridge", "Name": b.Name, "UUID": b.UUID, "Manager": manager}
 		ovs := topology.Metadata{}
 		if len(b.OtherConfig) > 0 {
@@ -72,18 +51,18 @@ func (p *Provider) managerTopology(g *topology.Graph, manager string, v *view) {
 		}
 		p.mark(g.AddNode(topology.PartBridges, bid, md), b.ExternalIDs)
 		g.Link(g.HostID(), bid, topology.Ownership, nil)
-		for pid := range b.portSet {
-			if port := v.ports[pid]; port != nil {
-				g.Fragment("port/"+manager+"/"+b.Name+"/"+pid, v.portGen[pid], func() { p.portTopology(g, manager, bid, port, v) })
+		for pid := range b.PortSet {
+			if port := v.Ports[pid]; port != nil {
+				g.Fragment("port/"+manager+"/"+b.Name+"/"+pid, v.PortGen[pid], func() { p.portTopology(g, manager, bid, port, v) })
 			}
 		}
 		p.mirrorTopology(g, manager, bid, b, v)
 	}
 }
 
-func (p *Provider) portTopology(g *topology.Graph, manager, bridgeID string, port *vswitch.Port, v *view) {
+func (p *Provider) portTopology(g *topology.Graph, manager, bridgeID string, port *vswitch.Port, v *ovs.View) {
 	host := g.Host()
-	pid := PortNodeID(host, manager, port.Name)
+	pid := ovs.PortNodeID(host, manager, port.Name)
 	md := topology.Metadata{"Type": "ovsport", "Name": port.Name, "UUID": port.UUID, "Manager": manager}
 	if port.Tag != nil {
 		md[topology.KeyVlans] = *port.Tag // SkyDive's probe: the tag, a number
@@ -101,11 +80,11 @@ func (p *Provider) portTopology(g *topology.Graph, manager, bridgeID string, por
 	g.Link(bridgeID, pid, topology.Ownership, nil)
 	g.Link(bridgeID, pid, topology.Layer2, nil)
 	for _, iid := range port.Interfaces {
-		iface := v.ifaces[iid]
+		iface := v.Ifaces[iid]
 		if iface == nil {
 			continue
 		}
-		nid := InterfaceNodeID(host, manager, iface.Name)
+		nid := ovs.InterfaceNodeID(host, manager, iface.Name)
 		md := topology.Metadata{"Type": interfaceType(iface), "Name": iface.Name, "UUID": iface.UUID, "Driver": "openvswitch", "Manager": manager}
 		if iface.Ofport != nil {
 			md["OfPort"] = *iface.Ofport
@@ -126,7 +105,7 @@ func (p *Provider) portTopology(g *topology.Graph, manager, bridgeID string, por
 		}
 		g.Link(pid, nid, topology.Layer2, nil)
 		if peer := iface.Options["peer"]; iface.Type == "patch" && peer != "" && iface.Name < peer {
-			g.Link(nid, InterfaceNodeID(host, manager, peer), topology.Layer2, topology.Metadata{"Type": "patch"})
+			g.Link(nid, ovs.InterfaceNodeID(host, manager, peer), topology.Layer2, topology.Metadata{"Type": "patch"})
 		}
 	}
 }
@@ -143,18 +122,18 @@ func interfaceType(i *vswitch.Interface) string {
 	return "device"
 }
 
-func (p *Provider) mirrorTopology(g *topology.Graph, manager, bridgeID string, b *bridgeRow, v *view) {
+func (p *Provider) mirrorTopology(g *topology.Graph, manager, bridgeID string, b *ovs.BridgeRow, v *ovs.View) {
 	host := g.Host()
 	// Mirror names are not unique in OVSDB; a name used twice on a bridge
 	// is told apart by the rows' UUIDs.
 	named := map[string]int{}
-	for mid := range b.mirrorSet {
-		if m := v.mirrors[mid]; m != nil {
+	for mid := range b.MirrorSet {
+		if m := v.Mirrors[mid]; m != nil {
 			named[m.Name]++
 		}
 	}
-	for mid := range b.mirrorSet {
-		m := v.mirrors[mid]
+	for mid := range b.MirrorSet {
+		m := v.Mirrors[mid]
 		if m == nil {
 			continue
 		}
@@ -174,8 +153,8 @@ func (p *Provider) mirrorTopology(g *topology.Graph, manager, bridgeID string, b
 		g.Link(bridgeID, id, topology.Ownership, nil)
 		link := func(ports []string, dir string) {
 			for _, pu := range ports {
-				if name := v.portName(pu); name != "" {
-					g.Link(id, PortNodeID(host, manager, name), topology.Mirroring, topology.Metadata{"Direction": dir})
+				if name := v.PortName(pu); name != "" {
+					g.Link(id, ovs.PortNodeID(host, manager, name), topology.Mirroring, topology.Metadata{"Direction": dir})
 				}
 			}
 		}
@@ -196,7 +175,7 @@ func (p *Provider) mark(n *topology.Node, ids map[string]string) {
 	if len(ids) > 0 {
 		n.Metadata["ExtID"] = maps.Clone(ids)
 	}
-	if k := markerKey(ids); k != "" && p.owns(ids) {
+	if k := ovs.MarkerKey(ids); k != "" && p.owns(ids) {
 		n.Object = k
 	}
 }

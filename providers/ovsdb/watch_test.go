@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -71,17 +72,21 @@ func TestWatchWakesMirrorOnceTheWholeTransactionArrived(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := ovsdb.New(ovsdb.Options{Node: node, Logger: testLogger(t)})
+	clients := ovs.New(ovs.Options{Node: node, Logger: testLogger(t)})
+	events := reconciler.NewEvents()
+	p := ovsdb.New(ovsdb.Options{Node: node, Logger: testLogger(t), OVS: clients, Events: events})
 	t.Cleanup(p.Close)
-	ports, err := p.Ports(ctx, set, "ovs1")
+	ports, err := clients.Ports(ctx, set, "ovs1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The provider maps row events to objects through the revision it
+	// was last handed: an observe hands it this one.
+	if _, err := p.Observe(ctx, req); err != nil {
+		t.Fatal(err)
+	}
 	w := &eagerWorker{p: p, req: req}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() { defer close(watched); _ = p.Watch(watchCtx, w.enqueue) }()
-	t.Cleanup(func() { stopWatch(); <-watched })
+	t.Cleanup(events.Attach(w.enqueue))
 
 	// barrier returns once the monitor has handed over every event of the
 	// transactions before it: it waits for a change of its own (to an

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
+	wkovs "github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
 	"github.com/wirekeeper/wirekeeper/internal/testenv"
@@ -32,10 +33,12 @@ func startContainerRig(t testing.TB, ovs *ovstest.OVS, d *dockertest.Engine, nod
 	t.Helper()
 	providerLog := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(providerLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	op := ovsdb.New(ovsdb.Options{Node: node, Logger: log})
-	cp := container.New(container.Options{Node: node, Logger: log, OVS: op, OVSNetns: ovs.Netns, DockerHost: d.Host})
+	clients := wkovs.New(wkovs.Options{Node: node, Logger: log})
+	events := reconciler.NewEvents()
+	op := ovsdb.New(ovsdb.Options{Node: node, Logger: log, OVS: clients, Events: events})
+	cp := container.New(container.Options{Node: node, Logger: log, OVS: clients, Events: events, OVSNetns: ovs.Netns, DockerHost: d.Host})
 	r := newExporter(t, node, skydive.Options{}, op, cp)
-	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, cp, r.p}, Workers: 4,
+	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, cp, r.p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	wkovs "github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
@@ -42,9 +43,10 @@ func newOVSRig(t testing.TB, vswitchd bool) *ovsRig {
 // startOVSRig starts the providers and the engine of node on ovs.
 func startOVSRig(t testing.TB, ovs *ovstest.OVS, node string) *ovsRig {
 	t.Helper()
-	op := ovsdb.New(ovsdb.Options{Node: node})
+	events := reconciler.NewEvents()
+	op := ovsdb.New(ovsdb.Options{Node: node, Events: events})
 	r := newExporter(t, node, skydive.Options{}, op)
-	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, r.p}, Workers: 4,
+	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, r.p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +112,8 @@ func TestExportFollowsRealOVS(t *testing.T) {
 
 	// The model, as SkyDive's own probe shapes it, plus the mirror.
 	host := topology.ID(r.node, "host")
-	br := ovsdb.BridgeNodeID(r.node, "ovs", "br0")
-	p1, p2, p3 := ovsdb.PortNodeID(r.node, "ovs", "p1"), ovsdb.PortNodeID(r.node, "ovs", "p2"), ovsdb.PortNodeID(r.node, "ovs", "p3")
+	br := wkovs.BridgeNodeID(r.node, "ovs", "br0")
+	p1, p2, p3 := wkovs.PortNodeID(r.node, "ovs", "p1"), wkovs.PortNodeID(r.node, "ovs", "p2"), wkovs.PortNodeID(r.node, "ovs", "p3")
 	m, ok := heldNode(a, origin, "ovsmirror", "m1")
 	if !ok {
 		t.Fatal("no ovsmirror m1 in the analyzer")
@@ -132,7 +134,7 @@ func TestExportFollowsRealOVS(t *testing.T) {
 		{"host owns bridge", host, br, "ownership", "", ""},
 		{"bridge owns port", br, p1, "ownership", "", ""},
 		{"bridge layer2 port", br, p1, "layer2", "", ""},
-		{"port layer2 interface", p1, ovsdb.InterfaceNodeID(r.node, "ovs", "p1"), "layer2", "", ""},
+		{"port layer2 interface", p1, wkovs.InterfaceNodeID(r.node, "ovs", "p1"), "layer2", "", ""},
 		{"bridge owns mirror", br, m.ID, "ownership", "", ""},
 		{"mirror src p1", m.ID, p1, "mirroring", "Direction", "src"},
 		{"mirror dst p1", m.ID, p1, "mirroring", "Direction", "dst"},

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	wkovs "github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/skydivetest"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
-	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/providers/skydive"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -36,7 +36,7 @@ func vlanPorts(t *testing.T, r *ovsRig) {
 // the local graph has brhand, it has the rest.
 func waitVLANPortsHeld(t *testing.T, r *ovsRig, a *skydivetest.Analyzer) {
 	t.Helper()
-	brhand := "node " + ovsdb.BridgeNodeID(r.node, "ovs", "brhand") + " "
+	brhand := "node " + wkovs.BridgeNodeID(r.node, "ovs", "brhand") + " "
 	waitFor(t, "brhand in the local graph", func() bool {
 		return slices.ContainsFunc(r.local(nil), func(e string) bool { return strings.HasPrefix(e, brhand) })
 	})
@@ -106,19 +106,19 @@ func TestVLANsSetByVsctlAreInTheAnalyzersCopy(t *testing.T) {
 		return string(b)
 	}
 	for _, want := range []struct{ node, path, value string }{
-		{ovsdb.PortNodeID(r.node, "ovs", "ptag"), "Vlans", "100"},
-		{ovsdb.PortNodeID(r.node, "ovs", "ptrunk"), "Vlans", "<none>"},
-		{ovsdb.PortNodeID(r.node, "ovs", "ptrunk"), "WireKeeperOvs.Trunks", "[10,20]"},
-		{ovsdb.PortNodeID(r.node, "ovs", "ptrunk"), "WireKeeperOvs.VLANMode", `"trunk"`},
-		{ovsdb.PortNodeID(r.node, "ovs", "pnative"), "Vlans", "5"},
-		{ovsdb.PortNodeID(r.node, "ovs", "pnative"), "WireKeeperOvs.Trunks", "[5,6]"},
-		{ovsdb.PortNodeID(r.node, "ovs", "pnative"), "WireKeeperOvs.VLANMode", `"native-untagged"`},
-		{ovsdb.PortNodeID(r.node, "ovs", "pplain"), "WireKeeperOvs", "<none>"},
-		{ovsdb.PortNodeID(r.node, "ovs", "pplain"), "Ovs", "<none>"},
-		{ovsdb.BridgeNodeID(r.node, "ovs", "br0"), "WireKeeperOvs.FailMode", `"secure"`},
-		{ovsdb.BridgeNodeID(r.node, "ovs", "brhand"), "WireKeeperOvs.FailMode", `"standalone"`},
-		{ovsdb.BridgeNodeID(r.node, "ovs", "brhand"), "Ovs.Protocols", `["OpenFlow10","OpenFlow13"]`},
-		{ovsdb.BridgeNodeID(r.node, "ovs", "brhand"), "Ovs.OtherConfig", `{"hwaddr":"02:00:00:00:00:01"}`},
+		{wkovs.PortNodeID(r.node, "ovs", "ptag"), "Vlans", "100"},
+		{wkovs.PortNodeID(r.node, "ovs", "ptrunk"), "Vlans", "<none>"},
+		{wkovs.PortNodeID(r.node, "ovs", "ptrunk"), "WireKeeperOvs.Trunks", "[10,20]"},
+		{wkovs.PortNodeID(r.node, "ovs", "ptrunk"), "WireKeeperOvs.VLANMode", `"trunk"`},
+		{wkovs.PortNodeID(r.node, "ovs", "pnative"), "Vlans", "5"},
+		{wkovs.PortNodeID(r.node, "ovs", "pnative"), "WireKeeperOvs.Trunks", "[5,6]"},
+		{wkovs.PortNodeID(r.node, "ovs", "pnative"), "WireKeeperOvs.VLANMode", `"native-untagged"`},
+		{wkovs.PortNodeID(r.node, "ovs", "pplain"), "WireKeeperOvs", "<none>"},
+		{wkovs.PortNodeID(r.node, "ovs", "pplain"), "Ovs", "<none>"},
+		{wkovs.BridgeNodeID(r.node, "ovs", "br0"), "WireKeeperOvs.FailMode", `"secure"`},
+		{wkovs.BridgeNodeID(r.node, "ovs", "brhand"), "WireKeeperOvs.FailMode", `"standalone"`},
+		{wkovs.BridgeNodeID(r.node, "ovs", "brhand"), "Ovs.Protocols", `["OpenFlow10","OpenFlow13"]`},
+		{wkovs.BridgeNodeID(r.node, "ovs", "brhand"), "Ovs.OtherConfig", `{"hwaddr":"02:00:00:00:00:01"}`},
 	} {
 		md, ok := restNode(t, a, want.node)
 		if !ok {
@@ -132,12 +132,12 @@ func TestVLANsSetByVsctlAreInTheAnalyzersCopy(t *testing.T) {
 	// A tag changed by hand reaches the analyzer's copy.
 	r.ovs.Vsctl(t, "set", "Port", "ptag", "tag=200")
 	waitFor(t, "ptag's new tag in the analyzer", func() bool {
-		md, _ := restNode(t, a, ovsdb.PortNodeID(r.node, "ovs", "ptag"))
+		md, _ := restNode(t, a, wkovs.PortNodeID(r.node, "ovs", "ptag"))
 		return field(md, "Vlans") == "200"
 	})
 	r.ovs.Vsctl(t, "clear", "Port", "ptag", "tag")
 	waitFor(t, "ptag untagged in the analyzer", func() bool {
-		md, _ := restNode(t, a, ovsdb.PortNodeID(r.node, "ovs", "ptag"))
+		md, _ := restNode(t, a, wkovs.PortNodeID(r.node, "ovs", "ptag"))
 		return md != nil && field(md, "Vlans") == "<none>"
 	})
 	r.waitHeld(a, nil)
