@@ -1,7 +1,3 @@
-// Package deploy_test checks the deployment files: the Kubernetes manifests
-// decode strictly into the Kubernetes API types (an unknown or misspelled
-// field fails), name only settings wirekeeper has, and give the daemon what
-// its providers need; the systemd unit passes systemd-analyze verify.
 package deploy_test
 
 import (

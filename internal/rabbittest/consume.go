@@ -191,9 +191,11 @@ func (c *Consumer) run(first chan<- error) {
 }
 
 // session connects, subscribes and records deliveries until the
-// connection ends.
+// connection ends. It returns nil when they ended because the consumer is
+// stopping, and why they ended otherwise: the broker's reason when it
+// closed the channel or the connection.
 func (c *Consumer) session(first chan<- error) error {
-	deliveries, err := c.subscribe()
+	deliveries, closed, err := c.subscribe()
 	if first != nil {
 		first <- err
 	}
@@ -209,19 +211,36 @@ func (c *Consumer) session(first chan<- error) error {
 			return fmt.Errorf("ack: %w", err)
 		}
 	}
+	c.mu.Lock()
+	stopping := c.stopping
+	c.mu.Unlock()
+	if stopping {
+		return nil
+	}
+	// The library sends the reason before it ends the deliveries, so it is
+	// already there when the broker gave one.
+	select {
+	case reason := <-closed:
+		if reason != nil {
+			return fmt.Errorf("deliveries ended: %w", reason)
+		}
+	default:
+	}
 	return errors.New("deliveries ended")
 }
 
-func (c *Consumer) subscribe() (<-chan amqp091.Delivery, error) {
+// subscribe connects and starts consuming the queue; closed receives the
+// broker's reason if it closes the channel or the connection.
+func (c *Consumer) subscribe() (deliveries <-chan amqp091.Delivery, closed <-chan *amqp091.Error, err error) {
 	conn, err := amqp091.Dial(c.url)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.mu.Lock()
 	if c.stopping {
 		c.mu.Unlock()
 		conn.Close()
-		return nil, errors.New("stopping")
+		return nil, nil, errors.New("stopping")
 	}
 	c.conn = conn
 	c.mu.Unlock()
@@ -229,18 +248,18 @@ func (c *Consumer) subscribe() (<-chan amqp091.Delivery, error) {
 	if err == nil {
 		err = ch.Qos(prefetch, 0, false)
 	}
-	var deliveries <-chan amqp091.Delivery
 	if err == nil {
+		closed = ch.NotifyClose(make(chan *amqp091.Error, 1))
 		deliveries, err = ch.Consume(c.queue, "", false, false, false, false, nil)
 	}
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	c.mu.Lock()
 	c.sessions++
 	c.mu.Unlock()
-	return deliveries, nil
+	return deliveries, closed, nil
 }
 
 // close stops the consumer and waits for it.

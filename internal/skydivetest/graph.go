@@ -61,13 +61,15 @@ const maxDeletions = 1000
 // errReAdd and errStale are never logged: the analyzer ignores re-adds and
 // stale revisions silently.
 var (
-	errInvalidSchema  = errors.New("invalid schema")
-	errReAdd          = errors.New("already exists")
-	errStale          = errors.New("revision not higher")
-	errNodeNotFound   = errors.New("node not found")
-	errEdgeNotFound   = errors.New("edge not found")
-	errParentNotFound = errors.New("Parent node not found") // the analyzer's own wording, capital and all
-	errChildNotFound  = errors.New("Child node not found")
+	errInvalidSchema = errors.New("invalid schema")
+	errReAdd         = errors.New("already exists")
+	errStale         = errors.New("revision not higher")
+	errNodeNotFound  = errors.New("node not found")
+	errEdgeNotFound  = errors.New("edge not found")
+	//lint:ignore ST1005 the analyzer's own log wording, capital and all
+	errParentNotFound = errors.New("Parent node not found")
+	//lint:ignore ST1005 the analyzer's own log wording, capital and all
+	errChildNotFound = errors.New("Child node not found")
 )
 
 // graph is the analyzer's in-memory graph. It is not safe for concurrent

@@ -176,7 +176,7 @@ func (g *graph) query(steps []step) (any, error) {
 		switch {
 		case s.name == "Has":
 			if len(s.args) == 0 || (len(s.args) > 1 && len(s.args)%2 == 1) {
-				return nil, errors.New("Has takes a key, or key/value pairs")
+				return nil, fmt.Errorf("%s() takes a key, or key/value pairs", s.name)
 			}
 			if onEdges {
 				edges = slices.DeleteFunc(edges, func(e *Edge) bool { return !has(s.args, edgeFields(e), e.Metadata) })

@@ -41,15 +41,6 @@ func load(t testing.TB, specs string) (*spec.Set, spec.Diagnostics) {
 	return spec.LoadFS(fstest.MapFS{"ovs.yaml": {Data: []byte(specs)}}, "specs")
 }
 
-func mustLoad(t testing.TB, specs string) *spec.Set {
-	t.Helper()
-	set, diags := load(t, specs)
-	if diags.HasErrors() {
-		t.Fatalf("test specs invalid:\n%v", diags.Err())
-	}
-	return set
-}
-
 func at(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {

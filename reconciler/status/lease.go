@@ -39,14 +39,6 @@ const leaseBeats = 16
 
 const leaseSubject = "wirekeeper: status aggregator lease"
 
-var emptyTree = func() plumbing.Hash {
-	o := &plumbing.MemoryObject{}
-	if err := (&object.Tree{}).Encode(o); err != nil {
-		panic(err)
-	}
-	return o.Hash()
-}()
-
 // releasedLease is the commit a holder leaves when it stops.
 var releasedLease = func() plumbing.Hash {
 	h, _, err := leaseCommit(memory.NewStorage(), "", 0, time.Unix(0, 0), 0)

@@ -72,7 +72,6 @@ type call struct {
 	body       string
 	secret     string // signing secret; "" leaves the request unsigned
 	event      string // event type header value; "" sends none
-	header     http.Header
 	wantStatus int
 	wantResult string
 	wantProv   string // provider passed to Observe

@@ -1,9 +1,3 @@
-// Package chaos is the fault-injection suite: the real binary against the
-// real servers, with the faults production brings (a daemon killed
-// mid-apply, servers killed and restarted, the git remote gone, a full
-// disk, oversized repositories). Every test states what must hold
-// afterwards and checks it. `make chaos` runs the full suite
-// (WIREKEEPER_CHAOS=full: 50 kills); `make test` runs it shortened.
 package chaos
 
 import (

@@ -1,8 +1,3 @@
-// Package ci tests wirekeeper's reusable pull-request jobs (action.yml at
-// the repository root, scripts/ci/wirekeeper-plan.gitlab-ci.yml) by running their
-// steps as a runner would: with the environment the job definition gives
-// them, against a base repository whose pull (merge) request head comes
-// from a fork, with the forge's comment API stubbed at the HTTP boundary.
 package ci
 
 import (

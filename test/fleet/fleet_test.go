@@ -1,5 +1,3 @@
-// Package fleet simulates a fleet: many wirekeeper daemons, one spec
-// repository on a real git daemon, a real ovsdb-server per host.
 package fleet
 
 import (

@@ -1,5 +1,3 @@
-// Package security holds the project-wide checks of issue 8's security
-// rules that are not one package's business.
 package security
 
 import (

@@ -29,7 +29,7 @@ func validatePathPart(s string) error {
 	case strings.HasPrefix(s, "/"):
 		return fmt.Errorf("starts with /")
 	case strings.Contains(s, ".."):
-		return fmt.Errorf("contains ..")
+		return fmt.Errorf(`contains ".."`)
 	case strings.ContainsAny(s, "?#\\"):
 		return fmt.Errorf(`contains ?, # or \`)
 	}
@@ -48,7 +48,7 @@ func validatePathPart(s string) error {
 		return fmt.Errorf("is not valid URL encoding: %w", err)
 	}
 	if strings.Contains(decoded, "..") {
-		return fmt.Errorf("contains .. once decoded")
+		return fmt.Errorf(`contains ".." once decoded`)
 	}
 	return nil
 }
