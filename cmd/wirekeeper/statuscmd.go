@@ -39,91 +39,108 @@ no status for --node, or an error, 2 usage error.
 
 `
 
+// statusOptions are the flags of `wirekeeper status`.
+type statusOptions struct {
+	repo                 repoFlags
+	node, output, branch string
+	interval             time.Duration
+}
+
 // runStatus is `wirekeeper status`: read the daemons' status, print it.
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	var (
-		repo                 repoFlags
-		node, output, branch string
-		interval             time.Duration
-	)
+	o, err := parseStatusFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errFlagSyntax):
+		return exitUsage // the flag package has said why, with the usage
+	case err != nil:
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cache, cleanup, err := commandCacheDir(o.repo.cacheDir, "wirekeeper-status-")
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	defer cleanup()
+	if err := printStatus(ctx, o, cache, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseStatusFlags parses and checks the flags of `wirekeeper status`: the
+// error wraps flag.ErrHelp for -h, errFlagSyntax for what the flag package
+// has reported, and otherwise joins every problem.
+func parseStatusFlags(args []string, stderr io.Writer) (statusOptions, error) {
+	var o statusOptions
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	repo.register(fs)
-	fs.StringVar(&node, "node", "", "print only this node")
-	fs.StringVar(&output, "output", "text", "text or json")
-	fs.StringVar(&branch, "branch", source.DefaultBranch, "the spec branch the daemons follow: the summary compares the nodes with its head")
-	fs.DurationVar(&interval, "interval", 30*time.Second, "the daemons' --interval: the summary calls a node silent after "+strconv.Itoa(status.SilentIntervals)+" of them without a report")
+	o.repo.register(fs)
+	fs.StringVar(&o.node, "node", "", "print only this node")
+	fs.StringVar(&o.output, "output", "text", "text or json")
+	fs.StringVar(&o.branch, "branch", source.DefaultBranch, "the spec branch the daemons follow: the summary compares the nodes with its head")
+	fs.DurationVar(&o.interval, "interval", 30*time.Second, "the daemons' --interval: the summary calls a node silent after "+strconv.Itoa(status.SilentIntervals)+" of them without a report")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, statusUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return o, err
 		}
-		return exitUsage
+		return o, fmt.Errorf("%w: %w", errFlagSyntax, err)
 	}
-	errs := repo.check()
+	errs := o.repo.check()
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected argument %q: every setting is a flag", fs.Arg(0)))
 	}
-	if err := checkNodeFlag(node); err != nil {
+	if err := checkNodeFlag(o.node); err != nil {
 		errs = append(errs, err)
 	}
-	if err := checkBranchName(branch); err != nil {
+	if err := checkBranchName(o.branch); err != nil {
 		errs = append(errs, fmt.Errorf("--branch: %w", err))
 	}
-	if interval <= 0 {
-		errs = append(errs, fmt.Errorf("--interval %s: want a positive duration, e.g. 30s", interval))
+	if o.interval <= 0 {
+		errs = append(errs, fmt.Errorf("--interval %s: want a positive duration, e.g. 30s", o.interval))
 	}
-	if output != "text" && output != "json" {
-		errs = append(errs, fmt.Errorf("unknown --output %q; valid: text, json", output))
+	if o.output != "text" && o.output != "json" {
+		errs = append(errs, fmt.Errorf("unknown --output %q; valid: text, json", o.output))
 	}
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitUsage
-	}
+	return o, errors.Join(errs...)
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cache, cleanup, err := commandCacheDir(repo.cacheDir, "wirekeeper-status-")
-	if err != nil {
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitFail
-	}
-	defer cleanup()
+// printStatus reads the daemons' status as o asks and prints it on stdout,
+// warnings on stderr.
+func printStatus(ctx context.Context, o statusOptions, cache string, stdout, stderr io.Writer) error {
 	log := warnLogger(stderr)
-	src, err := repo.source(branch, "", cache, log)
+	src, err := o.repo.source(o.branch, "", cache, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitFail
+		return err
 	}
-	nodes, err := readStatusBranch(ctx, repo, src, node, cache, log)
+	nodes, err := readStatusBranch(ctx, o.repo, src, o.node, cache, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitFail
+		return err
 	}
 	switch {
-	case output == "json":
-		err = review.StatusJSON(stdout, repo.statusBranch, nodes)
-	case node != "":
-		err = review.StatusText(stdout, nodes)
-	default:
-		check := reconciler.FleetCheck{Now: time.Now(), SilentAfter: status.SilentIntervals * interval, Branch: branch}
-		// The newest revision is the branch head; without it the summary
-		// still shows phases and silence.
-		if rev, ferr := src.Fetch(ctx); ferr != nil {
-			fmt.Fprintf(stderr, "wirekeeper status: warning: cannot read the head of branch %s, nodes are not compared with it: %v\n", branch, ferr)
-		} else {
-			check.NewestRevision, check.NewestAt = rev.Hash, rev.Time
-		}
-		err = review.StatusSummary(stdout, nodes, check)
+	case o.output == "json":
+		return review.StatusJSON(stdout, o.repo.statusBranch, nodes)
+	case o.node != "":
+		return review.StatusText(stdout, nodes)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitFail
+	check := reconciler.FleetCheck{Now: time.Now(), SilentAfter: status.SilentIntervals * o.interval, Branch: o.branch}
+	// The newest revision is the branch head; without it the summary still
+	// shows phases and silence.
+	if rev, err := src.Fetch(ctx); err != nil {
+		fmt.Fprintf(stderr, "wirekeeper status: warning: cannot read the head of branch %s, nodes are not compared with it: %v\n", o.branch, err)
+	} else {
+		check.NewestRevision, check.NewestAt = rev.Hash, rev.Time
 	}
-	return exitOK
+	return review.StatusSummary(stdout, nodes, check)
 }
 
 // readStatusBranch reads the status of node, or of every node that has one

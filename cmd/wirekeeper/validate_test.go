@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -153,54 +151,5 @@ func TestValidateDefaultPathIsCurrentDir(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "1 object(s) valid in .") {
 		t.Errorf("stderr = %q", stderr.String())
-	}
-}
-
-func TestDemoRunsTheWholeLoop(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
-	}
-	checkDemoOutput(t, stdout.String())
-}
-
-// TestDemoAgainstRealOVSDB runs the demo on the harness's ovsdb-server and
-// checks it leaves nothing behind.
-func TestDemoAgainstRealOVSDB(t *testing.T) {
-	db := testenv.OVSDB(t)
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo", "--ovsdb", db}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
-	}
-	checkDemoOutput(t, stdout.String())
-	if !strings.Contains(stdout.String(), "bridge br-demo deleted from "+db) {
-		t.Errorf("the demo did not clean up:\n%s", stdout.String())
-	}
-}
-
-func checkDemoOutput(t *testing.T, out string) {
-	t.Helper()
-	for _, want := range []string{
-		"Mirror     ids-all   Ready", "Mirror     web-span  Ready", "mirrors on br-demo now: ids-all, web-span",
-		"Bridge demo-br existed: adopted", "ids-all deleted; recreated ", "back to vm1, vm2 ",
-		"web-span selects vm1, vm2, vm3", "repaired",
-		"--- status/demo-hv.md ---", "4 ready, 0 failed", "```mermaid",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
-		}
-	}
-	// How the status commits group the steps depends on timing; the last
-	// one is at the revision the spec change made.
-	applied := regexp.MustCompile(`revision ([0-9a-f]{7}) applied`).FindStringSubmatch(out)
-	if applied == nil || !strings.Contains(out, "status(demo-hv): ") || !strings.Contains(out, "@ "+applied[1]) {
-		t.Errorf("demo output lacks a status commit at the applied revision:\n%s", out)
-	}
-}
-
-func TestDemoRefusesArguments(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"demo", "extra"}, &stdout, &stderr); code != exitUsage {
-		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -116,7 +116,7 @@ func (w *liveMirrors) close() { w.cl.Close() }
 
 // mirrors returns the mirrors on the demo bridge by name.
 func (w *liveMirrors) mirrors() map[string]*vswitch.Mirror {
-	br := &vswitch.Bridge{Name: demoBridge}
+	br := &vswitch.Bridge{Name: Bridge}
 	if err := w.cl.Get(context.Background(), br); err != nil {
 		return nil
 	}
