@@ -39,6 +39,9 @@ type Conn struct {
 	// events is called with every row event, after the view has it.
 	events func(c *Conn, table string, old, row model.Model)
 
+	// group gathers the Ports writes sent together (see group.go).
+	group group
+
 	mu      sync.Mutex
 	client  client.Client
 	view    *View

@@ -301,18 +301,13 @@ func (ps *Ports) Delete(ctx context.Context, rows ...PortRow) error {
 	})
 }
 
-// commit sends t and checks every operation's result.
+// commit sends t, with the writes other plugs make at the same time (one
+// transaction), and checks its operations' results.
 func (ps *Ports) commit(ctx context.Context, t *Txn, what string) error {
-	results, err := ps.c.Transact(ctx, t.Ops)
-	if err == nil {
-		return nil
+	if err := ps.c.group.send(ctx, ps.c, t.Ops); err != nil {
+		return fmt.Errorf("ovsdb: %s on manager %s: %w", what, ps.manager, err)
 	}
-	for _, r := range results {
-		if r.Error != "" {
-			return fmt.Errorf("ovsdb: %s on manager %s: %s", what, ps.manager, DescribeResult(r))
-		}
-	}
-	return fmt.Errorf("ovsdb: %s on manager %s: %w", what, ps.manager, err)
+	return nil
 }
 
 // await waits until the monitor's view satisfies cond (run under the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
@@ -18,8 +19,7 @@ import (
 type Txn struct {
 	client client.Client
 	// Ops are the operations so far, in order.
-	Ops   []libovsdb.Operation
-	named int
+	Ops []libovsdb.Operation
 	// staged holds the bridge mutations of the object being built; keep
 	// moves them to bridgeMutations once all its operations are built,
 	// Drop forgets them when one failed.
@@ -70,11 +70,15 @@ func (t *Txn) Drop(from int) {
 	t.staged = t.staged[:0]
 }
 
-// NamedUUID returns a fresh name for a row inserted by this transaction.
+// NamedUUID returns a fresh name for a row inserted by this transaction,
+// unique in the process: transactions built apart can be sent as one
+// (Ports groups concurrent writes).
 func (t *Txn) NamedUUID(prefix string) string {
-	t.named++
-	return fmt.Sprintf("wk_%s_%d", prefix, t.named)
+	return fmt.Sprintf("wk_%s_%d", prefix, namedRows.Add(1))
 }
+
+// namedRows numbers the rows NamedUUID names.
+var namedRows atomic.Uint64
 
 // MutateBridge inserts values into, or deletes them from, a set column of
 // a bridge ("mirrors" or "ports"). A mutation, not a write of the column:
