@@ -184,8 +184,10 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 	}
 	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS,
 		AllowUnroutable: sp.RabbitMQ.AllowUnroutable})
+	// kick is made here, before Trigger can reach the target through
+	// p.targets.
 	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, dbTLS: dbTLS, log: log, opts: p.opts,
-		changed: func() { p.targets.Notify(name); p.topo.Fire() }, passed: p.topo.Fire}, nil
+		changed: func() { p.targets.Notify(name); p.topo.Fire() }, passed: p.topo.Fire, kick: make(chan struct{}, 1)}, nil
 }
 
 // Owned implements reconciler.Provider: the running collectors.

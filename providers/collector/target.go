@@ -142,7 +142,7 @@ func (t *target) update(f func(st *Status)) {
 
 func (t *target) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	t.cancel, t.done, t.kick = cancel, make(chan struct{}), make(chan struct{}, 1)
+	t.cancel, t.done = cancel, make(chan struct{})
 	go t.run(ctx)
 }
 

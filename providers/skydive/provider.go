@@ -286,8 +286,12 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 		return nil, err
 	}
 	ep.maxBody = p.opts.MaxMessage
+	// What other goroutines reach through p.exports (the channels poked,
+	// the status) is set here, before the exporter is in it.
 	return &exporter{name: name, sp: sp, ep: ep, o: origin{host: p.opts.Node, origin: sp.ClientType + "." + p.opts.Node},
-		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.exports.Notify(name) }}, nil
+		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.exports.Notify(name) },
+		kick: make(chan struct{}, 1), verify: make(chan struct{}, 1), resync: make(chan chan struct{}, 1),
+		verifyEvery: sp.VerifyInterval.D(), st: Status{VerifyEvery: sp.VerifyInterval.D()}}, nil
 }
 
 // Owned implements reconciler.Provider: the running exports.
