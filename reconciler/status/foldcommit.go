@@ -22,55 +22,20 @@ import (
 // pushes it.
 func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap, sh SpecHead, now time.Time) (FoldResult, error) {
 	s := a.cache.storer()
-	files := map[string]object.TreeEntry{} // the branch's tree, flattened
-	var baseRoot plumbing.Hash
-	if !head.IsZero() {
-		t, err := headTree(s, head)
-		if err != nil {
-			return FoldResult{}, a.damaged(err)
-		}
-		baseRoot = t.Hash
-		if err := flatten(s, t, "", files); err != nil {
-			return FoldResult{}, a.damaged(err)
-		}
+	files, baseRoot, err := a.branchFiles(s, head)
+	if err != nil {
+		return FoldResult{}, err
 	}
-	changed := map[string]plumbing.Hash{} // node -> its ref's head
-	for name, h := range moved {
-		node, ok := nodeOf(a.opts.RefPrefix, name)
-		if !ok {
-			continue
-		}
-		t, err := headTree(s, h)
-		if err != nil {
-			return FoldResult{}, a.damaged(err)
-		}
-		for _, p := range Paths(node) {
-			e, err := t.FindEntry(p)
-			if err != nil || !e.Mode.IsFile() {
-				continue // a file the node never wrote: what the branch has stays
-			}
-			if old, ok := files[p]; !ok || old.Hash != e.Hash || old.Mode != e.Mode {
-				files[p] = object.TreeEntry{Name: path.Base(p), Mode: e.Mode, Hash: e.Hash}
-				changed[node] = h
-			}
-		}
+	changed, err := a.putNodeFiles(s, moved, files)
+	if err != nil {
+		return FoldResult{}, err
 	}
 	if head.IsZero() && len(files) == 0 {
 		return FoldResult{}, nil // no node has written yet: no branch of a blank page
 	}
 	built := newOverlay(s)
-	statuses, err := a.statuses(built, files)
-	if err != nil {
-		return FoldResult{}, err
-	}
-	page := a.opts.Render(statuses, a.fleetOptions(sh, now))
 	tw := &treeWriter{s: built, seen: map[plumbing.Hash]bool{}}
-	pageHash, err := tw.store(blob(page))
-	if err != nil {
-		return FoldResult{}, err
-	}
-	files[FleetPagePath] = object.TreeEntry{Name: FleetPagePath, Mode: filemode.Regular, Hash: pageHash}
-	root, err := tw.writeFlat(files)
+	root, err := a.writeTree(tw, files, sh, now)
 	if err != nil {
 		return FoldResult{}, err
 	}
@@ -87,16 +52,89 @@ func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap
 	if err != nil {
 		return FoldResult{}, err
 	}
-	// Only what the remote lacks: the new trees, the page and the commit
-	// (every node's files are on its ref already).
+	if err := a.push(ctx, tw, built, head, commit); err != nil {
+		return FoldResult{Nodes: nodes}, err
+	}
+	a.log.Info("status folded", "nodes", len(nodes), "commit", commit.String())
+	a.commits++
+	a.compact()
+	return FoldResult{Commit: commit, Nodes: nodes}, nil
+}
+
+// branchFiles returns the files of the branch head's tree, flattened, and
+// the tree's hash; none and zero when there is no head.
+func (a *Aggregator) branchFiles(s storer.EncodedObjectStorer, head plumbing.Hash) (map[string]object.TreeEntry, plumbing.Hash, error) {
+	files := map[string]object.TreeEntry{}
+	if head.IsZero() {
+		return files, plumbing.ZeroHash, nil
+	}
+	t, err := headTree(s, head)
+	if err != nil {
+		return nil, plumbing.ZeroHash, a.damaged(err)
+	}
+	if err := flatten(s, t, "", files); err != nil {
+		return nil, plumbing.ZeroHash, a.damaged(err)
+	}
+	return files, t.Hash, nil
+}
+
+// putNodeFiles puts into files those of each moved node ref that differ,
+// and returns the nodes it changed files of, with their refs' heads.
+func (a *Aggregator) putNodeFiles(s storer.EncodedObjectStorer, moved refMap, files map[string]object.TreeEntry) (map[string]plumbing.Hash, error) {
+	changed := map[string]plumbing.Hash{}
+	for name, h := range moved {
+		node, ok := nodeOf(a.opts.RefPrefix, name)
+		if !ok {
+			continue
+		}
+		t, err := headTree(s, h)
+		if err != nil {
+			return nil, a.damaged(err)
+		}
+		for _, p := range Paths(node) {
+			e, err := t.FindEntry(p)
+			if err != nil || !e.Mode.IsFile() {
+				continue // a file the node never wrote: what the branch has stays
+			}
+			if old, ok := files[p]; !ok || old.Hash != e.Hash || old.Mode != e.Mode {
+				files[p] = object.TreeEntry{Name: path.Base(p), Mode: e.Mode, Hash: e.Hash}
+				changed[node] = h
+			}
+		}
+	}
+	return changed, nil
+}
+
+// writeTree renders the fleet page from the statuses in files, puts it in
+// at FleetPagePath, and writes the tree of files with tw; it returns the
+// root tree's hash.
+func (a *Aggregator) writeTree(tw *treeWriter, files map[string]object.TreeEntry, sh SpecHead, now time.Time) (plumbing.Hash, error) {
+	statuses, err := a.statuses(tw.s, files)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	page := a.opts.Render(statuses, a.fleetOptions(sh, now))
+	pageHash, err := tw.store(blob(page))
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	files[FleetPagePath] = object.TreeEntry{Name: FleetPagePath, Mode: filemode.Regular, Hash: pageHash}
+	return tw.writeFlat(files)
+}
+
+// push sends the branch from head to commit, with the objects tw wrote
+// that the cache lacks (the new trees, the page and the commit: every
+// node's files are on its ref already), then keeps them in the cache.
+func (a *Aggregator) push(ctx context.Context, tw *treeWriter, built *overlay, head, commit plumbing.Hash) error {
+	cached := built.EncodedObjectStorer
 	var objects []plumbing.Hash
 	for _, h := range tw.written {
-		if s.HasEncodedObject(h) != nil {
+		if cached.HasEncodedObject(h) != nil {
 			objects = append(objects, h)
 		}
 	}
 	if _, err := a.remote.push(ctx, built, refUpdate{ref: a.branch, old: head, new: commit}, objects); err != nil {
-		return FoldResult{Nodes: nodes}, err
+		return err
 	}
 	if err := built.flush(); err == nil {
 		if err := a.cache.setHead(a.branch, commit); err != nil {
@@ -105,10 +143,7 @@ func (a *Aggregator) build(ctx context.Context, head plumbing.Hash, moved refMap
 	} else {
 		a.damaged(err)
 	}
-	a.log.Info("status folded", "nodes", len(nodes), "commit", commit.String())
-	a.commits++
-	a.compact()
-	return FoldResult{Commit: commit, Nodes: nodes}, nil
+	return nil
 }
 
 // statuses parses every node's status in the folded tree, each once per
