@@ -8,19 +8,18 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
+	"github.com/wirekeeper/wirekeeper/internal/workerset"
 	"github.com/wirekeeper/wirekeeper/providers/collector/amqp"
 	"github.com/wirekeeper/wirekeeper/providers/collector/netbeam"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -66,12 +65,9 @@ type Options struct {
 // Provider runs the collectors. It implements reconciler.Provider and
 // reconciler.Watcher (a collector's status change enqueues its object).
 type Provider struct {
-	opts Options
-	log  *slog.Logger
-
-	mu      sync.Mutex
-	targets map[string]*target
-	enqueue func(reconciler.Ref)
+	opts    Options
+	log     *slog.Logger
+	targets *workerset.Set[*target]
 	// topo are the OnTopologyChange subscribers.
 	topo topology.Signals
 }
@@ -96,7 +92,7 @@ func New(opts Options) *Provider {
 	if opts.DetailsEvery <= 0 {
 		opts.DetailsEvery = 10 * time.Minute
 	}
-	return &Provider{opts: opts, log: opts.Logger.With("provider", "collector"), targets: map[string]*target{}}
+	return &Provider{opts: opts, log: opts.Logger.With("provider", "collector"), targets: workerset.New[*target](Kind)}
 }
 
 // Name implements reconciler.Provider.
@@ -111,10 +107,8 @@ func (p *Provider) Kinds() []string { return slices.Clone(Kinds) }
 // failed, whose messages the broker returned for want of a bound queue, or
 // that is paused for backpressure, is Degraded, saying why.
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
-	p.mu.Lock()
-	t := p.targets[req.Ref.Name]
-	p.mu.Unlock()
-	if t == nil {
+	t, ok := p.targets.Get(req.Ref.Name)
+	if !ok {
 		return reconciler.Observation{}, nil
 	}
 	live := t.sp
@@ -144,11 +138,7 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 // inventory stays.
 func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconciler.Change) error {
 	name := req.Ref.Name
-	p.mu.Lock()
-	old := p.targets[name]
-	delete(p.targets, name)
-	p.mu.Unlock()
-	if old != nil {
+	if old, ok := p.targets.Remove(name); ok {
 		old.stop()
 		defer p.topo.Fire()
 	}
@@ -160,9 +150,7 @@ func (p *Provider) Apply(_ context.Context, req reconciler.Request, ch reconcile
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.targets[name] = t
-	p.mu.Unlock()
+	p.targets.Put(name, t)
 	t.start()
 	p.topo.Fire()
 	return nil
@@ -196,51 +184,27 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 	}
 	pub := amqp.New(amqp.Options{URL: url, Exchange: sp.RabbitMQ.Exchange, ExchangeType: sp.RabbitMQ.ExchangeType, Logger: log, TLS: mqTLS,
 		AllowUnroutable: sp.RabbitMQ.AllowUnroutable})
-	ref := reconciler.Ref{Kind: Kind, Name: name}
+	// kick is made here, before Trigger can reach the target through
+	// p.targets.
 	return &target{name: name, sp: sp, nb: nb, pub: pub, dsn: dsn, dbTLS: dbTLS, log: log, opts: p.opts,
-		changed: func() { p.notify(ref); p.topo.Fire() }, passed: p.topo.Fire}, nil
-}
-
-func (p *Provider) notify(ref reconciler.Ref) {
-	p.mu.Lock()
-	enqueue := p.enqueue
-	p.mu.Unlock()
-	if enqueue != nil {
-		enqueue(ref)
-	}
+		changed: func() { p.targets.Notify(name); p.topo.Fire() }, passed: p.topo.Fire, kick: make(chan struct{}, 1)}, nil
 }
 
 // Owned implements reconciler.Provider: the running collectors.
 func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]reconciler.Ref, 0, len(p.targets))
-	for name := range p.targets {
-		out = append(out, reconciler.Ref{Kind: Kind, Name: name})
-	}
-	slices.SortFunc(out, func(a, b reconciler.Ref) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
+	return p.targets.Refs(), nil
 }
 
 // Watch implements reconciler.Watcher: a collector's status change
 // (a failed pass, a pause, a recovery) enqueues its object.
 func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	p.mu.Lock()
-	p.enqueue = enqueue
-	p.mu.Unlock()
-	<-ctx.Done()
-	p.mu.Lock()
-	p.enqueue = nil
-	p.mu.Unlock()
-	return nil
+	return p.targets.Watch(ctx, enqueue)
 }
 
 // Status returns the status of the running collector name.
 func (p *Provider) Status(name string) (Status, bool) {
-	p.mu.Lock()
-	t := p.targets[name]
-	p.mu.Unlock()
-	if t == nil {
+	t, ok := p.targets.Get(name)
+	if !ok {
 		return Status{}, false
 	}
 	return t.status(), true
@@ -250,10 +214,8 @@ func (p *Provider) Status(name string) (Status, bool) {
 // next interval (a pass in flight finishes first); it reports whether the
 // collector runs.
 func (p *Provider) Trigger(name string) bool {
-	p.mu.Lock()
-	t := p.targets[name]
-	p.mu.Unlock()
-	if t == nil {
+	t, ok := p.targets.Get(name)
+	if !ok {
 		return false
 	}
 	select {
@@ -265,11 +227,7 @@ func (p *Provider) Trigger(name string) bool {
 
 // Close stops every collector.
 func (p *Provider) Close() {
-	p.mu.Lock()
-	ts := p.targets
-	p.targets = map[string]*target{}
-	p.mu.Unlock()
-	for _, t := range ts {
+	for _, t := range p.targets.RemoveAll() {
 		t.stop()
 	}
 }

@@ -26,7 +26,8 @@ import (
 
 // rig runs the engine with the collector provider against a Netbeam
 // stand-in, a RabbitMQ broker and a MariaDB, with a consumer on a queue
-// bound to both routing keys.
+// bound to both routing keys. A provider rig (newProviderRig) has no
+// engine: e is nil.
 type rig struct {
 	t        testing.TB
 	node     string
@@ -69,6 +70,23 @@ func newRigWith(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(
 // broker keeps the messages), and the test process holds none of them.
 func newRigFull(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(*collector.Options), consume bool) *rig {
 	t.Helper()
+	r := newProviderRig(t, broker, dsn, tweak, consume)
+	e, err := reconciler.New(reconciler.Options{Node: r.node, Providers: []reconciler.Provider{r.p}, Workers: 2,
+		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.e, r.cancel, r.done = e, cancel, make(chan struct{})
+	go func() { e.Run(ctx); close(r.done) }()
+	t.Cleanup(func() { r.cancel(); <-r.done })
+	return r
+}
+
+// newProviderRig is newRigFull without the engine: the peers and the
+// provider, for tests that call the provider themselves.
+func newProviderRig(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(*collector.Options), consume bool) *rig {
+	t.Helper()
 	if broker == nil {
 		broker = rabbittest.Shared(t)
 	}
@@ -92,15 +110,7 @@ func newRigFull(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(
 		tweak(&opts)
 	}
 	r.p = collector.New(opts)
-	e, err := reconciler.New(reconciler.Options{Node: r.node, Providers: []reconciler.Provider{r.p}, Workers: 2,
-		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.e, r.cancel, r.done = e, cancel, make(chan struct{})
-	go func() { e.Run(ctx); close(r.done) }()
-	t.Cleanup(func() { r.cancel(); <-r.done; r.p.Close() })
+	t.Cleanup(r.p.Close)
 	return r
 }
 
@@ -123,13 +133,20 @@ spec: {node: %s, netbeam: {url: %q%s}, rabbitmq: {url: {env: WIREKEEPER_SECRET_A
 func (r *rig) apply(docs ...string) {
 	r.t.Helper()
 	r.rev++
+	set := r.load(docs...)
+	if err := r.e.SetRevision(context.Background(), reconciler.Revision{Hash: fmt.Sprintf("rev%04d", r.rev), Message: "wirekeeper: allow-prune"}, set); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// load decodes docs into a spec set, defaults filled, as the daemon does.
+func (r *rig) load(docs ...string) *spec.Set {
+	r.t.Helper()
 	set, diags := spec.LoadFS(fstest.MapFS{"c.yaml": &fstest.MapFile{Data: []byte(strings.Join(docs, "\n---\n"))}}, "")
 	if diags.HasErrors() {
 		r.t.Fatalf("test spec invalid:\n%v", diags)
 	}
-	if err := r.e.SetRevision(context.Background(), reconciler.Revision{Hash: fmt.Sprintf("rev%04d", r.rev), Message: "wirekeeper: allow-prune"}, set); err != nil {
-		r.t.Fatal(err)
-	}
+	return set
 }
 
 func (r *rig) phase(name string) (reconciler.Phase, string) {

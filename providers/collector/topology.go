@@ -9,13 +9,7 @@ import (
 // the number of active interfaces and its state (Collecting, Paused or
 // Failing: the last pass failed or the broker returned messages).
 func (p *Provider) Topology(g *topology.Graph) {
-	p.mu.Lock()
-	targets := make([]*target, 0, len(p.targets))
-	for _, t := range p.targets {
-		targets = append(targets, t)
-	}
-	p.mu.Unlock()
-	for _, t := range targets {
+	for _, t := range p.targets.All() {
 		st := t.status()
 		state := "Collecting"
 		switch {

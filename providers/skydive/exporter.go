@@ -106,10 +106,7 @@ func poke(c chan struct{}) {
 
 func (x *exporter) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	x.kick, x.verify, x.resync = make(chan struct{}, 1), make(chan struct{}, 1), make(chan chan struct{}, 1)
 	x.cancel, x.done = cancel, make(chan struct{})
-	x.verifyEvery = x.sp.VerifyInterval.D()
-	x.st.VerifyEvery = x.verifyEvery
 	go x.run(ctx)
 }
 

@@ -9,7 +9,6 @@
 package skydive
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/topology"
+	"github.com/wirekeeper/wirekeeper/internal/workerset"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -66,15 +66,14 @@ type Options struct {
 // reconciler.Watcher and reconciler.PhaseObserver (the phases go on the
 // nodes of the objects).
 type Provider struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	exports *workerset.Set[*exporter]
 
-	mu      sync.Mutex
-	exports map[string]*exporter
-	phases  map[string]reconciler.Phase // by "Kind/name"
+	mu     sync.Mutex
+	phases map[string]reconciler.Phase // by "Kind/name"
 	// phaseGen counts the changes of phases.
 	phaseGen atomic.Uint64
-	enqueue  func(reconciler.Ref)
 }
 
 // New returns a provider for opts.Node.
@@ -97,7 +96,7 @@ func New(opts Options) *Provider {
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = 64 << 20
 	}
-	p := &Provider{opts: opts, log: opts.Logger.With("provider", "skydive"), exports: map[string]*exporter{},
+	p := &Provider{opts: opts, log: opts.Logger.With("provider", "skydive"), exports: workerset.New[*exporter](Kind),
 		phases: map[string]reconciler.Phase{}}
 	for _, s := range opts.Sources {
 		s.OnTopologyChange(p.kickAll)
@@ -129,9 +128,7 @@ func (p *Provider) ObjectPhase(ref reconciler.Ref, phase reconciler.Phase) {
 }
 
 func (p *Provider) kickAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, x := range p.exports {
+	for _, x := range p.exports.All() {
 		poke(x.kick)
 	}
 }
@@ -213,10 +210,8 @@ func (p *Provider) phase(object string) string {
 // survived that Sync is not one a Sync repairs: the export is Degraded,
 // naming it, and the text stays the same while the difference does.
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
-	p.mu.Lock()
-	x := p.exports[req.Ref.Name]
-	p.mu.Unlock()
-	if x == nil {
+	x, ok := p.exports.Get(req.Ref.Name)
+	if !ok {
 		return reconciler.Observation{}, nil
 	}
 	live := x.sp
@@ -251,20 +246,16 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 // stops it, removing the node's graph from the analyzer.
 func (p *Provider) Apply(ctx context.Context, req reconciler.Request, ch reconciler.Change) error {
 	name := req.Ref.Name
-	p.mu.Lock()
-	old := p.exports[name]
-	p.mu.Unlock()
-	if ch.Action != reconciler.ActionDelete && old != nil {
+	old, running := p.exports.Get(name)
+	if ch.Action != reconciler.ActionDelete && running {
 		sp := *req.Desired.Spec.(*spec.SkyDiveExportSpec)
 		sp.Policy = old.sp.Policy
 		if sameSpec(sp, old.sp) {
 			return old.resyncNow(ctx)
 		}
 	}
-	if old != nil {
-		p.mu.Lock()
-		delete(p.exports, name)
-		p.mu.Unlock()
+	if running {
+		p.exports.Remove(name)
 		moved := ch.Action == reconciler.ActionDelete || req.Desired.Spec.(*spec.SkyDiveExportSpec).Analyzer != old.sp.Analyzer
 		old.stop(moved)
 	}
@@ -275,9 +266,7 @@ func (p *Provider) Apply(ctx context.Context, req reconciler.Request, ch reconci
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.exports[name] = x
-	p.mu.Unlock()
+	p.exports.Put(name, x)
 	x.start()
 	return nil
 }
@@ -297,51 +286,29 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 		return nil, err
 	}
 	ep.maxBody = p.opts.MaxMessage
-	ref := reconciler.Ref{Kind: Kind, Name: name}
+	// What other goroutines reach through p.exports (the channels poked,
+	// the status) is set here, before the exporter is in it.
 	return &exporter{name: name, sp: sp, ep: ep, o: origin{host: p.opts.Node, origin: sp.ClientType + "." + p.opts.Node},
-		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.notify(ref) }}, nil
-}
-
-func (p *Provider) notify(ref reconciler.Ref) {
-	p.mu.Lock()
-	enqueue := p.enqueue
-	p.mu.Unlock()
-	if enqueue != nil {
-		enqueue(ref)
-	}
+		opts: p.opts, log: p.log.With("export", name), prov: p, asm: newAssembly(), notify: func() { p.exports.Notify(name) },
+		kick: make(chan struct{}, 1), verify: make(chan struct{}, 1), resync: make(chan chan struct{}, 1),
+		verifyEvery: sp.VerifyInterval.D(), st: Status{VerifyEvery: sp.VerifyInterval.D()}}, nil
 }
 
 // Owned implements reconciler.Provider: the running exports.
 func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]reconciler.Ref, 0, len(p.exports))
-	for name := range p.exports {
-		out = append(out, reconciler.Ref{Kind: Kind, Name: name})
-	}
-	slices.SortFunc(out, func(a, b reconciler.Ref) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
+	return p.exports.Refs(), nil
 }
 
 // Watch implements reconciler.Watcher: an export's status change (up,
 // down, a read-back) enqueues its object.
 func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	p.mu.Lock()
-	p.enqueue = enqueue
-	p.mu.Unlock()
-	<-ctx.Done()
-	p.mu.Lock()
-	p.enqueue = nil
-	p.mu.Unlock()
-	return nil
+	return p.exports.Watch(ctx, enqueue)
 }
 
 // Status returns the status of the running export name.
 func (p *Provider) Status(name string) (Status, bool) {
-	p.mu.Lock()
-	x := p.exports[name]
-	p.mu.Unlock()
-	if x == nil {
+	x, ok := p.exports.Get(name)
+	if !ok {
 		return Status{}, false
 	}
 	return x.status(), true
@@ -350,23 +317,17 @@ func (p *Provider) Status(name string) (Status, bool) {
 // Verify makes the export name read back what the analyzer holds now; it
 // reports whether the export runs.
 func (p *Provider) Verify(name string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	x := p.exports[name]
-	if x != nil {
+	x, ok := p.exports.Get(name)
+	if ok {
 		poke(x.verify)
 	}
-	return x != nil
+	return ok
 }
 
 // Close stops every export (without withdrawing: a restarting daemon
 // sends its graph again at once).
 func (p *Provider) Close() {
-	p.mu.Lock()
-	xs := p.exports
-	p.exports = map[string]*exporter{}
-	p.mu.Unlock()
-	for _, x := range xs {
+	for _, x := range p.exports.RemoveAll() {
 		x.stop(false)
 	}
 }

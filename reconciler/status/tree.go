@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -309,6 +310,25 @@ func (o *overlay) flush() error {
 		}
 		if _, err := o.EncodedObjectStorer.SetEncodedObject(obj); err != nil {
 			return fmt.Errorf("store %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// flatten adds every file of tree t to files, by path below dir.
+func flatten(s storer.EncodedObjectStorer, t *object.Tree, dir string, files map[string]object.TreeEntry) error {
+	for _, e := range t.Entries {
+		p := path.Join(dir, e.Name)
+		if e.Mode != filemode.Dir {
+			files[p] = e
+			continue
+		}
+		sub, err := object.GetTree(s, e.Hash)
+		if err != nil {
+			return fmt.Errorf("read tree %s: %w", p, err)
+		}
+		if err := flatten(s, sub, p, files); err != nil {
+			return err
 		}
 	}
 	return nil
