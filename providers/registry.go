@@ -46,8 +46,8 @@ func registry(c Config, s Shared) []reconciler.Provider {
 	return []reconciler.Provider{
 		ovsdb.New(ovsdb.Options{Node: c.Node, Logger: c.Logger, Events: c.Events, OVS: s.OVS}),
 		container.New(container.Options{Node: c.Node, Logger: c.Logger, Events: c.Events, OVS: s.OVS, OVSNetns: c.OVSNetns, DockerHost: c.DockerHost}),
-		collector.New(collector.Options{Node: c.Node, Logger: c.Logger, Secrets: c.Secrets}),
-		skydive.New(skydive.Options{Node: c.Node, Logger: c.Logger, Secrets: c.Secrets}),
+		collector.New(collector.Options{Node: c.Node, Logger: c.Logger, Events: c.Events, Secrets: c.Secrets}),
+		skydive.New(skydive.Options{Node: c.Node, Logger: c.Logger, Events: c.Events, Secrets: c.Secrets}),
 	}
 }
 

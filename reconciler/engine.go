@@ -39,8 +39,8 @@ type Options struct {
 	Node string
 	// Providers reconcile the kinds; a kind without a provider stays Pending.
 	Providers []Provider
-	// Events is where the providers report live changes (nil: none do);
-	// the engine takes them while it runs.
+	// Events is where the providers report live changes (nil: none do):
+	// from New on, what they report is queued, and reconciled once Run runs.
 	Events *Events
 	// Workers is how many reconcile passes run at once (default 4).
 	Workers int
@@ -172,6 +172,9 @@ func New(opts Options) (*Engine, error) {
 		objects: map[Ref]*objectState{},
 		changed: make(chan struct{}, 1),
 	}
+	if opts.Events != nil {
+		opts.Events.Attach(e.Enqueue) // queued until Run, ignored after it
+	}
 	for _, p := range opts.Providers {
 		if o, ok := p.(PhaseObserver); ok {
 			e.phaseObservers = append(e.phaseObservers, o)
@@ -225,24 +228,11 @@ func (e *Engine) Resync() {
 
 // Run reconciles until ctx ends, then lets in-flight reconciles finish
 // (they see a cancelled context only after their apply returns) and
-// returns. Providers that are Watchers feed the queue meanwhile.
+// returns. What the providers report through Options.Events is
+// reconciled meanwhile.
 func (e *Engine) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx) // an apply in flight is finished, not torn
-	if e.opts.Events != nil {
-		defer e.opts.Events.Attach(e.Enqueue)()
-	}
 	var wg sync.WaitGroup
-	for _, p := range e.opts.Providers {
-		if w, ok := p.(Watcher); ok {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := w.Watch(ctx, e.Enqueue); err != nil && ctx.Err() == nil {
-					e.log.Error("provider watch ended", "provider", p.Name(), "err", err)
-				}
-			}()
-		}
-	}
 	for range e.opts.Workers {
 		wg.Add(1)
 		go func() {

@@ -64,7 +64,7 @@ func start(t *testing.T, p *memory.Provider, tweak func(*reconciler.Options)) *h
 	if p == nil {
 		p = memory.New("test")
 	}
-	opts := reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Workers: 4,
+	opts := reconciler.Options{Node: node, Providers: []reconciler.Provider{p}, Events: p.Events(), Workers: 4,
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Resync: time.Hour}
 	if tweak != nil {
 		tweak(&opts)

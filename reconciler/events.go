@@ -5,9 +5,9 @@ import "sync"
 // Events carries the providers' word that live objects may have changed
 // to the engine's queue: providers get it when they are built and call
 // Changed from any goroutine (a monitor's handler, an event stream); the
-// engine takes what it is told while it runs. Before the engine runs, and
-// after, Changed drops what it is told: the engine observes every object
-// when it starts, and again every Resync.
+// engine made with it (Options.Events) queues what it is told. Before
+// that engine is made, Changed drops what it is told: the engine observes
+// every object of a revision anyway, and again every Resync.
 type Events struct {
 	mu      sync.RWMutex
 	enqueue func(Ref)
@@ -33,8 +33,9 @@ func (ev *Events) Changed(refs ...Ref) {
 	}
 }
 
-// Attach makes enqueue the receiver of Changed until the returned
-// function is called.
+// Attach makes enqueue the receiver of Changed (replacing an earlier
+// one) until the returned function is called. The engine attaches itself;
+// tests attach their own receiver.
 func (ev *Events) Attach(enqueue func(Ref)) (detach func()) {
 	ev.mu.Lock()
 	ev.enqueue = enqueue

@@ -108,15 +108,6 @@ type Provider interface {
 	Owned(ctx context.Context, set *spec.Set) ([]Ref, error)
 }
 
-// Watcher is implemented by providers that learn about live changes on their
-// own (an OVSDB monitor, the Docker event stream).
-type Watcher interface {
-	// Watch runs until ctx ends, calling enqueue with every object whose
-	// live state may have changed. enqueue never blocks; the engine's queue
-	// collapses repeated keys.
-	Watch(ctx context.Context, enqueue func(Ref)) error
-}
-
 // PhaseObserver is implemented by providers that show the engine's view of
 // objects alongside the live system (the SkyDive export puts each object's
 // phase on its nodes).

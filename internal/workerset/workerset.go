@@ -7,7 +7,6 @@ package workerset
 
 import (
 	"cmp"
-	"context"
 	"slices"
 	"sync"
 
@@ -23,13 +22,14 @@ type Set[W any] struct {
 
 	mu      sync.Mutex
 	workers map[string]W
-	// enqueue is the engine's hook while Watch runs, nil otherwise.
-	enqueue func(reconciler.Ref)
+	// events is where Notify reports to the engine.
+	events *reconciler.Events
 }
 
-// New returns an empty set for the objects of kind.
-func New[W any](kind string) *Set[W] {
-	return &Set[W]{kind: kind, workers: map[string]W{}}
+// New returns an empty set for the objects of kind, whose Notify reports
+// to events (nil: nowhere).
+func New[W any](kind string, events *reconciler.Events) *Set[W] {
+	return &Set[W]{kind: kind, workers: map[string]W{}, events: events}
 }
 
 // Get returns the worker of the object name, and whether there is one.
@@ -92,30 +92,8 @@ func (s *Set[W]) Refs() []reconciler.Ref {
 }
 
 // Notify asks the engine to reconcile the object name again (its worker's
-// status changed). It never blocks. Outside a Watch (before the engine
-// watches, after it stopped) it does nothing.
-func (s *Set[W]) Notify(name string) {
-	s.mu.Lock()
-	enqueue := s.enqueue
-	s.mu.Unlock()
-	if enqueue != nil {
-		enqueue(reconciler.Ref{Kind: s.kind, Name: name})
-	}
-}
-
-// Watch implements reconciler.Watcher for the provider: until ctx ends,
-// Notify hands its objects to enqueue. It returns nil when ctx ends.
-// Watches must not overlap: the first to end turns Notify off.
-func (s *Set[W]) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	s.mu.Lock()
-	s.enqueue = enqueue
-	s.mu.Unlock()
-	<-ctx.Done()
-	s.mu.Lock()
-	s.enqueue = nil
-	s.mu.Unlock()
-	return nil
-}
+// status changed). It never blocks.
+func (s *Set[W]) Notify(name string) { s.events.Changed(reconciler.Ref{Kind: s.kind, Name: name}) }
 
 // sortedByName returns the workers of ws in the order of their names.
 func sortedByName[W any](ws map[string]W) []W {

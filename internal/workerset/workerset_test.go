@@ -1,11 +1,9 @@
 package workerset_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -67,7 +65,7 @@ func TestSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := workerset.New[*worker]("Thing")
+			s := workerset.New[*worker]("Thing", nil)
 			for _, o := range tt.ops {
 				o(s)
 			}
@@ -86,7 +84,7 @@ func TestSet(t *testing.T) {
 }
 
 func TestRemoveReturnsTheWorker(t *testing.T) {
-	s := workerset.New[*worker]("Thing")
+	s := workerset.New[*worker]("Thing", nil)
 	a := &worker{"a"}
 	s.Put("a", a)
 	if w, ok := s.Remove("a"); w != a || !ok {
@@ -98,7 +96,7 @@ func TestRemoveReturnsTheWorker(t *testing.T) {
 }
 
 func TestRemoveAll(t *testing.T) {
-	s := workerset.New[*worker]("Thing")
+	s := workerset.New[*worker]("Thing", nil)
 	a, b := &worker{"a"}, &worker{"b"}
 	s.Put("b", b)
 	s.Put("a", a)
@@ -114,51 +112,29 @@ func TestRemoveAll(t *testing.T) {
 	}
 }
 
-// TestNotify checks that Notify reaches the engine only while Watch runs.
+// TestNotify checks that Notify reaches the engine through the set's
+// Events, as the object of the set's kind, and that a set without Events
+// drops it.
 func TestNotify(t *testing.T) {
-	s := workerset.New[*worker]("Thing")
-	var mu sync.Mutex
+	events := reconciler.NewEvents()
+	s := workerset.New[*worker]("Thing", events)
 	var got []reconciler.Ref
-	enqueue := func(r reconciler.Ref) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, r)
-	}
-	received := func() []reconciler.Ref {
-		mu.Lock()
-		defer mu.Unlock()
-		return got
-	}
-
-	s.Notify("before") // no Watch yet: dropped
-	ctx, cancel := context.WithCancel(t.Context())
-	watched := make(chan error)
-	go func() { watched <- s.Watch(ctx, enqueue) }()
-	waitFor(t, "the Watch to take the hook", func() bool { s.Notify("probe"); return len(received()) > 0 })
-	s.Notify("during")
-	cancel()
-	if err := <-watched; err != nil {
-		t.Fatalf("Watch = %v, want nil once ctx ended", err)
-	}
-	s.Notify("after") // the Watch ended: dropped
-
-	var during []reconciler.Ref
-	for _, r := range received() {
-		if r.Name != "probe" {
-			during = append(during, r)
-		}
-	}
-	if d := cmp.Diff([]reconciler.Ref{{Kind: "Thing", Name: "during"}}, during); d != "" {
-		t.Errorf("enqueued (-want +got):\n%s", d)
+	detach := events.Attach(func(r reconciler.Ref) { got = append(got, r) })
+	s.Notify("a")
+	s.Notify("b")
+	detach()
+	s.Notify("after") // nobody receives any more: dropped
+	workerset.New[*worker]("Thing", nil).Notify("nowhere")
+	if d := cmp.Diff([]reconciler.Ref{{Kind: "Thing", Name: "a"}, {Kind: "Thing", Name: "b"}}, got); d != "" {
+		t.Errorf("reported (-want +got):\n%s", d)
 	}
 }
 
 // TestConcurrentUse runs every method at once, for the race detector.
 func TestConcurrentUse(t *testing.T) {
-	s := workerset.New[*worker]("Thing")
-	ctx, cancel := context.WithCancel(t.Context())
-	watched := make(chan error)
-	go func() { watched <- s.Watch(ctx, func(reconciler.Ref) {}) }()
+	events := reconciler.NewEvents()
+	events.Attach(func(reconciler.Ref) {})
+	s := workerset.New[*worker]("Thing", events)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -177,19 +153,4 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	cancel()
-	if err := <-watched; err != nil {
-		t.Fatalf("Watch = %v, want nil", err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond) // Watch runs on another goroutine
-	}
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// spec.node names it.
 	Node   string
 	Logger *slog.Logger
+	// Events is where an object's status change is reported to the engine
+	// (nil: it is not; the engine's resync still visits every object).
+	Events *reconciler.Events
 	// Secrets reads the spec's secrets and TLS files, confined to the
 	// operator's secrets directory (nil: the default directory).
 	Secrets *secret.Store
@@ -62,8 +65,9 @@ type Options struct {
 	DetailsEvery time.Duration
 }
 
-// Provider runs the collectors. It implements reconciler.Provider and
-// reconciler.Watcher (a collector's status change enqueues its object).
+// Provider runs the collectors. It implements reconciler.Provider; a
+// collector's status change is reported to the engine through
+// Options.Events.
 type Provider struct {
 	opts    Options
 	log     *slog.Logger
@@ -92,7 +96,7 @@ func New(opts Options) *Provider {
 	if opts.DetailsEvery <= 0 {
 		opts.DetailsEvery = 10 * time.Minute
 	}
-	return &Provider{opts: opts, log: opts.Logger.With("provider", "collector"), targets: workerset.New[*target](Kind)}
+	return &Provider{opts: opts, log: opts.Logger.With("provider", "collector"), targets: workerset.New[*target](Kind, opts.Events)}
 }
 
 // Name implements reconciler.Provider.
@@ -193,12 +197,6 @@ func (p *Provider) newTarget(name string, sp spec.CollectorTargetSpec) (*target,
 // Owned implements reconciler.Provider: the running collectors.
 func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
 	return p.targets.Refs(), nil
-}
-
-// Watch implements reconciler.Watcher: a collector's status change
-// (a failed pass, a pause, a recovery) enqueues its object.
-func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	return p.targets.Watch(ctx, enqueue)
 }
 
 // Status returns the status of the running collector name.

@@ -39,6 +39,7 @@ type rig struct {
 	queue    string
 	consumer *rabbittest.Consumer
 	p        *collector.Provider
+	events   *reconciler.Events
 	e        *reconciler.Engine
 	rev      int
 	cancel   context.CancelFunc
@@ -71,7 +72,7 @@ func newRigWith(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(
 func newRigFull(t testing.TB, broker *rabbittest.Broker, dsn string, tweak func(*collector.Options), consume bool) *rig {
 	t.Helper()
 	r := newProviderRig(t, broker, dsn, tweak, consume)
-	e, err := reconciler.New(reconciler.Options{Node: r.node, Providers: []reconciler.Provider{r.p}, Workers: 2,
+	e, err := reconciler.New(reconciler.Options{Node: r.node, Providers: []reconciler.Provider{r.p}, Events: r.events, Workers: 2,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,8 @@ func newProviderRig(t testing.TB, broker *rabbittest.Broker, dsn string, tweak f
 	}
 	t.Cleanup(func() { r.exec("DROP TABLE IF EXISTS " + r.table) })
 	env := map[string]string{"WIREKEEPER_SECRET_AMQP_URL": broker.URL, "WIREKEEPER_SECRET_MYSQL_DSN": dsn}
-	opts := collector.Options{Node: r.node, Logger: testLogger(t), HTTPClient: r.nb.Client(),
+	r.events = reconciler.NewEvents()
+	opts := collector.Options{Node: r.node, Logger: testLogger(t), Events: r.events, HTTPClient: r.nb.Client(),
 		Secrets: secret.New(secret.Options{Getenv: func(k string) string { return env[k] }}), PauseInterval: 200 * time.Millisecond}
 	if tweak != nil {
 		tweak(&opts)

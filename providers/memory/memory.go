@@ -34,7 +34,7 @@ type Provider struct {
 	delay   time.Duration
 	begun   []reconciler.Ref
 	order   []reconciler.Ref
-	watch   chan reconciler.Ref
+	events  *reconciler.Events
 	applied chan reconciler.Ref
 }
 
@@ -62,7 +62,7 @@ func New(name string, kinds ...string) *Provider {
 		ignore:  map[reconciler.Ref]bool{},
 		pending: map[reconciler.Ref]string{},
 		foreign: map[reconciler.Ref][]string{},
-		watch:   make(chan reconciler.Ref, 1024),
+		events:  reconciler.NewEvents(),
 		applied: make(chan reconciler.Ref, 4096),
 	}
 }
@@ -140,20 +140,12 @@ func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
 	return out, nil
 }
 
-// Watch implements reconciler.Watcher: keys passed to Notify reach the engine.
-func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case r := <-p.watch:
-			enqueue(r)
-		}
-	}
-}
+// Events is where Notify reports: give it to the engine
+// (reconciler.Options.Events).
+func (p *Provider) Events() *reconciler.Events { return p.events }
 
-// Notify tells the engine (through Watch) that ref changed live.
-func (p *Provider) Notify(ref reconciler.Ref) { p.watch <- ref }
+// Notify reports that ref changed live, as a watching provider would.
+func (p *Provider) Notify(ref reconciler.Ref) { p.events.Changed(ref) }
 
 // Applied receives each ref after a successful create, update or delete.
 func (p *Provider) Applied() <-chan reconciler.Ref { return p.applied }

@@ -37,7 +37,7 @@ func startContainerRig(t testing.TB, ovs *ovstest.OVS, d *dockertest.Engine, nod
 	events := reconciler.NewEvents()
 	op := ovsdb.New(ovsdb.Options{Node: node, Logger: log, OVS: clients, Events: events})
 	cp := container.New(container.Options{Node: node, Logger: log, OVS: clients, Events: events, OVSNetns: ovs.Netns, DockerHost: d.Host})
-	r := newExporter(t, node, skydive.Options{}, op, cp)
+	r := newExporter(t, node, skydive.Options{Events: events}, op, cp)
 	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, cp, r.p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour})
 	if err != nil {

@@ -45,7 +45,7 @@ func startOVSRig(t testing.TB, ovs *ovstest.OVS, node string) *ovsRig {
 	t.Helper()
 	events := reconciler.NewEvents()
 	op := ovsdb.New(ovsdb.Options{Node: node, Events: events})
-	r := newExporter(t, node, skydive.Options{}, op)
+	r := newExporter(t, node, skydive.Options{Events: events}, op)
 	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{op, r.p}, Events: events, Workers: 4,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: time.Hour})
 	if err != nil {

@@ -36,6 +36,9 @@ type Options struct {
 	// Node is this daemon's node: the host ID it publishes under.
 	Node   string
 	Logger *slog.Logger
+	// Events is where an object's status change is reported to the engine
+	// (nil: it is not; the engine's resync still visits every object).
+	Events *reconciler.Events
 	// Sources are the parts of the graph (the other providers).
 	Sources []topology.Source
 	// Secrets reads the spec's secrets and TLS files, confined to the
@@ -62,9 +65,9 @@ type Options struct {
 	MaxMessage int64
 }
 
-// Provider runs the exports. It implements reconciler.Provider,
-// reconciler.Watcher and reconciler.PhaseObserver (the phases go on the
-// nodes of the objects).
+// Provider runs the exports. It implements reconciler.Provider and
+// reconciler.PhaseObserver (the phases go on the nodes of the objects); an
+// export's status change is reported to the engine through Options.Events.
 type Provider struct {
 	opts    Options
 	log     *slog.Logger
@@ -96,7 +99,7 @@ func New(opts Options) *Provider {
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = 64 << 20
 	}
-	p := &Provider{opts: opts, log: opts.Logger.With("provider", "skydive"), exports: workerset.New[*exporter](Kind),
+	p := &Provider{opts: opts, log: opts.Logger.With("provider", "skydive"), exports: workerset.New[*exporter](Kind, opts.Events),
 		phases: map[string]reconciler.Phase{}}
 	for _, s := range opts.Sources {
 		s.OnTopologyChange(p.kickAll)
@@ -297,12 +300,6 @@ func (p *Provider) newExporter(name string, sp spec.SkyDiveExportSpec) (*exporte
 // Owned implements reconciler.Provider: the running exports.
 func (p *Provider) Owned(context.Context, *spec.Set) ([]reconciler.Ref, error) {
 	return p.exports.Refs(), nil
-}
-
-// Watch implements reconciler.Watcher: an export's status change (up,
-// down, a read-back) enqueues its object.
-func (p *Provider) Watch(ctx context.Context, enqueue func(reconciler.Ref)) error {
-	return p.exports.Watch(ctx, enqueue)
 }
 
 // Status returns the status of the running export name.

@@ -196,8 +196,10 @@ type engineRig struct {
 
 func newEngineRig(t testing.TB, node string, opts skydive.Options, sources ...topology.Source) *engineRig {
 	t.Helper()
+	events := reconciler.NewEvents()
+	opts.Events = events
 	r := newExporter(t, node, opts, sources...)
-	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.p}, Workers: 2,
+	e, err := reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.p}, Events: events, Workers: 2,
 		BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Resync: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

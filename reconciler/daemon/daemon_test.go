@@ -154,7 +154,7 @@ func (r *rig) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.engine, err = reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.provider},
+	r.engine, err = reconciler.New(reconciler.Options{Node: node, Providers: []reconciler.Provider{r.provider}, Events: r.provider.Events(),
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond, Resync: time.Hour})
 	if err != nil {
 		r.t.Fatal(err)
