@@ -83,7 +83,7 @@ func Decide(ref Ref, desired *spec.Object, obs Observation) Change {
 // liveDiff is the difference from the live object to the desired one:
 // its spec fields, then the provider's extra differences.
 func liveDiff(obs Observation, desired *spec.Object) []FieldDiff {
-	diff := diffSpecs(obs.Live, desired.Spec, true)
+	diff := diffSpecs(normalizeLive(obs.Live, desired.Spec), desired.Spec, true)
 	if len(obs.Extra) == 0 {
 		return diff
 	}

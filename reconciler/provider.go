@@ -43,11 +43,12 @@ type Observation struct {
 	// updated in place or pruned; an unowned one in the way is reported.
 	Owned bool
 	// Live is the live object in the form of the kind's spec type (for a
-	// Mirror, a *spec.MirrorSpec), holding what the live system has. Fields
-	// the live system does not record (policy, node, manager) are copied
-	// from the desired spec, and lists whose order the live system does not
-	// keep are put in the desired order, so that the engine's field diff
-	// shows only real differences. Nil when the object does not exist.
+	// Mirror, a *spec.MirrorSpec), holding what the live system has; nil
+	// when the object does not exist. The engine completes it before it
+	// compares: the fields no live system records (`wk:"placement"`: node,
+	// manager, policy) are taken from the desired spec, and the lists whose
+	// order the live system does not keep (`wk:"unique"`) are put in the
+	// desired order. A provider may leave those alone.
 	Live any
 	// Degraded, when non-empty, says why an object that matches its spec is
 	// still not working (a link down, a collector behind); the engine

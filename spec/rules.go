@@ -37,6 +37,11 @@ type Rules struct {
 	MinDur     *time.Duration
 	Unique     bool
 	ExactlyOne []string
+	// Placement marks a field that says where and how wirekeeper applies
+	// the object (its node, its manager, its policy), not a property of the
+	// live object: no live system records it, and the engine takes it from
+	// the desired spec when it compares.
+	Placement bool
 }
 
 // FieldRules parses the `wk` tag of a struct field. It panics on a malformed
@@ -81,6 +86,8 @@ func FieldRules(f reflect.StructField) Rules {
 			r.MinDur = &d
 		case "unique":
 			r.Unique = true
+		case "placement":
+			r.Placement = true
 		case "exactlyone":
 			r.ExactlyOne = strings.Split(val, "|")
 		default:

@@ -50,7 +50,7 @@ type Secret struct {
 // OVSManagerSpec is an OVSDB server that one daemon connects to.
 type OVSManagerSpec struct {
 	// Node name of the wirekeeper daemon that connects to this manager.
-	Node string `json:"node" wk:"required,format=nodename"`
+	Node string `json:"node" wk:"placement,required,format=nodename"`
 	// OVSDB connection method: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (IPv6 hosts in brackets).
 	Address string `json:"address" wk:"required,format=ovsdbaddress"`
 	// Certificates for an ssl: address; required for ssl:, refused otherwise.
@@ -58,13 +58,13 @@ type OVSManagerSpec struct {
 	// OVSDB database name.
 	Database string `json:"database,omitempty" wk:"default=Open_vSwitch,format=nonempty"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // BridgeSpec is an OVS bridge on one manager.
 type BridgeSpec struct {
 	// metadata.name of the OVSManager that holds this bridge.
-	Manager string `json:"manager" wk:"required,format=dnslabel"`
+	Manager string `json:"manager" wk:"placement,required,format=dnslabel"`
 	// OVS bridge name; defaults to metadata.name. A Linux interface name (at most 15 bytes, no '/', ':' or whitespace).
 	Bridge string `json:"bridge,omitempty" wk:"format=ifname"`
 	// Datapath type of the bridge.
@@ -74,13 +74,13 @@ type BridgeSpec struct {
 	// Keys merged into Bridge.external_ids; keys set by others are never removed. Keys under wirekeeper.io/ are reserved.
 	ExternalIDs map[string]string `json:"externalIds,omitempty"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // MirrorSpec is an OVS port mirror on one bridge.
 type MirrorSpec struct {
 	// metadata.name of the OVSManager that holds the bridge.
-	Manager string `json:"manager" wk:"required,format=dnslabel"`
+	Manager string `json:"manager" wk:"placement,required,format=dnslabel"`
 	// OVS name of the bridge the mirror belongs to (the bridge need not be declared as a Bridge).
 	Bridge string `json:"bridge" wk:"required,format=ifname"`
 	// OVS Mirror.name; defaults to metadata.name.
@@ -96,7 +96,7 @@ type MirrorSpec struct {
 	// Where mirrored packets go: exactly one of port or vlan.
 	Output *MirrorOutput `json:"output" wk:"required,exactlyone=port|vlan"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // MirrorOutput is the destination of a mirror.
@@ -111,9 +111,9 @@ type MirrorOutput struct {
 // in the layout of Open vSwitch's ovs-docker script.
 type ContainerPortSpec struct {
 	// Node name of the wirekeeper daemon whose Docker engine runs the container.
-	Node string `json:"node" wk:"required,format=nodename"`
+	Node string `json:"node" wk:"placement,required,format=nodename"`
 	// metadata.name of the OVSManager; optional when exactly one OVSManager has this node.
-	Manager string `json:"manager,omitempty" wk:"format=dnslabel"`
+	Manager string `json:"manager,omitempty" wk:"placement,format=dnslabel"`
 	// OVS bridge the host end of the veth pair is added to.
 	Bridge string `json:"bridge" wk:"required,format=ifname"`
 	// Docker container name or ID.
@@ -131,7 +131,7 @@ type ContainerPortSpec struct {
 	// VLAN tag of the OVS port (Port.tag), 0..4095; unset makes a trunk port.
 	VLAN *int `json:"vlan,omitempty" wk:"min=0,max=4095"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // CollectorTargetSpec pulls ESnet Netbeam telemetry into RabbitMQ, keeping an
@@ -139,7 +139,7 @@ type ContainerPortSpec struct {
 // SAND-CI ESnet collector.
 type CollectorTargetSpec struct {
 	// Node name of the wirekeeper daemon that runs this collector.
-	Node string `json:"node" wk:"required,format=nodename"`
+	Node string `json:"node" wk:"placement,required,format=nodename"`
 	// The Netbeam API to pull from.
 	Netbeam *Netbeam `json:"netbeam" wk:"required"`
 	// How often interfaces are discovered and collected (Go duration, at least 5s).
@@ -155,7 +155,7 @@ type CollectorTargetSpec struct {
 	// Where the interface inventory and collection watermarks are kept.
 	Inventory *Inventory `json:"inventory" wk:"required"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // Netbeam selects what is pulled from a Netbeam API.
@@ -227,7 +227,7 @@ type MySQLInventory struct {
 // SkyDiveExportSpec publishes the node's live topology to a SkyDive analyzer.
 type SkyDiveExportSpec struct {
 	// Node name of the daemon that publishes; absent means every daemon publishes its own view.
-	Node string `json:"node,omitempty" wk:"format=nodename"`
+	Node string `json:"node,omitempty" wk:"placement,format=nodename"`
 	// Analyzer as host:port, or a ws:// or wss:// URL.
 	Analyzer string `json:"analyzer" wk:"required,format=analyzer"`
 	// Certificates for wss:// (or host:port with TLS); refused with ws://.
@@ -244,7 +244,7 @@ type SkyDiveExportSpec struct {
 	// Parts of the topology published.
 	Include []string `json:"include,omitempty" wk:"unique,enum=bridges|ports|interfaces|mirrors|containers|collectors,default=bridges|ports|interfaces|mirrors|containers|collectors"`
 	// What to do about drift: enforce repairs it, observe only reports it.
-	Policy Policy `json:"policy,omitempty" wk:"enum=enforce|observe,default=enforce"`
+	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
 }
 
 // SkyDiveAuth are the analyzer's basic-auth credentials.

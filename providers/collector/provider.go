@@ -116,9 +116,6 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 		return reconciler.Observation{}, nil
 	}
 	live := t.sp
-	if req.Desired != nil {
-		live.Policy = req.Desired.Spec.(*spec.CollectorTargetSpec).Policy
-	}
 	obs := reconciler.Observation{Exists: true, Owned: true, Live: &live, Details: t.details()}
 	st := t.status()
 	switch {

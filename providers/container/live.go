@@ -276,12 +276,14 @@ func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconci
 	return obs, nil
 }
 
-// liveSpec renders what l found as a ContainerPortSpec, fields the live
-// system does not hold copied from the spec and lists in its order, plus
-// the differences the spec type cannot hold (links down).
+// liveSpec renders what l found as a ContainerPortSpec, values in the
+// spec's spelling where they mean the same (addresses, MAC, gateway), plus
+// the differences the spec type cannot hold (links down). The engine takes
+// node, manager and policy from the spec and puts the addresses in its
+// order.
 func (p *Provider) liveSpec(l *live) (*spec.ContainerPortSpec, []reconciler.FieldDiff) {
 	sp := l.sp
-	out := &spec.ContainerPortSpec{Node: sp.Node, Manager: sp.Manager, Container: sp.Container, Policy: sp.Policy}
+	out := &spec.ContainerPortSpec{Container: sp.Container}
 	var extra []reconciler.FieldDiff
 	if l.row != nil {
 		out.Bridge = l.row.Bridge
@@ -308,21 +310,15 @@ func (p *Provider) liveSpec(l *live) (*spec.ContainerPortSpec, []reconciler.Fiel
 			out.MACAddress = sp.MACAddress
 		}
 	}
-	// Addresses in the spec's order and spelling, then the others.
-	have := slices.Clone(l.addrs)
-	for _, s := range sp.Addresses {
-		want, err := netip.ParsePrefix(s)
-		if err != nil {
-			continue
+	// Addresses in the spec's spelling where they are the spec's.
+	for _, h := range l.addrs {
+		a := h.String()
+		for _, s := range sp.Addresses {
+			if want, err := netip.ParsePrefix(s); err == nil && want == h {
+				a = s
+			}
 		}
-		if i := slices.Index(have, want); i >= 0 {
-			out.Addresses = append(out.Addresses, s)
-			have = slices.Delete(have, i, i+1)
-		}
-	}
-	slices.SortFunc(have, func(x, y netip.Prefix) int { return strings.Compare(x.String(), y.String()) })
-	for _, h := range have {
-		out.Addresses = append(out.Addresses, h.String())
+		out.Addresses = append(out.Addresses, a)
 	}
 	if l.gw.IsValid() {
 		out.Gateway = l.gw.String()

@@ -51,7 +51,6 @@ func (p *Provider) observeBridge(req reconciler.Request) (reconciler.Observation
 		live.DatapathType = "system" // what OVS does with an empty datapath_type
 	}
 	if sp != nil {
-		live.Manager, live.Policy = sp.Manager, sp.Policy
 		if sp.FailMode != "" && b.FailMode != nil {
 			live.FailMode = string(*b.FailMode)
 		}

@@ -3,7 +3,6 @@ package ovsdb
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
@@ -72,9 +71,6 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 	obs.Owned = p.owns(m.ExternalIDs) && m.ExternalIDs[ovs.KeyName] == req.Ref.Name && m.ExternalIDs[ovs.KeyKind] == "Mirror"
 	obs.Adoptable = !obs.Owned && m.ExternalIDs[ovs.KeyOwner] == ""
 	live, missing := liveMirror(v, m, sp)
-	if req.Desired != nil {
-		live.Policy = sp.Policy
-	}
 	obs.Live = live
 	if len(missing) > 0 {
 		obs.Degraded = "selected ports missing: " + strings.Join(missing, ", ") + "; mirroring the others, and adding them back when they appear"
@@ -97,8 +93,8 @@ func mirrorPrerequisites(v *ovs.View, sp *spec.MirrorSpec) string {
 	return ""
 }
 
-// liveMirror renders row m in the spec's form, with lists in the spec's
-// order. A selected port the spec names that is absent from the bridge is
+// liveMirror renders row m in the spec's form (the engine puts its lists
+// in the spec's order). A selected port the spec names that is absent from the bridge is
 // shown as the spec has it and returned in missing: it cannot be selected
 // until it exists, which is a degradation, not a difference to repair.
 func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSpec, []string) {
@@ -106,9 +102,6 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 	var br *ovs.BridgeRow
 	if b := v.BridgeOfMirror(m.UUID); b != nil {
 		br, live.Bridge = b, b.Name
-	}
-	if sp != nil {
-		live.Manager = sp.Manager
 	}
 	var missing []string
 	ports := func(uuids []string, want []string, dir string) []string {
@@ -127,7 +120,7 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 				missing = append(missing, w+" ("+dir+")")
 			}
 		}
-		return inOrder(names, want)
+		return names
 	}
 	var want *spec.MirrorSpec
 	if sp != nil {
@@ -137,7 +130,7 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 	}
 	live.SelectSrcPorts = ports(m.SelectSrcPort, want.SelectSrcPorts, "src")
 	live.SelectDstPorts = ports(m.SelectDstPort, want.SelectDstPorts, "dst")
-	live.SelectVLANs = inOrder(slices.Clone(m.SelectVLAN), want.SelectVLANs)
+	live.SelectVLANs = slices.Clone(m.SelectVLAN)
 	switch {
 	case m.OutputPort != nil:
 		live.Output = &spec.MirrorOutput{Port: v.PortName(*m.OutputPort)}
@@ -151,30 +144,6 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 func hasPort(v *ovs.View, br *ovs.BridgeRow, name string) bool {
 	_, ok := v.PortOnBridge(br, name)
 	return ok
-}
-
-// inOrder sorts got so that the elements of want come first, in want's
-// order, then the others in ascending order; nil when got is empty.
-func inOrder[T string | int](got, want []T) []T {
-	if len(got) == 0 {
-		return nil
-	}
-	pos := make(map[T]int, len(want))
-	for i, w := range want {
-		pos[w] = i
-	}
-	sort.SliceStable(got, func(i, j int) bool {
-		pi, iok := pos[got[i]]
-		pj, jok := pos[got[j]]
-		switch {
-		case iok && jok:
-			return pi < pj
-		case iok != jok:
-			return iok
-		}
-		return got[i] < got[j]
-	})
-	return got
 }
 
 // mirrorOps adds to t the operations that bring about one Mirror change.

@@ -218,9 +218,6 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 		return reconciler.Observation{}, nil
 	}
 	live := x.sp
-	if req.Desired != nil {
-		live.Policy = req.Desired.Spec.(*spec.SkyDiveExportSpec).Policy
-	}
 	st := x.status()
 	obs := reconciler.Observation{Exists: true, Owned: true, Live: &live,
 		Details: []string{"analyzer: " + x.ep.ws, "origin: " + x.o.origin}}

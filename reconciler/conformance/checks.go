@@ -212,7 +212,7 @@ func (s *subject) wantSynced(ctx context.Context, req reconciler.Request, set *s
 	case obs.Pending != "":
 		return fmt.Errorf("%s: Observe reports it Pending (%s); Case.Prepare must make what it needs", when, obs.Pending)
 	case ch.Action != reconciler.ActionNoop:
-		return fmt.Errorf("%s: plan is %s, want no-op (Live must hold what the live system has, with the fields it does not record copied from the desired spec)", when, describe(ch))
+		return fmt.Errorf("%s: plan is %s, want no-op (Live must hold what the live system has; the engine fills in the placement fields and orders the sets)", when, describe(ch))
 	}
 	return s.wantOwned(ctx, set, 1, when)
 }

@@ -20,7 +20,7 @@ const (
 	createDuplicates     defect = "create adds a second object"
 	observeCreates       defect = "observe of an absent object creates it"
 	observeUnstable      defect = "observe differs each time"
-	forgetsUnrecorded    defect = "observe leaves out the fields the live system does not record"
+	leavesPlacement      defect = "observe leaves out manager and policy, which the engine fills in: not a defect"
 	notOwned             defect = "created objects are not owned"
 	ownedOmits           defect = "owned lists nothing"
 	observeEchoesDesired defect = "observe returns the desired spec, not the live one"
@@ -71,7 +71,7 @@ func (f *fake) Observe(_ context.Context, req reconciler.Request) (reconciler.Ob
 	switch f.defect {
 	case observeEchoesDesired:
 		obs.Live = mustCopy(from.Spec)
-	case forgetsUnrecorded:
+	case leavesPlacement:
 		obs.Live = mustCopy(copies[0])
 	default:
 		obs.Live = mustCopy(copies[0])
