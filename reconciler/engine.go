@@ -57,6 +57,9 @@ type Options struct {
 	// revision may prune without the allow-prune trailer (default 0.5; a
 	// negative value disables pruning beyond zero objects).
 	MaxPruneFraction float64
+	// SettleTimeout bounds how long the confirm of an apply waits for a
+	// Settler provider's cache to show it (default 2s).
+	SettleTimeout time.Duration
 	// OwnedTimeout bounds the providers' Owned listing at a revision change
 	// (default 30s).
 	OwnedTimeout time.Duration
@@ -151,6 +154,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MaxPruneFraction == 0 {
 		opts.MaxPruneFraction = 0.5
+	}
+	if opts.SettleTimeout <= 0 {
+		opts.SettleTimeout = 2 * time.Second
 	}
 	if opts.OwnedTimeout <= 0 {
 		opts.OwnedTimeout = 30 * time.Second

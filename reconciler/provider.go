@@ -109,6 +109,17 @@ type Provider interface {
 	Owned(ctx context.Context, set *spec.Set) ([]Ref, error)
 }
 
+// Settler is implemented by providers whose Observe reads a cache that a
+// write reaches a moment after Apply returns (an OVSDB monitor's view).
+// After an apply, the engine observes again each time Changed's channel
+// closes, for at most Options.SettleTimeout, until the object shows the
+// change; only then does it report a difference.
+type Settler interface {
+	// Changed returns a channel closed at the next change of what Observe
+	// reads.
+	Changed() <-chan struct{}
+}
+
 // PhaseObserver is implemented by providers that show the engine's view of
 // objects alongside the live system (the SkyDive export puts each object's
 // phase on its nodes).

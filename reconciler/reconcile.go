@@ -202,7 +202,7 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 	e.log.Info("applied", "object", ref.String(), "action", string(ch.Action), "reason", ch.Reason, "revision", w.rev.Short())
 
 	// Confirm: the apply counts only when the live system says so.
-	obs, err := w.provider.Observe(ctx, s.req)
+	obs, err := e.observeSettled(ctx, s)
 	if err != nil {
 		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("applied, but cannot confirm: %v", err), err)
 		return "error", 0
@@ -221,6 +221,48 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 	}
 	e.converged(w, obs, true)
 	return "ok", e.opts.Resync
+}
+
+// observeSettled observes the object of an applied step. For a Settler
+// provider it observes again at each change of the provider's cache until
+// the object shows the change (or waits for a live prerequisite), at most
+// SettleTimeout: the cache shows a write a moment after it returns.
+func (e *Engine) observeSettled(ctx context.Context, s *step) (Observation, error) {
+	settler, _ := s.w.provider.(Settler)
+	var deadline <-chan time.Time
+	for {
+		var wake <-chan struct{}
+		if settler != nil {
+			wake = settler.Changed() // before the observe: no change is missed
+		}
+		obs, err := s.w.provider.Observe(ctx, s.req)
+		if err != nil || settler == nil || shows(s, obs) {
+			return obs, err
+		}
+		if deadline == nil {
+			t := time.NewTimer(e.opts.SettleTimeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-wake:
+		case <-deadline:
+			return obs, nil
+		case <-ctx.Done():
+			return obs, nil
+		}
+	}
+}
+
+// shows reports whether obs shows the change s applied.
+func shows(s *step, obs Observation) bool {
+	if s.ch.Action == ActionDelete {
+		return !obs.Exists
+	}
+	if s.w.desired != nil && obs.Pending != "" {
+		return true
+	}
+	return obs.Exists && obs.Owned && Decide(s.req.Ref, s.w.desired, obs).Action == ActionNoop
 }
 
 // waitForLive reports an object whose live prerequisite is missing as

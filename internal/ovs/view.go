@@ -5,6 +5,7 @@ import (
 
 	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/model"
+	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 )
@@ -326,4 +327,32 @@ func Moved(old, new []string) []string {
 		}
 	}
 	return out
+}
+
+// Row names one row of a table.
+type Row struct{ Table, UUID string }
+
+// Inserted returns the rows a committed transaction's insert operations
+// made, from their results.
+func Inserted(ops []libovsdb.Operation, results []libovsdb.OperationResult) []Row {
+	var out []Row
+	for i, op := range ops {
+		if op.Op == libovsdb.OperationInsert && i < len(results) && results[i].UUID.GoUUID != "" {
+			out = append(out, Row{Table: op.Table, UUID: results[i].UUID.GoUUID})
+		}
+	}
+	return out
+}
+
+// HasRows reports whether the view holds every row of rows (tables the
+// view does not keep count as held).
+func (v *View) HasRows(rows []Row) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, r := range rows {
+		if !v.has(r.Table, r.UUID) {
+			return false
+		}
+	}
+	return true
 }

@@ -14,9 +14,8 @@ import (
 // fails, the object whose operation failed gets the error and the others
 // are retried without it; an error OVSDB does not tie to an operation (a
 // failed commit) is narrowed down by retrying each object on its own.
-// After a transaction, ApplyBatch waits (at most SettleTimeout) for the
-// monitor to show its result, so that the engine's confirming observe
-// sees it.
+// The monitor shows a transaction's result a moment after it commits: the
+// engine's confirm waits for it (the provider is a reconciler.Settler).
 func (p *Provider) ApplyBatch(ctx context.Context, items []reconciler.Apply) []error {
 	errs := make([]error, len(items))
 	var order []string
@@ -70,7 +69,7 @@ func (p *Provider) transact(ctx context.Context, mgr string, items []reconciler.
 		if isolate {
 			batch = pending[:1]
 		}
-		done, retry, unattributed, err := p.transactOnce(ctx, c, items, batch, errs)
+		_, retry, unattributed, inserted, err := p.transactOnce(ctx, c, items, batch, errs)
 		if err != nil { // the manager itself failed: every object of the pass gets it
 			for _, i := range pending {
 				if errs[i] == nil {
@@ -79,10 +78,14 @@ func (p *Provider) transact(ctx context.Context, mgr string, items []reconciler.
 			}
 			return
 		}
-		p.settle(ctx, c, items, done)
 		switch {
 		case isolate:
 			pending = pending[1:]
+			if len(pending) > 0 && len(inserted) > 0 {
+				// The next object may sit on a row this one made (a mirror
+				// on its bridge): build it once the monitor shows that row.
+				_ = c.Await(ctx, func(v *ovs.View) bool { return v.HasRows(inserted) })
+			}
 		case retry == nil:
 			pending = nil
 		case unattributed:
@@ -94,13 +97,14 @@ func (p *Provider) transact(ctx context.Context, mgr string, items []reconciler.
 }
 
 // transactOnce sends one transaction for items[batch]. It returns the
-// items that took effect, those to retry (their transaction was aborted by
-// another item's failure, or by a failed commit: then unattributed is set),
-// and an error when the transaction could not be sent at all.
-func (p *Provider) transactOnce(ctx context.Context, c *ovs.Conn, items []reconciler.Apply, batch []int, errs []error) (done, retry []int, unattributed bool, err error) {
+// items that took effect and the rows their transaction inserted, those to
+// retry (their transaction was aborted by another item's failure, or by a
+// failed commit: then unattributed is set), and an error when the
+// transaction could not be sent at all.
+func (p *Provider) transactOnce(ctx context.Context, c *ovs.Conn, items []reconciler.Apply, batch []int, errs []error) (done, retry []int, unattributed bool, inserted []ovs.Row, err error) {
 	cl, v, err := c.Current()
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, false, nil, err
 	}
 	t := ovs.NewTxn(cl)
 	type span struct{ item, from, to int }
@@ -130,23 +134,23 @@ func (p *Provider) transactOnce(ctx context.Context, c *ovs.Conn, items []reconc
 		for _, s := range spans {
 			errs[s.item] = err
 		}
-		return nil, nil, false, nil
+		return nil, nil, false, nil, nil
 	}
 	if len(t.Ops) == 0 {
 		for _, s := range spans {
 			done = append(done, s.item)
 		}
-		return done, nil, false, nil
+		return done, nil, false, nil, nil
 	}
 	results, cerr := c.Transact(ctx, t.Ops)
 	if cerr == nil {
 		for _, s := range spans {
 			done = append(done, s.item)
 		}
-		return done, nil, false, nil
+		return done, nil, false, ovs.Inserted(t.Ops, results), nil
 	}
 	if len(results) == 0 { // not sent, or not answered
-		return nil, nil, false, fmt.Errorf("ovsdb: transaction on manager %s: %w", c.Name(), cerr)
+		return nil, nil, false, nil, fmt.Errorf("ovsdb: transaction on manager %s: %w", c.Name(), cerr)
 	}
 	failed := -1
 	for k, r := range results {
@@ -170,43 +174,15 @@ func (p *Provider) transactOnce(ctx context.Context, c *ovs.Conn, items []reconc
 		if len(results) > len(t.Ops) {
 			errs[spans[0].item] = fmt.Errorf("ovsdb: transaction on manager %s failed: %s", c.Name(), ovs.DescribeResult(results[len(t.Ops)]))
 		}
-		return nil, nil, false, nil
+		return nil, nil, false, nil, nil
 	}
-	return nil, retry, failed < 0, nil
+	return nil, retry, failed < 0, nil, nil
 }
 
 // Stats returns the counters of the OVSDB transactions sent through the
 // provider's connections (shared with the other OVS providers), for
 // metrics and benchmarks.
 func (p *Provider) Stats() ovs.Stats { return p.ovs.Stats() }
-
-// settle waits until the monitor shows what items[done] asked for, or
-// SettleTimeout passes (the engine's confirm then reports the difference).
-// Items are checked in order and a settled one is not checked again, so a
-// large transaction costs one observe per item, not one per item per event.
-func (p *Provider) settle(ctx context.Context, c *ovs.Conn, items []reconciler.Apply, done []int) {
-	_ = c.Await(ctx, func(*ovs.View) bool {
-		for len(done) > 0 && p.settled(ctx, items[done[0]]) {
-			done = done[1:]
-		}
-		return len(done) == 0
-	})
-}
-
-// settled reports whether the live object shows the change.
-func (p *Provider) settled(ctx context.Context, it reconciler.Apply) bool {
-	obs, err := p.Observe(ctx, it.Req)
-	if err != nil {
-		return false
-	}
-	if it.Change.Action == reconciler.ActionDelete {
-		return !obs.Exists
-	}
-	if !obs.Exists || !obs.Owned {
-		return false
-	}
-	return obs.Pending != "" || reconciler.Decide(it.Req.Ref, it.Req.Desired, obs).Action == reconciler.ActionNoop
-}
 
 // applyManager connects to an OVSManager (create), or reconnects with its
 // new settings (update), and waits for the connection.

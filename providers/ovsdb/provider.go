@@ -47,7 +47,8 @@ type Options struct {
 }
 
 // Provider reconciles OVSManager, Bridge and Mirror objects. It implements
-// reconciler.Provider and reconciler.BatchApplier.
+// reconciler.Provider, reconciler.BatchApplier and reconciler.Settler (its
+// observes read the monitors, which show a write a moment after it).
 type Provider struct {
 	opts Options
 	log  *slog.Logger
@@ -57,6 +58,8 @@ type Provider struct {
 	index *specIndex
 	// topo are the OnTopologyChange subscribers.
 	topo topology.Signals
+	// changed is closed and replaced at every row event (Changed).
+	changed chan struct{}
 }
 
 // Kinds are the spec kinds this provider reconciles.
@@ -74,7 +77,8 @@ func New(opts Options) *Provider {
 	if opts.OVS == nil {
 		opts.OVS = ovs.New(ovs.Options{Node: opts.Node, Logger: opts.Logger, Secrets: opts.Secrets})
 	}
-	p := &Provider{opts: opts, log: opts.Logger.With("provider", "ovsdb"), ovs: opts.OVS, index: newSpecIndex(nil, opts.Node)}
+	p := &Provider{opts: opts, log: opts.Logger.With("provider", "ovsdb"), ovs: opts.OVS, index: newSpecIndex(nil, opts.Node),
+		changed: make(chan struct{})}
 	p.ovs.Subscribe(p.onEvent)
 	return p
 }
@@ -182,9 +186,21 @@ func (p *Provider) conn(name string) (*ovs.Conn, error) {
 	return p.ovs.Open(name, *sp), nil
 }
 
+// Changed implements reconciler.Settler: the channel is closed at the next
+// row event of any manager.
+func (p *Provider) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
 // onEvent maps one row event of manager c to the objects it touches.
 func (p *Provider) onEvent(ev ovs.Event) {
 	p.topo.Fire()
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
 	c, table, old, row := ev.Conn, ev.Table, ev.Old, ev.New
 	enqueue := func(r reconciler.Ref) { p.opts.Events.Changed(r) }
 	idx := p.currentIndex()
