@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/wirekeeper/wirekeeper/internal/demo"
+	"github.com/wirekeeper/wirekeeper/examples/demo"
 )
 
 // runDemo is `wirekeeper demo`: its flags -> demo.Run.
