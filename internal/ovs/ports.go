@@ -32,8 +32,9 @@ type PortRow struct {
 }
 
 // Ports reads and writes the ports of one manager (container ports), over
-// the manager's shared connection and monitor. Each write is one transaction, and returns once the monitor
-// shows it, so that a following read sees it.
+// the manager's shared connection and monitor. A write goes in one
+// transaction with the writes made at the same time (group commit), and
+// returns once the monitor shows it, so that a following read sees it.
 type Ports struct {
 	c       *Conn
 	manager string

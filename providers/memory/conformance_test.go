@@ -1,8 +1,8 @@
 package memory_test
 
 import (
+	"path/filepath"
 	"testing"
-	"testing/fstest"
 
 	"github.com/wirekeeper/wirekeeper/providers/memory"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -10,32 +10,8 @@ import (
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
-const conformanceSpec = `apiVersion: wirekeeper.io/v1alpha1
-kind: OVSManager
-metadata: {name: ovs1}
-spec: {node: hv1, address: "unix:/var/run/openvswitch/db.sock"}
----
-apiVersion: wirekeeper.io/v1alpha1
-kind: Bridge
-metadata: {name: br-tap}
-spec:
-  manager: ovs1
-  externalIds: {owner: netops}
----
-apiVersion: wirekeeper.io/v1alpha1
-kind: Mirror
-metadata: {name: ids}
-spec:
-  manager: ovs1
-  bridge: br-tap
-  selectSrcPorts: [vm1, vm2]
-  selectVlans: [10]
-  output: {port: tap0}
-  policy: observe
-`
-
 func TestConformance(t *testing.T) {
-	set, diags := spec.LoadFS(fstest.MapFS{"spec.yaml": {Data: []byte(conformanceSpec)}}, "")
+	set, diags := spec.Load(filepath.Join("testdata", "conformance.yaml"))
 	if diags.HasErrors() {
 		t.Fatalf("load spec: %v", diags)
 	}

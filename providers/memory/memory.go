@@ -1,7 +1,7 @@
 // Package memory is a live system kept in memory, implementing
-// reconciler.Provider for every kind. It drives `wirekeeper demo` and the
-// engine's own tests and benchmarks, where the engine, not a live system, is
-// under test; every real provider is tested against its real server.
+// reconciler.Provider for every kind. It drives the engine's own tests and
+// benchmarks, where the engine, not a live system, is under test; every
+// real provider is tested against its real server.
 package memory
 
 import (
