@@ -15,7 +15,7 @@ GOVULNCHECK ?= v1.1.4
 FUZZTIME ?= 30s
 
 # Packages with goroutines of their own, tested with the race detector too.
-RACE_PKGS := ./spec/... ./internal/testenv/... ./internal/ovsdbserver/... ./reconciler/... ./providers/... ./cmd/...
+RACE_PKGS := ./spec/... ./internal/testenv/... ./internal/ovsdbserver/... ./internal/ovs/... ./internal/workerset/... ./reconciler/... ./providers/... ./examples/... ./cmd/...
 
 .PHONY: all build test test-unit test-integration bench generate lint chaos fuzz demo clean
 

@@ -8,10 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/reconciler/review"
@@ -45,23 +42,15 @@ const exitChanges = 2
 // the status branch, render markdown or JSON on stdout.
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	o, err := parsePlanFlags(args, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.Is(err, errFlagSyntax):
-		return exitFail // the flag package has said why, with the usage
-	case err != nil:
-		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
-		return exitFail
+	if code, ok := flagsExit("plan", err, exitFail, stderr); !ok {
+		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cache, cleanup, err := commandCacheDir(o.repo.cacheDir, "wirekeeper-plan-")
+	ctx, cache, done, err := startCommand(o.repo.cacheDir, "wirekeeper-plan-")
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper plan: %v\n", err)
 		return exitFail
 	}
-	defer cleanup()
+	defer done()
 
 	r, err := buildPlanReport(ctx, o, cache, warnLogger(stderr))
 	if err != nil {

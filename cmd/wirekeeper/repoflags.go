@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/wirekeeper/wirekeeper/reconciler/source"
 	"github.com/wirekeeper/wirekeeper/reconciler/status"
@@ -141,6 +144,34 @@ func commandCacheDir(dir, tempPrefix string) (string, func(), error) {
 		return "", func() {}, fmt.Errorf("cannot create a cache directory: %w", err)
 	}
 	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// flagsExit is the exit status of a one-shot command (plan, status) whose
+// flags failed to parse with err, bad being its status for bad flags; ok
+// is true when they parsed.
+func flagsExit(cmd string, err error, bad int, stderr io.Writer) (code int, ok bool) {
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	case errors.Is(err, errFlagSyntax):
+		return bad, false // the flag package has said why, with the usage
+	}
+	fmt.Fprintf(stderr, "wirekeeper %s: %v\n", cmd, err)
+	return bad, false
+}
+
+// startCommand gives a one-shot command its context, ended by SIGINT or
+// SIGTERM, and its cache directory (commandCacheDir); done releases both.
+func startCommand(cacheDir, tempPrefix string) (ctx context.Context, cache string, done func(), err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cache, cleanup, err := commandCacheDir(cacheDir, tempPrefix)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return ctx, cache, func() { cleanup(); stop() }, nil
 }
 
 // warnLogger reports the source's and status reader's warnings (an

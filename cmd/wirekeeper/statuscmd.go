@@ -8,11 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -49,23 +46,15 @@ type statusOptions struct {
 // runStatus is `wirekeeper status`: read the daemons' status, print it.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	o, err := parseStatusFlags(args, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.Is(err, errFlagSyntax):
-		return exitUsage // the flag package has said why, with the usage
-	case err != nil:
-		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
-		return exitUsage
+	if code, ok := flagsExit("status", err, exitUsage, stderr); !ok {
+		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cache, cleanup, err := commandCacheDir(o.repo.cacheDir, "wirekeeper-status-")
+	ctx, cache, done, err := startCommand(o.repo.cacheDir, "wirekeeper-status-")
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
 		return exitFail
 	}
-	defer cleanup()
+	defer done()
 	if err := printStatus(ctx, o, cache, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "wirekeeper status: %v\n", err)
 		return exitFail
