@@ -202,7 +202,7 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 	e.log.Info("applied", "object", ref.String(), "action", string(ch.Action), "reason", ch.Reason, "revision", w.rev.Short())
 
 	// Confirm: the apply counts only when the live system says so.
-	obs, err := e.observeSettled(ctx, s)
+	obs, err := Settle(ctx, w.provider, s.req, ch, e.opts.SettleTimeout)
 	if err != nil {
 		e.setPhase(w, PhaseFailed, "ObserveFailed", fmt.Sprintf("applied, but cannot confirm: %v", err), err)
 		return "error", 0
@@ -223,24 +223,25 @@ func (e *Engine) confirm(ctx context.Context, s *step, err error) (string, time.
 	return "ok", e.opts.Resync
 }
 
-// observeSettled observes the object of an applied step. For a Settler
-// provider it observes again at each change of the provider's cache until
-// the object shows the change (or waits for a live prerequisite), at most
-// SettleTimeout: the cache shows a write a moment after it returns.
-func (e *Engine) observeSettled(ctx context.Context, s *step) (Observation, error) {
-	settler, _ := s.w.provider.(Settler)
+// Settle observes req on p after ch was applied to it. For a Settler it
+// observes again at each change of p's cache until the object shows ch (or
+// waits for a live prerequisite), at most timeout: the cache shows a write
+// a moment after it returns. Other providers are observed once. The
+// engine's confirm and the conformance suite both settle this way.
+func Settle(ctx context.Context, p Provider, req Request, ch Change, timeout time.Duration) (Observation, error) {
+	settler, _ := p.(Settler)
 	var deadline <-chan time.Time
 	for {
 		var wake <-chan struct{}
 		if settler != nil {
 			wake = settler.Changed() // before the observe: no change is missed
 		}
-		obs, err := s.w.provider.Observe(ctx, s.req)
-		if err != nil || settler == nil || shows(s, obs) {
+		obs, err := p.Observe(ctx, req)
+		if err != nil || settler == nil || shows(req, ch, obs) {
 			return obs, err
 		}
 		if deadline == nil {
-			t := time.NewTimer(e.opts.SettleTimeout)
+			t := time.NewTimer(timeout)
 			defer t.Stop()
 			deadline = t.C
 		}
@@ -254,15 +255,15 @@ func (e *Engine) observeSettled(ctx context.Context, s *step) (Observation, erro
 	}
 }
 
-// shows reports whether obs shows the change s applied.
-func shows(s *step, obs Observation) bool {
-	if s.ch.Action == ActionDelete {
+// shows reports whether obs shows the change ch applied for req.
+func shows(req Request, ch Change, obs Observation) bool {
+	if ch.Action == ActionDelete {
 		return !obs.Exists
 	}
-	if s.w.desired != nil && obs.Pending != "" {
+	if req.Desired != nil && obs.Pending != "" {
 		return true
 	}
-	return obs.Exists && obs.Owned && Decide(s.req.Ref, s.w.desired, obs).Action == ActionNoop
+	return obs.Exists && obs.Owned && Decide(req.Ref, req.Desired, obs).Action == ActionNoop
 }
 
 // waitForLive reports an object whose live prerequisite is missing as

@@ -51,6 +51,7 @@ func (s *subject) checkCreate(ctx context.Context) error {
 	if err := s.p.Apply(ctx, req, ch); err != nil {
 		return fmt.Errorf("apply create: %w", err)
 	}
+	s.settle(ctx, req, ch)
 	return s.wantSynced(ctx, req, s.set, "after create")
 }
 
@@ -58,9 +59,11 @@ func (s *subject) checkCreate(ctx context.Context) error {
 // the first attempt took effect but its answer was lost.
 func (s *subject) checkCreateAgain(ctx context.Context) error {
 	req := s.createReq()
-	if err := s.p.Apply(ctx, req, reconciler.Decide(s.ref, s.obj, reconciler.Observation{})); err != nil {
+	ch := reconciler.Decide(s.ref, s.obj, reconciler.Observation{})
+	if err := s.p.Apply(ctx, req, ch); err != nil {
 		return fmt.Errorf("apply create on an object it already created (must be idempotent): %w", err)
 	}
+	s.settle(ctx, req, ch)
 	return s.wantSynced(ctx, req, s.set, "after a second create")
 }
 
@@ -74,6 +77,7 @@ func (s *subject) checkUpdate(ctx context.Context) error {
 		if err := s.p.Apply(ctx, req, ch); err != nil {
 			return fmt.Errorf("apply update (%s): %w", when, err)
 		}
+		s.settle(ctx, req, ch)
 		if err := s.wantSynced(ctx, req, s.updatedSet, when); err != nil {
 			return err
 		}
@@ -107,6 +111,7 @@ func (s *subject) checkDriftRepaired(ctx context.Context) error {
 	if err := s.p.Apply(ctx, req, ch); err != nil {
 		return fmt.Errorf("apply %s to repair drift: %w", ch.Action, err)
 	}
+	s.settle(ctx, req, ch)
 	return s.wantSynced(ctx, req, s.updatedSet, "after repairing drift")
 }
 
@@ -120,6 +125,7 @@ func (s *subject) checkDelete(ctx context.Context) error {
 		if err := s.p.Apply(ctx, req, ch); err != nil {
 			return fmt.Errorf("apply delete (%s): %w", when, err)
 		}
+		s.settle(ctx, req, ch)
 		if err := s.wantAbsent(ctx, req, when); err != nil {
 			return err
 		}
@@ -141,6 +147,9 @@ func checkBatch(ctx context.Context, b reconciler.BatchApplier, subjects []*subj
 	if err := applyBatch(ctx, b, creates); err != nil {
 		return fmt.Errorf("batch create: %w", err)
 	}
+	for i, s := range subjects {
+		s.settle(ctx, creates[i].Req, creates[i].Change)
+	}
 	for _, s := range subjects {
 		if err := s.wantSynced(ctx, s.createReq(), s.set, "after batch create"); err != nil {
 			return fmt.Errorf("%s: %w", s.ref, err)
@@ -157,6 +166,9 @@ func checkBatch(ctx context.Context, b reconciler.BatchApplier, subjects []*subj
 	}
 	if err := applyBatch(ctx, b, deletes); err != nil {
 		return fmt.Errorf("batch delete: %w", err)
+	}
+	for _, d := range deletes {
+		subjects[0].settle(ctx, d.Req, d.Change)
 	}
 	for _, s := range subjects {
 		if err := s.wantAbsent(ctx, s.pruneReq(s.obj), "after batch delete"); err != nil {
@@ -182,6 +194,17 @@ func applyBatch(ctx context.Context, b reconciler.BatchApplier, items []reconcil
 		}
 	}
 	return errors.Join(failed...)
+}
+
+// SettleWithin bounds how long after an apply the suite waits for a
+// reconciler.Settler's cache to show it, as the engine's confirm does.
+var SettleWithin = 5 * time.Second
+
+// settle waits, as the engine's confirm does, until a Settler provider's
+// cache shows ch (at most SettleWithin); the checks that follow say
+// whether it did.
+func (s *subject) settle(ctx context.Context, req reconciler.Request, ch reconciler.Change) {
+	_, _ = reconciler.Settle(ctx, s.p, req, ch, SettleWithin)
 }
 
 // plan observes the object and returns the engine's change, which must be want.
