@@ -74,7 +74,8 @@ func (p *Provider) Name() string { return p.name }
 func (p *Provider) Kinds() []string { return p.kinds }
 
 // Observe implements reconciler.Provider: it returns a copy of the live
-// object, with policy taken from the desired spec as real providers do.
+// object as it was last applied (the engine takes node, manager and policy
+// from the desired spec).
 func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconciler.Observation, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,9 +87,6 @@ func (p *Provider) Observe(_ context.Context, req reconciler.Request) (reconcile
 		return reconciler.Observation{Pending: p.pending[req.Ref], Unmanaged: p.foreign[req.Ref]}, nil
 	}
 	live := clone(e.spec)
-	if req.Desired != nil {
-		copyPolicy(live, req.Desired.Spec)
-	}
 	return reconciler.Observation{Exists: true, Owned: e.owned, Adoptable: e.adoptable && !e.owned, Live: live,
 		Pending: p.pending[req.Ref], Unmanaged: p.foreign[req.Ref]}, nil
 }
@@ -315,15 +313,4 @@ func deepCopy(v reflect.Value) reflect.Value {
 		return n
 	}
 	return v
-}
-
-// copyPolicy sets live's Policy field to desired's, when both have one.
-func copyPolicy(live, desired any) {
-	lv, dv := reflect.ValueOf(live), reflect.ValueOf(desired)
-	if lv.Kind() != reflect.Pointer || dv.Kind() != reflect.Pointer || lv.Type() != dv.Type() {
-		return
-	}
-	if f := lv.Elem().FieldByName("Policy"); f.IsValid() && f.CanSet() {
-		f.Set(dv.Elem().FieldByName("Policy"))
-	}
 }
