@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The narration is tested in internal/demo; these check the flags' wiring.
+// The narration is tested in examples/demo; these check the flags' wiring.
 
 func TestDemoRefusesArguments(t *testing.T) {
 	var stdout, stderr bytes.Buffer
