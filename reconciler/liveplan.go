@@ -93,6 +93,9 @@ func PlanLive(ctx context.Context, set *spec.Set, node string, provs []Provider,
 			plan.Unchanged++
 		case obs.Exists && !obs.Owned && !obs.Adoptable:
 			plan.Held = append(plan.Held, Held{ref, fmt.Sprintf("a live %s named %q exists that wirekeeper did not create; it is left alone", ref.Kind, ref.Name)})
+		case o.Policy() == spec.PolicyObserve && obs.Exists && !obs.Owned && len(ch.Diff) == 0:
+			// What `wirekeeper import` wrote: the live object, not adopted yet.
+			plan.Held = append(plan.Held, Held{ref, "matches the spec; policy observe: not adopted until the policy is enforce"})
 		case o.Policy() == spec.PolicyObserve:
 			plan.Reported = append(plan.Reported, ch)
 		default:

@@ -33,6 +33,7 @@ func commands() []command {
 		{"run", "follow a spec repository and keep this node's live network equal to it", runRun},
 		{"plan", "show what merging a spec branch would do on each node, as a PR comment or JSON", runPlan},
 		{"status", "print the status the daemons pushed", runStatus},
+		{"import", "write the spec files of what a live OVSDB holds (bridges, mirrors), policy observe", runImport},
 		{"diff", "compare a spec folder with a node's live host as the daemon would, changing nothing", runDiff},
 		{"validate", "check spec files and report every problem with its file:line:col", runValidate},
 		{"demo", "the whole loop on the embedded demo repository and an in-process OVSDB server (--ovsdb ADDRESS for a real one)", runDemo},

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/wirekeeper/wirekeeper/internal/importer"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// runImport is `wirekeeper import`: read a live host, write its spec tree.
+// Exit 0 written, 1 error.
+func runImport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o importer.Options
+	var out, policy string
+	var timeout time.Duration
+	fs.StringVar(&o.Address, "ovsdb", "", "the OVSDB server to import from: unix:PATH or tcp:HOST:PORT (required)")
+	fs.StringVar(&o.Node, "node", "", "the node the objects are for (required)")
+	fs.StringVar(&o.Manager, "manager", "", "the OVSManager's metadata.name (default NODE-ovs)")
+	fs.StringVar(&out, "out", ".", "the folder the spec tree is written under (as OUT/NODE/*.yaml)")
+	fs.StringVar(&policy, "policy", "observe", "policy of every object: observe (adoption starts read-only) or enforce")
+	fs.DurationVar(&timeout, "timeout", time.Minute, "how long connecting and reading may take")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: wirekeeper import --ovsdb ADDRESS --node NAME [--out DIR] [--policy observe|enforce] [--manager NAME]")
+		fmt.Fprintln(stderr, "\nWrites the OVSManager, Bridges and Mirrors of a live OVSDB as spec files, one per kind, under OUT/NODE/.")
+		fmt.Fprintln(stderr, "Live objects the spec cannot express are listed on stderr with the reason.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitFail
+	}
+	o.Policy = spec.Policy(policy)
+	var problem error
+	switch {
+	case fs.NArg() > 0:
+		problem = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.Address == "":
+		problem = errors.New("--ovsdb is required")
+	case o.Node == "":
+		problem = errors.New("--node is required")
+	case o.Policy != spec.PolicyObserve && o.Policy != spec.PolicyEnforce:
+		problem = fmt.Errorf("unknown --policy %q; valid: observe, enforce", policy)
+	default:
+		problem = setNode(&runConfig{}, o.Node)
+	}
+	if problem != nil {
+		fmt.Fprintf(stderr, "wirekeeper import: %v\n", problem)
+		return exitFail
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := importer.FromOVSDB(ctx, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
+		return exitFail
+	}
+	names := slices.Sorted(maps.Keys(res.Files))
+	for _, name := range names { // nothing is overwritten: refuse before writing any
+		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
+			fmt.Fprintf(stderr, "wirekeeper import: %s exists; nothing written (import into an empty folder, or move it)\n", filepath.Join(out, name))
+			return exitFail
+		}
+	}
+	for _, name := range names {
+		p := filepath.Join(out, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
+			return exitFail
+		}
+		if err := os.WriteFile(p, res.Files[name], 0o644); err != nil {
+			fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
+			return exitFail
+		}
+		fmt.Fprintln(stdout, p)
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(stderr, "not imported: %s\n", s)
+	}
+	fmt.Fprintf(stderr, "%d object(s) in %d file(s); %d not imported\n", res.Objects, len(names), len(res.Skipped))
+	return exitOK
+}
