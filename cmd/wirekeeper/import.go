@@ -22,16 +22,17 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o importer.Options
-	var out, policy string
+	var out, policy, dump string
 	var timeout time.Duration
 	fs.StringVar(&o.Address, "ovsdb", "", "the OVSDB server to import from: unix:PATH or tcp:HOST:PORT (required)")
+	fs.StringVar(&dump, "from-ovsmirrorwatch", "", "import from an OVSMirrorWatch database export (the JSON of manage.py dumpdata) instead of a live OVSDB")
 	fs.StringVar(&o.Node, "node", "", "the node the objects are for (required)")
 	fs.StringVar(&o.Manager, "manager", "", "the OVSManager's metadata.name (default NODE-ovs)")
 	fs.StringVar(&out, "out", ".", "the folder the spec tree is written under (as OUT/NODE/*.yaml)")
 	fs.StringVar(&policy, "policy", "observe", "policy of every object: observe (adoption starts read-only) or enforce")
 	fs.DurationVar(&timeout, "timeout", time.Minute, "how long connecting and reading may take")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wirekeeper import --ovsdb ADDRESS --node NAME [--out DIR] [--policy observe|enforce] [--manager NAME]")
+		fmt.Fprintln(stderr, "usage: wirekeeper import --ovsdb ADDRESS|--from-ovsmirrorwatch DUMP.json --node NAME [--out DIR] [--policy observe|enforce] [--manager NAME]")
 		fmt.Fprintln(stderr, "\nWrites the OVSManager, Bridges and Mirrors of a live OVSDB as spec files, one per kind, under OUT/NODE/.")
 		fmt.Fprintln(stderr, "Live objects the spec cannot express are listed on stderr with the reason.")
 		fs.PrintDefaults()
@@ -47,8 +48,8 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		problem = fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.Address == "":
-		problem = errors.New("--ovsdb is required")
+	case (o.Address == "") == (dump == ""):
+		problem = errors.New("give one source: --ovsdb ADDRESS or --from-ovsmirrorwatch FILE")
 	case o.Node == "":
 		problem = errors.New("--node is required")
 	case o.Policy != spec.PolicyObserve && o.Policy != spec.PolicyEnforce:
@@ -62,7 +63,13 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	res, err := importer.FromOVSDB(ctx, o)
+	var res importer.Result
+	var err error
+	if dump != "" {
+		res, err = importFromDump(dump, o)
+	} else {
+		res, err = importer.FromOVSDB(ctx, o)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
 		return exitFail
@@ -91,4 +98,23 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%d object(s) in %d file(s); %d not imported\n", res.Objects, len(names), len(res.Skipped))
 	return exitOK
+}
+
+// importFromDump reads an OVSMirrorWatch export, at most importer.MaxDump
+// bytes, and renders it.
+func importFromDump(file string, o importer.Options) (importer.Result, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return importer.Result{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, importer.MaxDump+1))
+	if err != nil {
+		return importer.Result{}, err
+	}
+	res, err := importer.FromOVSMirrorWatch(data, o)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", file, err)
+	}
+	return res, nil
 }

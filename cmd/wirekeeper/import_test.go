@@ -133,3 +133,81 @@ func TestImportRefusesToOverwrite(t *testing.T) {
 		t.Error("mirrors.yaml was written although the import was refused")
 	}
 }
+
+// TestImportFromOVSMirrorWatchRoundTrip: an OVSMirrorWatch export of the
+// host its mirrors are on imports to specs that validate and diff to no
+// change; what OVSMirrorWatch's model allows and the spec cannot hold (a
+// mirror without output port) is listed, with the entries of other models.
+func TestImportFromOVSMirrorWatchRoundTrip(t *testing.T) {
+	o := ovstest.Start(t, ovstest.Options{})
+	o.AddBridge(t, "br-int")
+	o.AddPorts(t, "br-int", []string{"vm1", "vm2", "tap0"})
+	// As OVSMirrorWatch's create does it.
+	o.Vsctl(t, "--", "set", "Bridge", "br-int", "mirrors=@m", "--", "--id=@src0", "get", "Port", "vm1",
+		"--", "--id=@dst0", "get", "Port", "vm2", "--", "--id=@out", "get", "Port", "tap0",
+		"--", "--id=@m", "create", "Mirror", "name=web-capture", "select-src-port=@src0", "select-dst-port=@dst0", "output-port=@out")
+	host, port, _ := strings.Cut(strings.TrimPrefix(o.TCP, "tcp:"), ":")
+	dump := `[
+ {"model": "manager.ovsmanager", "pk": 1, "fields": {"ip_address": "` + host + `", "port": ` + port + `, "name": "ams-hv01", "description": null, "monitor": true}},
+ {"model": "bridge.ovsbridge", "pk": 3, "fields": {"ovs_name": "br-int", "friendly_name": "integration", "ovsdb_manager": 1, "description": ""}},
+ {"model": "port.ovsport", "pk": "vm1", "fields": {"friendly_name": "web1", "description": "", "bridge": 3}},
+ {"model": "port.ovsport", "pk": "vm2", "fields": {"friendly_name": "web2", "description": "", "bridge": 3}},
+ {"model": "port.ovsport", "pk": "tap0", "fields": {"friendly_name": "capture", "description": "", "bridge": 3}},
+ {"model": "mirror.ovsmirror", "pk": "web-capture", "fields": {"src_ports": ["vm1"], "dst_ports": ["vm2"], "out_port": "tap0", "health": true, "description": ""}},
+ {"model": "mirror.ovsmirror", "pk": "draft", "fields": {"src_ports": ["vm1"], "dst_ports": [], "out_port": null, "health": null, "description": ""}},
+ {"model": "auth.user", "pk": 1, "fields": {"username": "admin"}}
+]`
+	file := filepath.Join(t.TempDir(), "dump.json")
+	if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, _, stderr := runImportIn(t, "--from-ovsmirrorwatch", file, "--node", "hv-omw", "--out", out)
+	if code != exitOK {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"not imported: Mirror draft: has no output port", `model "auth.user" is not one of OVSMirrorWatch's`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	set, diags := spec.Load(out)
+	if diags.HasErrors() {
+		t.Fatalf("imported specs invalid:\n%v", diags)
+	}
+	m := set.Get("Mirror", "hv-omw-br-int-web-capture")
+	if m == nil {
+		t.Fatalf("no Mirror hv-omw-br-int-web-capture in %v", set.Objects)
+	}
+	if sp := m.Spec.(*spec.MirrorSpec); sp.Manager != "ams-hv01" || sp.MirrorName != "web-capture" || sp.Output.Port != "tap0" || sp.Policy != spec.PolicyObserve {
+		t.Errorf("Mirror imported as %+v", sp)
+	}
+	if mgr := set.Get("OVSManager", "ams-hv01"); mgr == nil || mgr.Spec.(*spec.OVSManagerSpec).Address != o.TCP {
+		t.Errorf("manager imported as %+v, want address %s", mgr, o.TCP)
+	}
+	code, md, txns := runDiffCounting(t, "--path", out, "--node", "hv-omw")
+	if code != exitOK || txns != 0 {
+		t.Fatalf("diff after import: exit %d, %d transactions; want 0, 0\n%s", code, txns, md)
+	}
+}
+
+// TestImportRefusesABadExport: what is not a dumpdata export is an error
+// naming the file, and nothing is written.
+func TestImportRefusesABadExport(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dump.json")
+	if err := os.WriteFile(file, []byte(`{"model": "manager.ovsmanager"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, _, stderr := runImportIn(t, "--from-ovsmirrorwatch", file, "--node", "hv-omw", "--out", out)
+	if code != exitFail || !strings.Contains(stderr, file+": not a dumpdata export") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("%d entries written", len(entries))
+	}
+	code, _, stderr = runImportIn(t, "--from-ovsmirrorwatch", file, "--ovsdb", "unix:/x", "--node", "hv-omw")
+	if code != exitFail || !strings.Contains(stderr, "give one source") {
+		t.Errorf("two sources: exit %d, stderr:\n%s", code, stderr)
+	}
+}
