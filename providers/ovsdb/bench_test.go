@@ -138,8 +138,10 @@ func BenchmarkConverge(b *testing.B) {
 	}
 }
 
-func convergeOnce(b *testing.B, n int) {
-	b.StopTimer()
+// mirrorHost starts an ovsdb-server with 10 bridges of 1,000 ports each
+// and returns it with the spec of n mirrors spread over them (the manager
+// first).
+func mirrorHost(b *testing.B, n int) (*ovstest.OVS, []string) {
 	const bridges, portsPerBridge = 10, 1000
 	o := ovstest.Start(b, ovstest.Options{})
 	docs := []string{managerDoc("ovs1", o.DB)}
@@ -157,6 +159,12 @@ func convergeOnce(b *testing.B, n int) {
 		docs = append(docs, mirrorDoc(fmt.Sprintf("m%d", k), "ovs1", fmt.Sprintf("br%d", i),
 			fmt.Sprintf("selectSrcPorts: [p%d-%d], output: {port: out%d}", i, j, i)))
 	}
+	return o, docs
+}
+
+func convergeOnce(b *testing.B, n int) {
+	b.StopTimer()
+	o, docs := mirrorHost(b, n)
 	set := loadSet(b, docs...)
 	// The daemon is up and connected before the revision with the mirrors
 	// arrives: what is timed is the convergence, not the first connect.
