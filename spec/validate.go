@@ -189,8 +189,69 @@ func (v *validator) containerPort(o *Object, s *ContainerPortSpec) {
 			v.errorf(o, "spec.gateway", "%s is not in the subnet of any address (%s)", gw, strings.Join(s.Addresses, ", "))
 		}
 	}
+	v.containerRoutes(o, s, prefixes)
 	if hasV6 && s.MTU != nil && !o.anyFailed("spec.mtu") && *s.MTU < 1280 {
 		v.errorf(o, "spec.mtu", "%d is too small for IPv6 addresses; IPv6 needs at least 1280", *s.MTU)
+	}
+}
+
+// maxContainerRoutes bounds spec.routes: a port's routes are read and
+// compared on every look at the port.
+const maxContainerRoutes = 64
+
+// containerRoutes checks spec.routes against the port's addresses and
+// gateway: each route is to a network (no host bits), via a next hop of its
+// family on one of the port's subnets, one per destination, and at most one
+// default route per family with spec.gateway counted.
+func (v *validator) containerRoutes(o *Object, s *ContainerPortSpec, prefixes []netip.Prefix) {
+	if len(s.Routes) > maxContainerRoutes {
+		v.errorf(o, "spec.routes", "%d routes; at most %d are allowed", len(s.Routes), maxContainerRoutes)
+	}
+	if o.anyFailed("spec.addresses") {
+		return
+	}
+	var gw netip.Addr
+	if !o.anyFailed("spec.gateway") {
+		gw, _ = netip.ParseAddr(s.Gateway)
+	}
+	seen := map[netip.Prefix]int{}
+	for i, r := range s.Routes {
+		field := fmt.Sprintf("spec.routes[%d]", i)
+		if o.anyFailed(field) {
+			continue
+		}
+		to, err1 := netip.ParsePrefix(r.To)
+		via, err2 := netip.ParseAddr(r.Via)
+		if err1 != nil || err2 != nil {
+			continue // reported by the format checks
+		}
+		family := "IPv4"
+		if to.Addr().Is6() {
+			family = "IPv6"
+		}
+		switch {
+		case to != to.Masked():
+			v.errorf(o, field+".to", "%s has host bits set; the network is %s", r.To, to.Masked())
+		case to.Bits() == 0 && gw.IsValid() && gw.Is6() == to.Addr().Is6():
+			v.errorf(o, field+".to", "a second %s default route: spec.gateway %s is one already; keep one of them", family, s.Gateway)
+		case seen[to] > 0:
+			v.errorf(o, field+".to", "a route to %s is already at spec.routes[%d]; one route per destination", to, seen[to]-1)
+		case slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Masked() == to }):
+			v.errorf(o, field+".to", "%s is the subnet of an address in spec.addresses, reached directly on the interface; it needs no route", to)
+		}
+		if _, dup := seen[to]; !dup {
+			seen[to] = i + 1
+		}
+		switch {
+		case via.Is6() != to.Addr().Is6():
+			v.errorf(o, field+".via", "%s is not of the destination's family; a route to %s needs an %s next hop", via, r.To, family)
+		case !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Addr().Is6() == via.Is6() }):
+			v.errorf(o, field+".via", "needs an %s address in spec.addresses whose subnet holds %s", family, via)
+		case isOwnAddress(via, prefixes):
+			v.errorf(o, field+".via", "%s is the interface's own address; the next hop is another host on the subnet", via)
+		case !inAnySubnet(via, prefixes):
+			v.errorf(o, field+".via", "%s is not in the subnet of any address (%s)", via, strings.Join(s.Addresses, ", "))
+		}
 	}
 }
 

@@ -153,6 +153,30 @@ func TestValidateRules(t *testing.T) {
 				{"a.yaml:12:14 Mirror/m spec.selectAll", "selectVlans have no effect alongside it"},
 				{"a.yaml:13:21 Mirror/m spec.selectVlans[1]", "VLAN 999 is also the output VLAN"},
 			}},
+		{"routes", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [192.168.7.2/24, \"2001:db8::5/64\"]\n  gateway: 192.168.7.1\n  routes:\n"+
+			"  - {to: 0.0.0.0/0, via: 192.168.7.254}\n"+
+			"  - {to: \"::/0\", via: \"2001:db8::1\"}\n"+
+			"  - {to: 10.20.0.5/16, via: 192.168.7.254}\n"+
+			"  - {to: 10.30.0.0/16, via: \"2001:db8::1\"}\n"+
+			"  - {to: 10.40.0.0/16, via: 192.168.9.1}\n"+
+			"  - {to: 10.50.0.0/16, via: 192.168.7.2}\n"+
+			"  - {to: \"::/0\", via: \"2001:db8::2\"}\n"+
+			"  - {to: 192.168.7.0/24, via: 192.168.7.254}\n"+
+			"  - {to: default, via: 192.168.7.254}\n")},
+			[]want{
+				{"a.yaml:17:10 ContainerPort/p spec.routes[0].to", "a second IPv4 default route: spec.gateway 192.168.7.1 is one already"},
+				{"a.yaml:19:10 ContainerPort/p spec.routes[2].to", "10.20.0.5/16 has host bits set; the network is 10.20.0.0/16"},
+				{"a.yaml:20:29 ContainerPort/p spec.routes[3].via", "2001:db8::1 is not of the destination's family; a route to 10.30.0.0/16 needs an IPv4 next hop"},
+				{"a.yaml:21:29 ContainerPort/p spec.routes[4].via", "192.168.9.1 is not in the subnet of any address"},
+				{"a.yaml:22:29 ContainerPort/p spec.routes[5].via", "192.168.7.2 is the interface's own address"},
+				{"a.yaml:23:10 ContainerPort/p spec.routes[6].to", "a route to ::/0 is already at spec.routes[1]"},
+				{"a.yaml:24:10 ContainerPort/p spec.routes[7].to", "192.168.7.0/24 is the subnet of an address in spec.addresses"},
+				{"a.yaml:25:10 ContainerPort/p spec.routes[8].to", `"default" is not valid: not in CIDR notation`},
+			}},
+		{"ipv6 route without an ipv6 address", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [192.168.7.2/24]\n  routes: [{to: \"2001:db8:20::/48\", via: \"2001:db8::1\"}]\n")},
+			[]want{{"a.yaml:15:42 ContainerPort/p spec.routes[0].via", "needs an IPv6 address in spec.addresses whose subnet holds 2001:db8::1"}}},
+		{"too many routes", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [192.168.7.2/24]\n  routes:\n"+manyRoutes(65))},
+			[]want{{"a.yaml:16:3 ContainerPort/p spec.routes", "65 routes; at most 64 are allowed"}}},
 		{"ipv6 needs mtu 1280", map[string]string{"a.yaml": manager + doc("ContainerPort", "p", "  node: node-a\n  bridge: br0\n  container: c1\n  interface: eth1\n  addresses: [\"2001:db8::5/64\"]\n  gateway: \"2001:db8::1\"\n  mtu: 1200\n")},
 			[]want{{"a.yaml:16:8 ContainerPort/p spec.mtu", "1200 is too small for IPv6 addresses"}}},
 		{"durations and urls", map[string]string{"a.yaml": doc("CollectorTarget", "c", "  node: node-a\n  netbeam: {url: \"https://user:pw@netbeam.example\"}\n  interval: 2s\n  lag: 15 minutes\n  backfill: 0\n  sliceMax: 48\n  rabbitmq: {url: {env: WIREKEEPER_SECRET_AMQP_URL}, exchange: x}\n  inventory: {mysql: {dsn: {file: wk/dsn}}}\n")},
@@ -356,4 +380,13 @@ func TestObjectPositionAndSuspend(t *testing.T) {
 	if !o.Suspended() {
 		t.Error("Suspended() = false, want true")
 	}
+}
+
+// manyRoutes is n valid items of a ContainerPort's spec.routes in block style.
+func manyRoutes(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  - {to: 10.%d.%d.0/24, via: 192.168.7.1}\n", i/256, i%256)
+	}
+	return b.String()
 }

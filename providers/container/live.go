@@ -32,11 +32,11 @@ type live struct {
 	host    netlink.Link // nil when missing
 	// link is the container end, named as the spec says and peered with
 	// host; clash is a link of that name that is not.
-	link  netlink.Link
-	clash netlink.Link
-	addrs []netip.Prefix // global addresses of link
-	gw    netip.Addr     // default route via link, invalid when none
-	owned bool
+	link   netlink.Link
+	clash  netlink.Link
+	addrs  []netip.Prefix  // global addresses of link
+	routes []netlink.Route // routes of the main table through link
+	owned  bool
 }
 
 // ids are the external_ids a port of sp carries: ovs-docker's pair, and
@@ -163,7 +163,7 @@ func (l *live) peered(link netlink.Link) bool {
 	return link.Attrs().ParentIndex == l.host.Attrs().Index && l.host.Attrs().ParentIndex == link.Attrs().Index
 }
 
-// readConfig reads the container end's addresses and default route.
+// readConfig reads the container end's addresses and routes.
 func (l *live) readConfig() error {
 	addrs, err := l.ns.h.AddrList(l.link, netlink.FAMILY_ALL)
 	if err != nil {
@@ -175,27 +175,8 @@ func (l *live) readConfig() error {
 			l.addrs = append(l.addrs, pfx)
 		}
 	}
-	routes, err := l.ns.h.RouteList(l.link, netlink.FAMILY_ALL)
-	if err != nil {
-		return err
-	}
-	for _, r := range routes {
-		if isDefault(r) && r.Gw != nil {
-			if gw, ok := netip.AddrFromSlice(r.Gw); ok {
-				l.gw = gw.Unmap()
-				break
-			}
-		}
-	}
-	return nil
-}
-
-func isDefault(r netlink.Route) bool {
-	if r.Dst == nil {
-		return true
-	}
-	ones, _ := r.Dst.Mask.Size()
-	return ones == 0 && r.Dst.IP.IsUnspecified()
+	l.routes, err = l.ns.h.RouteList(l.link, netlink.FAMILY_ALL)
+	return err
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
@@ -277,7 +258,8 @@ func (p *Provider) Observe(ctx context.Context, req reconciler.Request) (reconci
 }
 
 // liveSpec renders what l found as a ContainerPortSpec, values in the
-// spec's spelling where they mean the same (addresses, MAC, gateway), plus
+// spec's spelling where they mean the same (addresses, MAC, gateway,
+// routes), plus
 // the differences the spec type cannot hold (links down). The engine takes
 // node, manager and policy from the spec and puts the addresses in its
 // order.
@@ -320,12 +302,7 @@ func (p *Provider) liveSpec(l *live) (*spec.ContainerPortSpec, []reconciler.Fiel
 		}
 		out.Addresses = append(out.Addresses, a)
 	}
-	if l.gw.IsValid() {
-		out.Gateway = l.gw.String()
-		if want, err := netip.ParseAddr(sp.Gateway); err == nil && want == l.gw {
-			out.Gateway = sp.Gateway
-		}
-	}
+	out.Gateway, out.Routes = liveRoutes(sp, l.routes)
 	return out, extra
 }
 

@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -82,4 +83,65 @@ func TestOVSDockerInterop(t *testing.T) {
 	})
 	r.apply()
 	r.waitFor("port removed", func() bool { return len(env.ports(t)) == 0 })
+}
+
+// TestOVSDockerDelPortForms runs the real `ovs-docker del-port BRIDGE
+// IFACE CONTAINER` on ports wirekeeper plugged from specs naming the
+// container by name, by full ID and by the 12-character ID `docker ps`
+// shows. ovs-docker matches external_ids:container_id exactly, as it stored
+// what it was given; wirekeeper stores the spec's form, so del-port (and
+// del-ports, set-vlan) given that form removes the port, and another form
+// of the same container finds nothing. The ports are plugged, then put
+// under policy observe, so that a removal stays visible instead of being
+// plugged again.
+func TestOVSDockerDelPortForms(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	byName, byID, byShort := ctrName(t, "n"), ctrName(t, "f"), ctrName(t, "s")
+	for _, c := range []string{byName, byID, byShort} {
+		env.docker.Run(t, c)
+	}
+	id := func(c string) string { return strings.TrimSpace(env.docker.Inspect(t, c, "{{.Id}}")) }
+	cases := []struct {
+		port, ctr string // the object, and the container in the spec's form
+		others    []string
+	}{
+		{"dn", byName, []string{id(byName), id(byName)[:12]}},
+		{"df", id(byID), []string{byID, id(byID)[:12]}},
+		{"ds", id(byShort)[:12], []string{byShort, id(byShort)}},
+	}
+	r := newRig(t, env)
+	for _, policy := range []string{"enforce", "observe"} {
+		var docs []string
+		for i, c := range cases {
+			docs = append(docs, env.portDoc(c.port, env.bridge, c.ctr, "eth1", fmt.Sprintf("addresses: [10.71.0.%d/24], policy: %s", i+1, policy)))
+		}
+		r.apply(docs...)
+		for _, c := range cases {
+			r.waitPhase(c.port, reconciler.PhaseReady)
+		}
+	}
+	ovsDocker := func(args ...string) (string, error) {
+		t.Helper()
+		return env.docker.OVSDocker(t, env.ovs.Dir, env.ovs.Netns, args...)
+	}
+	for _, c := range cases {
+		host := container.HostEnd(container.PortName(env.node, c.ctr, "eth1"))
+		if got := strings.Trim(env.column(t, "Interface", host, "external_ids:container_id"), `"`); got != c.ctr {
+			t.Errorf("%s: external_ids:container_id = %q, want the spec's %q", c.port, got, c.ctr)
+		}
+		for _, other := range c.others {
+			out, err := ovsDocker("del-port", env.bridge, "eth1", other)
+			if err == nil || !strings.Contains(out, "Failed to find any attached port") {
+				t.Errorf("%s: ovs-docker del-port given %s instead of the spec's %s: err %v, output %q; want no port found", c.port, other, c.ctr, err, out)
+			}
+		}
+		if out, err := ovsDocker("del-port", env.bridge, "eth1", c.ctr); err != nil {
+			t.Fatalf("%s: ovs-docker del-port given the spec's %s: %v\n%s", c.port, c.ctr, err, out)
+		}
+		if slices.Contains(env.ports(t), host) || slices.Contains(env.hostLinks(t), host) {
+			t.Errorf("%s: after ovs-docker del-port, port %s still on %s or its veth still there", c.port, host, env.bridge)
+		}
+		r.waitPhase(c.port, reconciler.PhaseDrifted, "policy observe")
+	}
 }

@@ -123,7 +123,7 @@ func (p *Provider) clear(ctx context.Context, l *live) error {
 
 // plug makes the port: veth pair (its container end made inside the
 // container's namespace), host end up, OVS port, container end renamed, up,
-// then MTU, addresses, MAC and default route. When a step fails, the steps
+// then MTU, addresses, MAC and routes. When a step fails, the steps
 // before it are undone: the veth pair deleted (with both ends) and the OVS
 // port removed.
 //
@@ -223,12 +223,13 @@ func (p *Provider) plug(ctx context.Context, ref reconciler.Ref, l *live) (err e
 	if link, err = l.ns.h.LinkByName(sp.Interface); err != nil {
 		return wrapPerm("read "+sp.Interface+" in container "+c.Name, err)
 	}
-	l.link, l.addrs, l.gw = link, nil, netip.Addr{}
+	l.link, l.addrs, l.routes = link, nil, nil
 	return p.configure(l, true)
 }
 
 // configure brings the container end to the spec: up, MTU, addresses
-// (missing ones added, others removed), MAC, default route. In a plug
+// (missing ones added, others removed), MAC, routes (the gateway's default
+// route and spec.routes; others removed). In a plug
 // every step runs (and may be failed by a test hook); in a repair only
 // those that differ.
 func (p *Provider) configure(l *live, plugging bool) error {
@@ -299,44 +300,7 @@ func (p *Provider) configure(l *live, plugging bool) error {
 			return wrapPerm(fmt.Sprintf("set the MAC of %s to %s in container %s", sp.Interface, sp.MACAddress, c.Name), err)
 		}
 	}
-	return p.route(l, plugging)
-}
-
-// route makes the default route via the container end go to the spec's
-// gateway, or removes it when the spec has none.
-func (p *Provider) route(l *live, plugging bool) error {
-	sp, h, link, c := l.sp, l.ns.h, l.link, l.c
-	var want netip.Addr
-	if sp.Gateway != "" {
-		gw, err := netip.ParseAddr(sp.Gateway)
-		if err != nil {
-			return fmt.Errorf("gateway %q: %w", sp.Gateway, err)
-		}
-		want = gw
-	}
-	if !plugging && want == l.gw {
-		return nil
-	}
-	if plugging && !want.IsValid() {
-		return nil
-	}
-	if err := p.stepIf(plugging, stepRoute); err != nil {
-		return err
-	}
-	if l.gw.IsValid() && l.gw != want {
-		old := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(l.gw.AsSlice())}
-		if err := h.RouteDel(old); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return wrapPerm(fmt.Sprintf("remove the default route via %s in container %s", l.gw, c.Name), err)
-		}
-	}
-	if !want.IsValid() {
-		return nil
-	}
-	r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(want.AsSlice())}
-	if err := h.RouteReplace(r); err != nil {
-		return wrapPerm(fmt.Sprintf("add the default route via %s on %s in container %s", sp.Gateway, sp.Interface, c.Name), err)
-	}
-	return nil
+	return p.routes(l, plugging)
 }
 
 // stepIf runs the test hook for a step of a plug (not of a repair).
