@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/importer"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
 
@@ -22,10 +24,12 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o importer.Options
-	var out, policy, dump string
+	var out, policy, dump, dockerHost, ovsNetns string
 	var timeout time.Duration
 	fs.StringVar(&o.Address, "ovsdb", "", "the OVSDB server to import from: unix:PATH or tcp:HOST:PORT (required)")
 	fs.StringVar(&dump, "from-ovsmirrorwatch", "", "import from an OVSMirrorWatch database export (the JSON of manage.py dumpdata) instead of a live OVSDB")
+	fs.StringVar(&dockerHost, "docker-host", "", "with --ovsdb: also import the ContainerPorts of this Docker engine (ports ovs-docker made, containers with the OVS Port Manager's labels)")
+	fs.StringVar(&ovsNetns, "ovs-netns", "", "as for run: the network namespace ovs-vswitchd runs in")
 	fs.StringVar(&o.Node, "node", "", "the node the objects are for (required)")
 	fs.StringVar(&o.Manager, "manager", "", "the OVSManager's metadata.name (default NODE-ovs)")
 	fs.StringVar(&out, "out", ".", "the folder the spec tree is written under (as OUT/NODE/*.yaml)")
@@ -52,6 +56,8 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		problem = errors.New("give one source: --ovsdb ADDRESS or --from-ovsmirrorwatch FILE")
 	case o.Node == "":
 		problem = errors.New("--node is required")
+	case dockerHost != "" && o.Address == "":
+		problem = errors.New("--docker-host needs --ovsdb: container ports are OVS ports")
 	case o.Policy != spec.PolicyObserve && o.Policy != spec.PolicyEnforce:
 		problem = fmt.Errorf("unknown --policy %q; valid: observe, enforce", policy)
 	default:
@@ -69,12 +75,16 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		res, err = importFromDump(dump, o)
 	} else {
 		res, err = importer.FromOVSDB(ctx, o)
+		if err == nil && dockerHost != "" {
+			err = importContainers(ctx, &res, o, dockerHost, ovsNetns)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
 		return exitFail
 	}
-	names := slices.Sorted(maps.Keys(res.Files))
+	files := res.Files()
+	names := slices.Sorted(maps.Keys(files))
 	for _, name := range names { // nothing is overwritten: refuse before writing any
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
 			fmt.Fprintf(stderr, "wirekeeper import: %s exists; nothing written (import into an empty folder, or move it)\n", filepath.Join(out, name))
@@ -87,7 +97,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
 			return exitFail
 		}
-		if err := os.WriteFile(p, res.Files[name], 0o644); err != nil {
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
 			fmt.Fprintf(stderr, "wirekeeper import: %v\n", err)
 			return exitFail
 		}
@@ -96,7 +106,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(stderr, "not imported: %s\n", s)
 	}
-	fmt.Fprintf(stderr, "%d object(s) in %d file(s); %d not imported\n", res.Objects, len(names), len(res.Skipped))
+	fmt.Fprintf(stderr, "%d object(s) in %d file(s); %d not imported\n", res.Objects(), len(names), len(res.Skipped))
 	return exitOK
 }
 
@@ -117,4 +127,32 @@ func importFromDump(file string, o importer.Options) (importer.Result, error) {
 		return res, fmt.Errorf("%s: %w", file, err)
 	}
 	return res, nil
+}
+
+// importContainers adds the ContainerPorts of the Docker engine at
+// dockerHost, read through the container provider (only its reads).
+func importContainers(ctx context.Context, res *importer.Result, o importer.Options, dockerHost, ovsNetns string) error {
+	manager := o.Manager
+	if manager == "" {
+		manager = importer.ManagerName(o.Node)
+	}
+	set := &spec.Set{Objects: []*spec.Object{{Kind: "OVSManager", Metadata: spec.Metadata{Name: manager},
+		Spec: &spec.OVSManagerSpec{Node: o.Node, Address: o.Address}}}}
+	clients := ovs.New(ovs.Options{Node: o.Node})
+	defer clients.Close()
+	p := container.New(container.Options{Node: o.Node, OVS: clients, DockerHost: dockerHost, OVSNetns: ovsNetns})
+	defer p.Close()
+	found, skipped, err := p.Import(ctx, set, manager)
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	res.Skipped = append(res.Skipped, skipped...)
+	for _, f := range found {
+		sp := f.Spec
+		sp.Policy = o.Policy
+		if err := res.Add("containers.yaml", container.Kind, o.Node+"-"+sp.Container+"-"+sp.Interface, sp); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -40,8 +40,8 @@ func BenchmarkImport1000Mirrors(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if res.Objects != n+2 || len(res.Skipped) != 0 {
-			b.Fatalf("%d objects, %d skipped; want %d and 0", res.Objects, len(res.Skipped), n+2)
+		if res.Objects() != n+2 || len(res.Skipped) != 0 {
+			b.Fatalf("%d objects, %d skipped; want %d and 0", res.Objects(), len(res.Skipped), n+2)
 		}
 	}
 	b.ReportMetric(took.Seconds()/float64(b.N), "import-s")

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,12 +28,31 @@ type Options struct {
 
 // Result is an imported spec tree.
 type Result struct {
-	// Files are the documents by path under the output folder.
-	Files map[string][]byte
 	// Skipped lists the live objects the spec cannot express, with why.
 	Skipped []string
-	// Objects counts the documents written.
-	Objects int
+	w       *writer
+}
+
+// Objects counts the documents of the tree.
+func (r *Result) Objects() int { return r.w.count }
+
+// Files renders the tree: the documents by path under the output folder.
+func (r *Result) Files() map[string][]byte { return r.w.files() }
+
+// Add puts an object into the tree, in file (under the node's folder),
+// named from name (made a metadata.name, unique within its kind); sp is
+// the kind's spec type, written with the spec's field names.
+func (r *Result) Add(file, kind, name string, sp any) error {
+	raw, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	r.w.add(file, kind, name, m)
+	return nil
 }
 
 // FromOVSDB reads the bridges and mirrors of the OVSDB at o.Address and
@@ -41,7 +61,7 @@ type Result struct {
 // the spec models. It only reads.
 func FromOVSDB(ctx context.Context, o Options) (Result, error) {
 	if o.Manager == "" {
-		o.Manager = objectName(o.Node + "-ovs")
+		o.Manager = ManagerName(o.Node)
 	}
 	if o.Policy == "" {
 		o.Policy = spec.PolicyObserve
@@ -58,8 +78,8 @@ func FromOVSDB(ctx context.Context, o Options) (Result, error) {
 	}
 	v.RLock()
 	defer v.RUnlock()
-	res := Result{Files: map[string][]byte{}}
 	w := newWriter(o.Node)
+	res := Result{w: w}
 	w.add("managers.yaml", "OVSManager", o.Manager, map[string]any{"node": o.Node, "address": o.Address, "policy": string(o.Policy)})
 
 	bridges := slices.SortedFunc(maps.Values(v.Bridges), func(a, b *ovs.BridgeRow) int { return strings.Compare(a.Name, b.Name) })
@@ -88,7 +108,6 @@ func FromOVSDB(ctx context.Context, o Options) (Result, error) {
 			w.add("mirrors.yaml", "Mirror", o.Node+"-"+b.Name+"-"+m.Name, sp)
 		}
 	}
-	res.Files, res.Objects = w.files(), w.count
 	return res, nil
 }
 
@@ -148,3 +167,7 @@ func foreignIDs(ids map[string]string) map[string]string {
 	}
 	return out
 }
+
+// ManagerName is the OVSManager's metadata.name an import gives node's
+// OVSDB when none is asked for: NODE-ovs.
+func ManagerName(node string) string { return objectName(node + "-ovs") }

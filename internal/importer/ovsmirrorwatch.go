@@ -62,7 +62,8 @@ func FromOVSMirrorWatch(dump []byte, o Options) (Result, error) {
 	if err := dec.Decode(&entries); err != nil {
 		return Result{}, fmt.Errorf("not a dumpdata export (a JSON array of {model, pk, fields}): %w", err)
 	}
-	res := Result{}
+	w := newWriter(o.Node)
+	res := Result{w: w}
 	managers := map[string]omwManager{} // by pk
 	bridges := map[string]omwBridge{}
 	ports := map[string]omwPort{} // by pk: the OVS port name
@@ -98,7 +99,6 @@ func FromOVSMirrorWatch(dump []byte, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("entry %d (%s %s): %w", i, e.Model, pk, err)
 		}
 	}
-	w := newWriter(o.Node)
 	managerName := map[string]string{} // pk -> metadata.name
 	for _, pk := range sortedKeys(managers) {
 		m := managers[pk]
@@ -162,7 +162,6 @@ func FromOVSMirrorWatch(dump []byte, o Options) (Result, error) {
 		}
 		w.add("mirrors.yaml", "Mirror", o.Node+"-"+b.OVSName+"-"+m.name, sp)
 	}
-	res.Files, res.Objects = w.files(), w.count
 	return res, nil
 }
 

@@ -89,6 +89,26 @@ func (ps *Ports) Find(containerIDs []string, iface string) ([]PortRow, error) {
 	return slices.CompactFunc(out, func(a, b PortRow) bool { return a.InterfaceUUID == b.InterfaceUUID }), nil
 }
 
+// Containers returns the ports whose interface carries ovs-docker's
+// external_ids:container_id and container_iface (whoever made them),
+// sorted by name.
+func (ps *Ports) Containers() ([]PortRow, error) {
+	_, v, err := ps.c.Current()
+	if err != nil {
+		return nil, err
+	}
+	v.RLock()
+	defer v.RUnlock()
+	var out []PortRow
+	for _, ids := range v.ContainerIfaces {
+		for id := range ids {
+			out = append(out, v.PortRowOf(id))
+		}
+	}
+	slices.SortFunc(out, func(a, b PortRow) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 // Marked returns the ports whose interface carries wirekeeper's markers
 // for owner and kind (every name), sorted by name.
 func (ps *Ports) Marked(owner, kind string) ([]PortRow, error) {

@@ -33,6 +33,9 @@ type ctr struct {
 	// (as the container was created from it) and ImageID come with the
 	// same inspect, for the topology.
 	Status, Image, ImageID string
+	// Labels are the container's labels (the OVS Port Manager reads its
+	// settings from them).
+	Labels map[string]string
 }
 
 // refs are the forms a spec may name the container by: its name, its
@@ -261,7 +264,7 @@ func (d *docker) inspect(ctx context.Context, ref string) (*ctr, error) {
 		c.Status = r.State.Status
 	}
 	if r.Config != nil {
-		c.Image = r.Config.Image
+		c.Image, c.Labels = r.Config.Image, r.Config.Labels
 	}
 	if r.NetworkSettings != nil {
 		c.SandboxKey = r.NetworkSettings.SandboxKey

@@ -1,0 +1,82 @@
+package container_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/providers/container"
+	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
+	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
+)
+
+// TestImportOVSDockerAndPortManager: a port the real ovs-docker made is
+// imported with the address, MTU, MAC, gateway and VLAN read from the
+// container and OVS, and a container carrying the OVS Port Manager's
+// labels as the labels say; the imported ovs-docker port, under policy
+// observe, plans to no change against the host it came from.
+func TestImportOVSDockerAndPortManager(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	a, b := ctrName(t, "ia"), ctrName(t, "ib")
+	env.docker.Run(t, a)
+	env.docker.Run(t, b, "--label", "ovs.ip_address=10.71.0.2/24", "--label", "ovs.bridge="+env.bridge,
+		"--label", "ovs.interface=eth2", "--label", "ovs.gateway=10.71.0.1", "--label", "ovs.mtu=1450", "--label", "ovs.vlan=12")
+	if out, err := env.docker.OVSDocker(t, env.ovs.Dir, env.ovs.Netns, "add-port", env.bridge, "eth1", a,
+		"--ipaddress=10.70.0.5/24", "--gateway=10.70.0.1", "--macaddress=02:00:0a:46:00:05", "--mtu=1400"); err != nil {
+		t.Fatalf("ovs-docker add-port: %v\n%s", err, out)
+	}
+	if out, err := env.docker.OVSDocker(t, env.ovs.Dir, env.ovs.Netns, "set-vlan", env.bridge, "eth1", a, "7"); err != nil {
+		t.Fatalf("ovs-docker set-vlan: %v\n%s", err, out)
+	}
+	set := loadSet(t, env.managerDoc("m1"))
+	clients := ovs.New(ovs.Options{Node: env.node, Logger: testLogger(t)})
+	p := container.New(container.Options{Node: env.node, Logger: testLogger(t), OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
+	t.Cleanup(func() { p.Close(); clients.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	found, skipped, err := p.Import(ctx, set, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped %v", skipped)
+	}
+	mtu, mtu2, vlan, vlan2 := 1400, 1450, 7, 12
+	want := []container.Imported{
+		{From: "ovs-docker", Spec: &spec.ContainerPortSpec{Node: env.node, Manager: "m1", Bridge: env.bridge, Container: a, Interface: "eth1",
+			Addresses: []string{"10.70.0.5/24"}, Gateway: "10.70.0.1", MACAddress: "02:00:0a:46:00:05", MTU: &mtu, VLAN: &vlan}},
+		{From: "port-manager", Spec: &spec.ContainerPortSpec{Node: env.node, Manager: "m1", Bridge: env.bridge, Container: b, Interface: "eth2",
+			Addresses: []string{"10.71.0.2/24"}, Gateway: "10.71.0.1", MTU: &mtu2, VLAN: &vlan2}},
+	}
+	var mine []container.Imported // the shared dockerd runs other tests' containers
+	for _, f := range found {
+		if f.Spec.Container == a || f.Spec.Container == b {
+			mine = append(mine, f)
+		}
+	}
+	if d := cmp.Diff(want, mine); d != "" {
+		t.Errorf("imported (-want +got):\n%s", d)
+	}
+
+	// Round trip: the ovs-docker port as imported, policy observe, plans
+	// to nothing (it waits for adoption).
+	var doc strings.Builder
+	fmt.Fprintf(&doc, "apiVersion: wirekeeper.io/v1alpha1\nkind: ContainerPort\nmetadata: {name: imported}\nspec: {node: %s, manager: m1, bridge: %s, container: %s, interface: eth1, addresses: [10.70.0.5/24], gateway: 10.70.0.1, macAddress: \"02:00:0a:46:00:05\", mtu: 1400, vlan: 7, policy: observe}",
+		env.node, env.bridge, a)
+	set = loadSet(t, env.managerDoc("m1"), doc.String())
+	mirrors := ovsdb.New(ovsdb.Options{Node: env.node, Logger: testLogger(t), OVS: clients})
+	plan, err := reconciler.PlanLive(ctx, set, env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
+		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
+	}
+}
