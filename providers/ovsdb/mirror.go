@@ -76,10 +76,33 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 	obs.Adoptable = !obs.Owned && m.ExternalIDs[ovs.KeyOwner] == ""
 	live, missing := liveMirror(v, m, sp, mp)
 	obs.Live = live
+	var degraded []string
 	if len(missing) > 0 {
-		obs.Degraded = "selected ports missing: " + strings.Join(missing, ", ") + "; mirroring the others, and adding them back when they appear"
+		degraded = append(degraded, "selected ports missing: "+strings.Join(missing, ", ")+"; mirroring the others, and adding them back when they appear")
 	}
+	if why := beyondMirrorLimit(v, m); why != "" {
+		degraded = append(degraded, why)
+	}
+	obs.Degraded = strings.Join(degraded, "; ")
 	return obs, nil
+}
+
+// maxMirrorsPerBridge is ovs-vswitchd's MAX_MIRRORS (ofproto/ofproto.h).
+const maxMirrorsPerBridge = 32
+
+// beyondMirrorLimit says why mirror m is not applied when its bridge lists
+// more mirrors than ovs-vswitchd applies. Which ones vswitchd ignores
+// depends on its history (a mirror it applied keeps its slot; a freed slot
+// goes to the next one it configures), so the provider does not guess: it
+// reads vswitchd's own record, the statistics it writes for the mirrors it
+// applied and never for the others. Callers hold v.mu.
+func beyondMirrorLimit(v *ovs.View, m *vswitch.Mirror) string {
+	br := v.BridgeOfMirror(m.UUID)
+	if br == nil || len(br.Mirrors) <= maxMirrorsPerBridge || len(m.Statistics) > 0 {
+		return ""
+	}
+	return fmt.Sprintf("not applied by ovs-vswitchd: bridge %s has %d mirrors and vswitchd applies at most %d per bridge (this one has no statistics, vswitchd's mark of an applied mirror); remove mirrors from the bridge",
+		br.Name, len(br.Mirrors), maxMirrorsPerBridge)
 }
 
 // mirrorPrerequisites says what must appear before the mirror can be made:
