@@ -59,7 +59,8 @@ func (s *Set) Nodes() []string {
 // others to the IDs of the objects in the set that must exist before it can
 // be applied, and be removed only after it: a Bridge needs its OVSManager; a
 // Mirror or ContainerPort needs its OVSManager and, when the set declares
-// it, the Bridge it sits on.
+// it, the Bridge it sits on; a Mirror also needs the ContainerPorts it
+// selects or outputs to.
 func (s *Set) Dependencies() map[string][]string {
 	bridges := map[[2]string]string{} // manager, OVS bridge name -> Bridge ID
 	for _, o := range s.Objects {
@@ -86,6 +87,13 @@ func (s *Set) Dependencies() map[string][]string {
 		}
 		if id, ok := bridges[[2]string{manager, bridge}]; ok && bridge != "" {
 			deps = append(deps, id)
+		}
+		if m, ok := o.Spec.(*MirrorSpec); ok {
+			for _, name := range m.ContainerPorts() {
+				if s.Get("ContainerPort", name) != nil {
+					deps = append(deps, "ContainerPort/"+name)
+				}
+			}
 		}
 		if len(deps) > 0 {
 			out[o.ID()] = deps

@@ -1,5 +1,7 @@
 package spec
 
+import "slices"
+
 // The field tags below are the single source of the shape rules: the decoder
 // enforces them and internal/schemagen turns them into the JSON Schemas under
 // schemas/. The `wk` tag grammar is documented in rules.go. Doc comments on
@@ -91,18 +93,45 @@ type MirrorSpec struct {
 	SelectSrcPorts []string `json:"selectSrcPorts,omitempty" wk:"unique,format=nonempty"`
 	// Port names whose transmitted packets are mirrored (OVS select_dst_port).
 	SelectDstPorts []string `json:"selectDstPorts,omitempty" wk:"unique,format=nonempty"`
+	// ContainerPorts (by metadata.name) whose received packets are mirrored: the OVS port of each, named by wirekeeper, joins select_src_port. Each must be on this mirror's manager and bridge.
+	SelectSrcContainerPorts []string `json:"selectSrcContainerPorts,omitempty" wk:"unique,format=dnslabel"`
+	// ContainerPorts (by metadata.name) whose transmitted packets are mirrored (OVS select_dst_port). Each must be on this mirror's manager and bridge.
+	SelectDstContainerPorts []string `json:"selectDstContainerPorts,omitempty" wk:"unique,format=dnslabel"`
 	// VLANs whose packets are mirrored (OVS select_vlan), 0..4095.
 	SelectVLANs []int `json:"selectVlans,omitempty" wk:"unique,min=0,max=4095"`
-	// Where mirrored packets go: exactly one of port or vlan.
-	Output *MirrorOutput `json:"output" wk:"required,exactlyone=port|vlan"`
+	// Where mirrored packets go: exactly one of port, containerPort or vlan.
+	Output *MirrorOutput `json:"output" wk:"required,exactlyone=port|containerPort|vlan"`
 	// What to do about drift: enforce repairs it, observe only reports it.
 	Policy Policy `json:"policy,omitempty" wk:"placement,enum=enforce|observe,default=enforce"`
+}
+
+// ContainerPorts lists the metadata.name of every ContainerPort the mirror
+// selects or outputs to, each once, in the order the spec names them.
+func (m *MirrorSpec) ContainerPorts() []string {
+	var out []string
+	add := func(n string) {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	for _, n := range m.SelectSrcContainerPorts {
+		add(n)
+	}
+	for _, n := range m.SelectDstContainerPorts {
+		add(n)
+	}
+	if m.Output != nil {
+		add(m.Output.ContainerPort)
+	}
+	return out
 }
 
 // MirrorOutput is the destination of a mirror.
 type MirrorOutput struct {
 	// Name of the port mirrored packets are sent to (OVS output_port).
 	Port string `json:"port,omitempty" wk:"format=nonempty"`
+	// metadata.name of the ContainerPort mirrored packets are sent to: its OVS port, named by wirekeeper, becomes output_port. It must be on this mirror's manager and bridge.
+	ContainerPort string `json:"containerPort,omitempty" wk:"format=dnslabel"`
 	// VLAN mirrored packets are flooded on (OVS output_vlan), 1..4095.
 	VLAN *int `json:"vlan,omitempty" wk:"min=1,max=4095"`
 }

@@ -128,12 +128,25 @@ func (v *validator) mirror(o *Object, s *MirrorSpec) {
 	if s.MirrorName == "" {
 		s.MirrorName = o.Metadata.Name
 	}
-	selections := []string{"spec.selectAll", "spec.selectSrcPorts", "spec.selectDstPorts", "spec.selectVlans"}
-	if !o.anyFailed(selections...) && !s.SelectAll && len(s.SelectSrcPorts) == 0 && len(s.SelectDstPorts) == 0 && len(s.SelectVLANs) == 0 {
-		v.errorf(o, "spec", "selects nothing; set selectAll: true or at least one of selectSrcPorts, selectDstPorts, selectVlans")
+	selections := []string{"spec.selectAll", "spec.selectSrcPorts", "spec.selectDstPorts", "spec.selectSrcContainerPorts", "spec.selectDstContainerPorts", "spec.selectVlans"}
+	lists := len(s.SelectSrcPorts) + len(s.SelectDstPorts) + len(s.SelectSrcContainerPorts) + len(s.SelectDstContainerPorts) + len(s.SelectVLANs)
+	if !o.anyFailed(selections...) && !s.SelectAll && lists == 0 {
+		v.errorf(o, "spec", "selects nothing; set selectAll: true or at least one of selectSrcPorts, selectDstPorts, selectSrcContainerPorts, selectDstContainerPorts, selectVlans")
 	}
-	if s.SelectAll && (len(s.SelectSrcPorts) > 0 || len(s.SelectDstPorts) > 0 || len(s.SelectVLANs) > 0) {
-		v.warnf(o, "spec.selectAll", "selects every packet; selectSrcPorts, selectDstPorts and selectVlans have no effect alongside it")
+	if s.SelectAll && lists > 0 {
+		v.warnf(o, "spec.selectAll", "selects every packet; selectSrcPorts, selectDstPorts, selectSrcContainerPorts, selectDstContainerPorts and selectVlans have no effect alongside it")
+	}
+	if s.Output != nil && s.Output.ContainerPort != "" {
+		for _, list := range []struct {
+			field string
+			ports []string
+		}{{"spec.selectSrcContainerPorts", s.SelectSrcContainerPorts}, {"spec.selectDstContainerPorts", s.SelectDstContainerPorts}} {
+			for i, p := range list.ports {
+				if p == s.Output.ContainerPort {
+					v.errorf(o, fmt.Sprintf("%s[%d]", list.field, i), "ContainerPort %q is also the output; a port cannot be both mirrored and the mirror's destination", p)
+				}
+			}
+		}
 	}
 	if s.Output != nil && s.Output.VLAN != nil {
 		for i, vlan := range s.SelectVLANs {
@@ -339,6 +352,49 @@ func (v *validator) crossObject(objs []*Object) {
 		}
 	}
 	v.skyDiveOverlap(objs)
+	v.mirrorContainerPorts(objs, first)
+}
+
+// mirrorContainerPorts checks the ContainerPorts a Mirror names: each must
+// exist and sit on the mirror's manager and bridge, where its OVS port is.
+// It runs after the ContainerPorts' managers were filled in.
+func (v *validator) mirrorContainerPorts(objs []*Object, first map[string]*Object) {
+	var names []string
+	for _, o := range objs {
+		if _, ok := o.Spec.(*ContainerPortSpec); ok && first[o.ID()] == o {
+			names = append(names, o.Metadata.Name)
+		}
+	}
+	slices.Sort(names)
+	for _, o := range objs {
+		s, ok := o.Spec.(*MirrorSpec)
+		if !ok || first[o.ID()] != o {
+			continue
+		}
+		check := func(field, name string) {
+			c := first["ContainerPort/"+name]
+			if c == nil {
+				v.errorf(o, field, "ContainerPort %q does not exist%s; defined ContainerPorts: %s", name, suggest(name, names), listOrNone(names))
+				return
+			}
+			cp := c.Spec.(*ContainerPortSpec)
+			if cp.Manager != "" && s.Manager != "" && (cp.Manager != s.Manager || cp.Bridge != s.Bridge) {
+				v.errorf(o, field, "ContainerPort %q is on manager %q bridge %q (%s), not on this mirror's manager %q bridge %q; a mirror selects and outputs to ports of its own bridge",
+					name, cp.Manager, cp.Bridge, c.Source, s.Manager, s.Bridge)
+			}
+		}
+		for _, list := range []struct {
+			field string
+			names []string
+		}{{"spec.selectSrcContainerPorts", s.SelectSrcContainerPorts}, {"spec.selectDstContainerPorts", s.SelectDstContainerPorts}} {
+			for i, n := range list.names {
+				check(fmt.Sprintf("%s[%d]", list.field, i), n)
+			}
+		}
+		if s.Output != nil && s.Output.ContainerPort != "" {
+			check("spec.output.containerPort", s.Output.ContainerPort)
+		}
+	}
 }
 
 // checkManager reports a reference to an OVSManager that does not exist, and

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -257,8 +258,24 @@ func TestValidateRules(t *testing.T) {
 				{"a.yaml:10:3 Mirror/m1 spec", "selects nothing; set selectAll: true or at least one of"},
 				{"a.yaml:12:11 Mirror/m1 spec.output", "port and vlan are mutually exclusive"},
 				{"a.yaml:20:25 Mirror/m2 spec.selectDstPorts[1]", `port "tap0" is also the output port`},
-				{"a.yaml:30:11 Mirror/m3 spec.output", "set exactly one of port or vlan"},
+				{"a.yaml:30:11 Mirror/m3 spec.output", "set exactly one of port or containerPort or vlan"},
 			}},
+		{"mirror container ports: unknown, on another bridge, both selected and output, output alongside port", map[string]string{"a.yaml": manager +
+			doc("ContainerPort", "web-eth1", "  node: node-a\n  bridge: br0\n  container: web\n  interface: eth1\n") + "---\n" +
+			doc("ContainerPort", "db-eth1", "  node: node-a\n  bridge: br1\n  container: db\n  interface: eth1\n") + "---\n" +
+			doc("Mirror", "m1", "  manager: ovs-a\n  bridge: br0\n  selectSrcContainerPorts: [web-eth2, db-eth1]\n  output: {containerPort: webeth1}\n") + "---\n" +
+			doc("Mirror", "m2", "  manager: ovs-a\n  bridge: br0\n  selectDstContainerPorts: [web-eth1]\n  output: {containerPort: web-eth1, port: tap0}\n")},
+			[]want{
+				{"a.yaml:30:29 Mirror/m1 spec.selectSrcContainerPorts[0]", `ContainerPort "web-eth2" does not exist (did you mean "web-eth1"?); defined ContainerPorts: db-eth1, web-eth1`},
+				{"a.yaml:30:39 Mirror/m1 spec.selectSrcContainerPorts[1]", `ContainerPort "db-eth1" is on manager "ovs-a" bridge "br1"`},
+				{"a.yaml:31:27 Mirror/m1 spec.output.containerPort", `ContainerPort "webeth1" does not exist (did you mean "web-eth1"?)`},
+				{"a.yaml:39:29 Mirror/m2 spec.selectDstContainerPorts[0]", `ContainerPort "web-eth1" is also the output`},
+				{"a.yaml:40:11 Mirror/m2 spec.output", "port and containerPort are mutually exclusive"},
+			}},
+		{"mirror container ports valid", map[string]string{"a.yaml": manager +
+			doc("ContainerPort", "web-eth1", "  node: node-a\n  bridge: br0\n  container: web\n  interface: eth1\n") + "---\n" +
+			doc("ContainerPort", "tap", "  node: node-a\n  bridge: br0\n  container: capture\n  interface: eth1\n") + "---\n" +
+			doc("Mirror", "m", "  manager: ovs-a\n  bridge: br0\n  selectSrcContainerPorts: [web-eth1]\n  selectDstContainerPorts: [web-eth1]\n  output: {containerPort: tap}\n")}, nil},
 		{"suspend annotation", map[string]string{"a.yaml": "apiVersion: wirekeeper.io/v1alpha1\nkind: OVSManager\nmetadata:\n  name: ovs-a\n  annotations:\n    wirekeeper.io/suspend: \"yes\"\n    wirekeeper.io/pause: \"true\"\nspec: {node: n, address: \"unix:/x\"}\n"},
 			[]want{
 				{"a.yaml:6:28 OVSManager/ovs-a metadata.annotations.wirekeeper.io/suspend", `"yes" is not valid; valid values: "true", "false"`},
@@ -389,4 +406,20 @@ func manyRoutes(n int) string {
 		fmt.Fprintf(&b, "  - {to: 10.%d.%d.0/24, via: 192.168.7.1}\n", i/256, i%256)
 	}
 	return b.String()
+}
+
+// TestMirrorDependsOnItsContainerPorts: the engine orders a Mirror after
+// the ContainerPorts it selects or outputs to, as after its manager.
+func TestMirrorDependsOnItsContainerPorts(t *testing.T) {
+	set, diags := LoadFS(fstest.MapFS{"a.yaml": &fstest.MapFile{Data: []byte(manager +
+		doc("ContainerPort", "web-eth1", "  node: node-a\n  bridge: br0\n  container: web\n  interface: eth1\n") + "---\n" +
+		doc("ContainerPort", "tap", "  node: node-a\n  bridge: br0\n  container: capture\n  interface: eth1\n") + "---\n" +
+		doc("Mirror", "m", "  manager: ovs-a\n  bridge: br0\n  selectSrcContainerPorts: [web-eth1]\n  selectDstContainerPorts: [web-eth1]\n  output: {containerPort: tap}\n"))}}, "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := []string{"OVSManager/ovs-a", "ContainerPort/web-eth1", "ContainerPort/tap"}
+	if diff := cmp.Diff(want, set.Dependencies()["Mirror/m"]); diff != "" {
+		t.Errorf("dependencies of Mirror/m (-want +got):\n%s", diff)
+	}
 }

@@ -220,7 +220,10 @@ func (c *Conn) connect(ctx context.Context) (client.Client, *View, error) {
 
 // monitorRequest asks for the columns the provider reads, not whole rows:
 // ovs-vswitchd rewrites the statistics and status columns every few
-// seconds, and those updates would wake every mirror for nothing; and a
+// seconds, and those updates would wake every mirror for nothing (the
+// Mirror's statistics are the exception: vswitchd writes them only for the
+// mirrors it applied, at most 32 a bridge, so they tell which it ignores;
+// the OVSDB provider ignores an update that changes only their values); and a
 // monitor of 10,000 ports costs less to fill with fewer columns. The
 // topology's columns (ofport, MAC, MTU, link state, patch peers, trunks)
 // change only when the port does.
@@ -234,7 +237,7 @@ func monitorRequest(cl client.Client) *client.Monitor {
 		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error,
 			&iface.Ofport, &iface.MACInUse, &iface.MTU, &iface.LinkState, &iface.Options),
 		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.SelectAll, &mirror.SelectSrcPort,
-			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN),
+			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN, &mirror.Statistics),
 	)
 }
 

@@ -162,11 +162,12 @@ func TestSchemaFragments(t *testing.T) {
 		{"mirror.json", "properties.spec.properties.output", map[string]any{
 			"type": "object",
 			"properties": map[string]any{
-				"port": map[string]any{"type": "string", "pattern": `^\S`},
-				"vlan": map[string]any{"type": "integer", "minimum": 1.0, "maximum": 4095.0},
+				"port":          map[string]any{"type": "string", "pattern": `^\S`},
+				"containerPort": map[string]any{"type": "string", "pattern": `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`, "maxLength": 63.0},
+				"vlan":          map[string]any{"type": "integer", "minimum": 1.0, "maximum": 4095.0},
 			},
 			"additionalProperties": false,
-			"oneOf":                oneOf("port", "vlan"),
+			"oneOf":                oneOf("port", "containerPort", "vlan"),
 		}},
 		{"mirror.json", "properties.spec.properties.selectVlans", map[string]any{
 			"type":        "array",

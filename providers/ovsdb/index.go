@@ -22,8 +22,8 @@ type managerIndex struct {
 	// bridges maps an OVS bridge name to the Bridge objects naming it.
 	bridges map[string][]reconciler.Ref
 	// mirrorsOnBridge, mirrorsByName and mirrorsByPort map an OVS bridge
-	// name, an OVS mirror name and a port name (selected or output) to the
-	// Mirror objects concerned.
+	// name, an OVS mirror name and a port name (selected or output, a
+	// ContainerPort's by its OVS name) to the Mirror objects concerned.
 	mirrorsOnBridge map[string][]reconciler.Ref
 	mirrorsByName   map[string][]reconciler.Ref
 	mirrorsByPort   map[string][]reconciler.Ref
@@ -72,12 +72,13 @@ func newSpecIndex(set *spec.Set, node string) *specIndex {
 			mi.mirrorsOnBridge[sp.Bridge] = append(mi.mirrorsOnBridge[sp.Bridge], ref)
 			mi.mirrorsByName[sp.MirrorName] = append(mi.mirrorsByName[sp.MirrorName], ref)
 			mi.mirrorNames[sp.Bridge+"/"+sp.MirrorName] = true
+			mp := resolveMirrorPorts(set, sp)
 			ports := map[string]bool{}
-			for _, pn := range append(append([]string(nil), sp.SelectSrcPorts...), sp.SelectDstPorts...) {
+			for _, pn := range append(append([]string(nil), mp.src...), mp.dst...) {
 				ports[pn] = true
 			}
-			if sp.Output != nil && sp.Output.Port != "" {
-				ports[sp.Output.Port] = true
+			if mp.output != "" {
+				ports[mp.output] = true
 			}
 			for pn := range ports {
 				mi.mirrorsByPort[pn] = append(mi.mirrorsByPort[pn], ref)

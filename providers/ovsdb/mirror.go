@@ -61,8 +61,12 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 	defer v.RUnlock()
 	m := p.findMirror(v, req.Ref, sp)
 	var obs reconciler.Observation
+	var mp mirrorPorts
+	if sp != nil {
+		mp = resolveMirrorPorts(req.Set, sp)
+	}
 	if req.Desired != nil {
-		obs.Pending = mirrorPrerequisites(v, sp)
+		obs.Pending = mirrorPrerequisites(v, sp, mp)
 	}
 	if m == nil {
 		return obs, nil
@@ -70,24 +74,50 @@ func (p *Provider) observeMirror(req reconciler.Request) (reconciler.Observation
 	obs.Exists = true
 	obs.Owned = p.owns(m.ExternalIDs) && m.ExternalIDs[ovs.KeyName] == req.Ref.Name && m.ExternalIDs[ovs.KeyKind] == "Mirror"
 	obs.Adoptable = !obs.Owned && m.ExternalIDs[ovs.KeyOwner] == ""
-	live, missing := liveMirror(v, m, sp)
+	live, missing := liveMirror(v, m, sp, mp)
 	obs.Live = live
+	var degraded []string
 	if len(missing) > 0 {
-		obs.Degraded = "selected ports missing: " + strings.Join(missing, ", ") + "; mirroring the others, and adding them back when they appear"
+		degraded = append(degraded, "selected ports missing: "+strings.Join(missing, ", ")+"; mirroring the others, and adding them back when they appear")
 	}
+	if why := beyondMirrorLimit(v, m); why != "" {
+		degraded = append(degraded, why)
+	}
+	obs.Degraded = strings.Join(degraded, "; ")
 	return obs, nil
+}
+
+// maxMirrorsPerBridge is ovs-vswitchd's MAX_MIRRORS (ofproto/ofproto.h).
+const maxMirrorsPerBridge = 32
+
+// beyondMirrorLimit says why mirror m is not applied when its bridge lists
+// more mirrors than ovs-vswitchd applies. Which ones vswitchd ignores
+// depends on its history (a mirror it applied keeps its slot; a freed slot
+// goes to the next one it configures), so the provider does not guess: it
+// reads vswitchd's own record, the statistics it writes for the mirrors it
+// applied and never for the others. Callers hold v.mu.
+func beyondMirrorLimit(v *ovs.View, m *vswitch.Mirror) string {
+	br := v.BridgeOfMirror(m.UUID)
+	if br == nil || len(br.Mirrors) <= maxMirrorsPerBridge || len(m.Statistics) > 0 {
+		return ""
+	}
+	return fmt.Sprintf("not applied by ovs-vswitchd: bridge %s has %d mirrors and vswitchd applies at most %d per bridge (this one has no statistics, vswitchd's mark of an applied mirror); remove mirrors from the bridge",
+		br.Name, len(br.Mirrors), maxMirrorsPerBridge)
 }
 
 // mirrorPrerequisites says what must appear before the mirror can be made:
 // its bridge and its output port. Callers hold v.mu.
-func mirrorPrerequisites(v *ovs.View, sp *spec.MirrorSpec) string {
+func mirrorPrerequisites(v *ovs.View, sp *spec.MirrorSpec, mp mirrorPorts) string {
 	br := v.BridgeByName[sp.Bridge]
 	if br == nil {
 		return fmt.Sprintf("bridge %s not found on manager %s; waiting for it", sp.Bridge, sp.Manager)
 	}
-	if sp.Output != nil && sp.Output.Port != "" {
-		if _, ok := v.PortOnBridge(br, sp.Output.Port); !ok {
-			return fmt.Sprintf("output port %s not found on bridge %s; waiting for it", sp.Output.Port, sp.Bridge)
+	if sp.Output != nil && sp.Output.ContainerPort != "" && mp.output == "" {
+		return fmt.Sprintf("output ContainerPort %s is not in the spec", sp.Output.ContainerPort)
+	}
+	if mp.output != "" {
+		if _, ok := v.PortOnBridge(br, mp.output); !ok {
+			return fmt.Sprintf("output port %s not found on bridge %s; waiting for it", mp.describe(mp.output), sp.Bridge)
 		}
 	}
 	return ""
@@ -96,18 +126,23 @@ func mirrorPrerequisites(v *ovs.View, sp *spec.MirrorSpec) string {
 // liveMirror renders row m in the spec's form (the engine puts its lists
 // in the spec's order). A selected port the spec names that is absent from the bridge is
 // shown as the spec has it and returned in missing: it cannot be selected
-// until it exists, which is a degradation, not a difference to repair.
-func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.MirrorSpec, []string) {
+// until it exists, which is a degradation, not a difference to repair. The
+// OVS port of a ContainerPort the spec names (mp) is shown by that
+// ContainerPort's name, in the list the spec names it in.
+func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec, mp mirrorPorts) (*spec.MirrorSpec, []string) {
 	live := &spec.MirrorSpec{MirrorName: m.Name, SelectAll: m.SelectAll}
 	var br *ovs.BridgeRow
 	if b := v.BridgeOfMirror(m.UUID); b != nil {
 		br, live.Bridge = b, b.Name
 	}
 	var missing []string
-	ports := func(uuids []string, want []string, dir string) []string {
-		names := make([]string, 0, len(uuids))
+	ports := func(uuids []string, want, wantContainers []string, dir string) (names, containers []string) {
+		names = make([]string, 0, len(uuids))
 		for _, id := range uuids {
-			if n := v.PortName(id); n != "" {
+			n := v.PortName(id)
+			if c, ok := mp.container[n]; ok && slices.Contains(wantContainers, c) {
+				containers = append(containers, c)
+			} else if n != "" {
 				names = append(names, n)
 			}
 		}
@@ -120,7 +155,16 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 				missing = append(missing, w+" ("+dir+")")
 			}
 		}
-		return names
+		for port, c := range mp.container {
+			if !slices.Contains(wantContainers, c) || slices.Contains(containers, c) {
+				continue
+			}
+			if br == nil || !hasPort(v, br, port) {
+				containers = append(containers, c)
+				missing = append(missing, mp.describe(port)+" ("+dir+")")
+			}
+		}
+		return names, containers
 	}
 	var want *spec.MirrorSpec
 	if sp != nil {
@@ -128,12 +172,18 @@ func liveMirror(v *ovs.View, m *vswitch.Mirror, sp *spec.MirrorSpec) (*spec.Mirr
 	} else {
 		want = &spec.MirrorSpec{}
 	}
-	live.SelectSrcPorts = ports(m.SelectSrcPort, want.SelectSrcPorts, "src")
-	live.SelectDstPorts = ports(m.SelectDstPort, want.SelectDstPorts, "dst")
+	live.SelectSrcPorts, live.SelectSrcContainerPorts = ports(m.SelectSrcPort, want.SelectSrcPorts, want.SelectSrcContainerPorts, "src")
+	live.SelectDstPorts, live.SelectDstContainerPorts = ports(m.SelectDstPort, want.SelectDstPorts, want.SelectDstContainerPorts, "dst")
+	slices.Sort(missing) // mp.container is a map
 	live.SelectVLANs = slices.Clone(m.SelectVLAN)
 	switch {
 	case m.OutputPort != nil:
-		live.Output = &spec.MirrorOutput{Port: v.PortName(*m.OutputPort)}
+		n := v.PortName(*m.OutputPort)
+		if c, ok := mp.container[n]; ok && want.Output != nil && want.Output.ContainerPort == c {
+			live.Output = &spec.MirrorOutput{ContainerPort: c}
+		} else {
+			live.Output = &spec.MirrorOutput{Port: n}
+		}
 	case m.OutputVLAN != nil:
 		vlan := *m.OutputVLAN
 		live.Output = &spec.MirrorOutput{VLAN: &vlan}
@@ -167,13 +217,14 @@ func (p *Provider) mirrorOps(t *ovs.Txn, v *ovs.View, it reconciler.Apply) error
 	if br == nil {
 		return fmt.Errorf("bridge %s not found on manager %s", sp.Bridge, sp.Manager)
 	}
+	mp := resolveMirrorPorts(it.Req.Set, sp)
 	row := vswitch.Mirror{Name: sp.MirrorName, SelectAll: sp.SelectAll, SelectVLAN: slices.Clone(sp.SelectVLANs)}
-	row.SelectSrcPort = presentPorts(v, br, sp.SelectSrcPorts)
-	row.SelectDstPort = presentPorts(v, br, sp.SelectDstPorts)
-	if sp.Output != nil && sp.Output.Port != "" {
-		id, ok := v.PortOnBridge(br, sp.Output.Port)
+	row.SelectSrcPort = presentPorts(v, br, mp.src)
+	row.SelectDstPort = presentPorts(v, br, mp.dst)
+	if mp.output != "" {
+		id, ok := v.PortOnBridge(br, mp.output)
 		if !ok {
-			return fmt.Errorf("output port %s not found on bridge %s", sp.Output.Port, sp.Bridge)
+			return fmt.Errorf("output port %s not found on bridge %s", mp.describe(mp.output), sp.Bridge)
 		}
 		row.OutputPort = &id
 	} else if sp.Output != nil && sp.Output.VLAN != nil {

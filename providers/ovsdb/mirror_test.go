@@ -183,3 +183,54 @@ func TestMirrorPortsComeAndGo(t *testing.T) {
 		t.Errorf("output_port = %s, want the recreated port %s", got, outUUID)
 	}
 }
+
+// TestMirrorOutputVLAN: a mirror whose output is a VLAN (OVS output_vlan)
+// is created with that column and no output port, repaired when the column
+// is changed or cleared by another client, and moved between an output
+// port and an output VLAN when the spec changes.
+func TestMirrorOutputVLAN(t *testing.T) {
+	o := ovstest.Shared(t)
+	br := shortName(t, "wkv")
+	o.AddBridge(t, br)
+	t.Cleanup(func() { ovstest.Vsctl(t, o.DB, "--if-exists", "del-br", br) })
+	vm, out := br+"a", br+"o"
+	o.AddPorts(t, br, []string{vm, out})
+	r := newRig(t)
+	mgr := managerDoc("ovs1", o.DB)
+	r.apply(mgr, mirrorDoc("vspan", "ovs1", br, "selectSrcPorts: ["+vm+"], output: {vlan: 999}"))
+	r.waitPhase("Mirror", "vspan", reconciler.PhaseReady)
+	columns := func() [2]string {
+		return [2]string{mirrorColumn(t, o.DB, "vspan", "output_vlan"), mirrorColumn(t, o.DB, "vspan", "output_port")}
+	}
+	if got, want := columns(), [2]string{"999", "[]"}; got != want {
+		t.Fatalf("output_vlan, output_port = %v, want %v", got, want)
+	}
+
+	t.Run("changed output_vlan is repaired", func(t *testing.T) {
+		o.Vsctl(t, "set", "Mirror", "vspan", "output_vlan=5")
+		r.waitFor("drift of output_vlan recorded as repaired", func() bool {
+			d := r.driftOf("Mirror", "vspan")
+			return d != nil && d.Repaired && len(d.Diff) == 1 && d.Diff[0].Path == "spec.output.vlan"
+		})
+		r.waitFor("output_vlan 999 again", func() bool { return mirrorColumn(t, o.DB, "vspan", "output_vlan") == "999" })
+		d := r.driftOf("Mirror", "vspan")
+		if want := (reconciler.FieldDiff{Path: "spec.output.vlan", From: 999, To: 5}); !cmp.Equal(d.Diff[0], want) {
+			t.Errorf("drift = %v, want %v", d.Diff[0], want)
+		}
+	})
+	t.Run("cleared output_vlan is repaired", func(t *testing.T) {
+		n := r.driftCount("vspan")
+		o.Vsctl(t, "clear", "Mirror", "vspan", "output_vlan")
+		r.waitFor("drift recorded", func() bool { return r.driftCount("vspan") == n+1 })
+		r.waitFor("output_vlan 999 again", func() bool { return mirrorColumn(t, o.DB, "vspan", "output_vlan") == "999" })
+	})
+	t.Run("spec moves the output to a port and back", func(t *testing.T) {
+		r.apply(mgr, mirrorDoc("vspan", "ovs1", br, "selectSrcPorts: ["+vm+"], output: {port: "+out+"}"))
+		outUUID := strings.TrimSpace(o.Vsctl(t, "get", "Port", out, "_uuid"))
+		r.waitFor("output_port set, output_vlan cleared", func() bool { return columns() == [2]string{"[]", outUUID} })
+		r.waitPhase("Mirror", "vspan", reconciler.PhaseReady)
+		r.apply(mgr, mirrorDoc("vspan", "ovs1", br, "selectSrcPorts: ["+vm+"], output: {vlan: 998}"))
+		r.waitFor("output_vlan set, output_port cleared", func() bool { return columns() == [2]string{"998", "[]"} })
+		r.waitPhase("Mirror", "vspan", reconciler.PhaseReady)
+	})
+}

@@ -196,6 +196,9 @@ func (p *Provider) Changed() <-chan struct{} {
 
 // onEvent maps one row event of manager c to the objects it touches.
 func (p *Provider) onEvent(ev ovs.Event) {
+	if statisticsTick(ev) {
+		return
+	}
 	p.topo.Fire()
 	p.mu.Lock()
 	close(p.changed)
@@ -291,6 +294,21 @@ func (p *Provider) onEvent(ev ovs.Event) {
 			}
 		}
 	}
+}
+
+// statisticsTick reports a Mirror update that changes only the values of
+// its statistics, which ovs-vswitchd rewrites every few seconds while the
+// mirror carries traffic: nothing the provider reads changed. Statistics
+// appearing or disappearing does matter (observeMirror).
+func statisticsTick(ev ovs.Event) bool {
+	o, ok1 := ev.Old.(*vswitch.Mirror)
+	n, ok2 := ev.New.(*vswitch.Mirror)
+	if ev.Table != "Mirror" || !ok1 || !ok2 || o == nil || n == nil || (len(o.Statistics) == 0) != (len(n.Statistics) == 0) {
+		return false
+	}
+	a, b := *o, *n
+	a.Statistics, b.Statistics = nil, nil
+	return a.Equals(&b)
 }
 
 // enqueueMirror wakes the Mirror objects a live mirror row concerns: those
