@@ -35,6 +35,16 @@ func TestImportOVSDockerAndPortManager(t *testing.T) {
 	if out, err := env.docker.OVSDocker(t, env.ovs.Dir, env.ovs.Netns, "set-vlan", env.bridge, "eth1", a, "7"); err != nil {
 		t.Fatalf("ovs-docker set-vlan: %v\n%s", err, out)
 	}
+	// What the import and the plan must not change: the container's links
+	// and addresses, and the OVS port ovs-docker made.
+	made := env.ports(t)
+	if len(made) != 1 {
+		t.Fatalf("ovs-docker made ports %v, want one", made)
+	}
+	snapshot := func() string {
+		return fmt.Sprintf("%+v\n%s", env.docker.Links(t, a), env.ovs.Vsctl(t, "--columns=name,tag,interfaces,external_ids", "list", "Port", made[0]))
+	}
+	before := snapshot()
 	set := loadSet(t, env.managerDoc("m1"))
 	clients := ovs.New(ovs.Options{Node: env.node, Logger: testLogger(t)})
 	p := container.New(container.Options{Node: env.node, Logger: testLogger(t), OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
@@ -78,5 +88,11 @@ func TestImportOVSDockerAndPortManager(t *testing.T) {
 	}
 	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
 		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
+	}
+	if st := clients.Stats(); st.Transactions != 0 {
+		t.Errorf("import and plan sent %d OVSDB transactions, want 0", st.Transactions)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("import and plan changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
