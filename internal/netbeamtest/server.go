@@ -136,6 +136,26 @@ func (s *Server) SetInterfaces(ifaces ...map[string]any) {
 	s.ifaceBody, s.known = body, known
 }
 
+// SetInterfacesBody serves body, byte for byte, as the interfaces listing:
+// for what SetInterfaces would normalise (key order, number forms such as
+// 10000.0, escapes). body must be a JSON array of objects; the points of
+// the string "resource"s they name are served.
+func (s *Server) SetInterfacesBody(body string) {
+	var ifaces []map[string]any
+	if err := json.Unmarshal([]byte(body), &ifaces); err != nil {
+		panic(fmt.Sprintf("netbeamtest: interfaces body is not an array of objects: %v", err))
+	}
+	known := map[string]bool{}
+	for _, i := range ifaces {
+		if r, ok := i["resource"].(string); ok {
+			known[r] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ifaceBody, s.known = []byte(body), known
+}
+
 // SetStep sets the spacing of the points (at least 1 ms; default 30 s).
 func (s *Server) SetStep(d time.Duration) {
 	if d < time.Millisecond {

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -66,7 +65,7 @@ func (t *target) pass(ctx context.Context) (noRoute []string, err error) {
 	if err := t.publish(ctx, msgs); err != nil && !returned.add(err) {
 		return nil, err
 	}
-	rows, res, err := t.inv.Sync(ctx, present, nowMS, t.sp.Backfill.D())
+	rows, res, err := t.inv.Sync(ctx, present, nowMS, t.sp.Netbeam.Metrics)
 	if err != nil {
 		return nil, err // "inventory: sync of table ...: ..."
 	}
@@ -166,11 +165,16 @@ func (t *target) selected(resource string) bool {
 // *amqp.UnroutableError is returned.
 func (t *target) collect(ctx context.Context, row inventory.Row, metric string, limit, nowMS int64, reached func(int64)) error {
 	from, ok := row.Until[metric]
-	if ok {
-		reached(from)
-	} else { // a row another writer left without a watermark
+	if !ok {
+		// Never collected (NULL, as the seed leaves a new row): start
+		// backfill before now, and write that start down before fetching,
+		// so that a first fetch that fails resumes from it next pass.
 		from = nowMS - t.sp.Backfill.D().Milliseconds()
+		if err := t.inv.Advance(ctx, row.ID, metric, from); err != nil {
+			return fmt.Errorf("%s %s: setting the first watermark to %d: %w", row.Name, metric, from, err)
+		}
 	}
+	reached(from)
 	end := limit
 	if row.ActiveUntil != nil && *row.ActiveUntil < end {
 		end = *row.ActiveUntil
@@ -198,7 +202,7 @@ func (t *target) collect(ctx context.Context, row inventory.Row, metric string, 
 		}
 		msgs := make([]amqp.Message, 0, len(points))
 		for _, p := range points {
-			body, err := json.Marshal(statsMessage{Name: row.Name, RecordType: metric, Timestamp: p.Timestamp, In: p.In, Out: p.Out})
+			body, err := statsMessage{Name: row.Name, RecordType: metric, Timestamp: p.Timestamp, In: p.In, Out: p.Out}.encode()
 			if err != nil {
 				return err
 			}

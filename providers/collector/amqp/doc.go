@@ -2,8 +2,11 @@
 // with publisher confirms, for at-least-once delivery.
 //
 // A Publisher holds one connection, made lazily by the first call that needs
-// it and again by the first call after it was lost; the exchange is declared
-// (durable, of Options.ExchangeType) on every connect. PublishAll sends a
+// it and again by the first call after it was lost. Every connect checks
+// that the exchange exists with a passive declare, which needs no
+// permission, so a broker account allowed only to write (the ESnet
+// collector's) is enough; only a missing exchange is declared (durable, of
+// Options.ExchangeType), which needs configure permission. PublishAll sends a
 // batch pipelined, with at most Options.MaxInFlight unconfirmed messages per
 // channel, and returns nil only once the broker has acknowledged every one of
 // them and returned none. Any other failure (a nack, a channel or connection

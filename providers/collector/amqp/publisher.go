@@ -35,11 +35,13 @@ type Options struct {
 	// URL is the broker's amqp:// or amqps:// URL. It is a secret: its
 	// password never appears in errors or logs.
 	URL string
-	// Exchange is where messages are published; it is declared durable on
-	// every connect. "" is the default exchange, which is not declared.
+	// Exchange is where messages are published. Every connect checks that
+	// it exists (a passive declare, which needs no permission) and declares
+	// it durable only when it is missing (which needs configure
+	// permission). "" is the default exchange, which is not declared.
 	Exchange string
-	// ExchangeType is the type Exchange is declared with; default "topic".
-	// A broker holding the exchange with another type refuses the connect.
+	// ExchangeType is the type a missing Exchange is declared with; default
+	// "topic". An existing exchange is used whatever its type.
 	ExchangeType string
 	// TLS configures amqps:// connections; nil uses the system roots.
 	TLS *tls.Config
@@ -288,8 +290,13 @@ func (p *Publisher) connect(ctx context.Context) (*connection, error) {
 	return conn, nil
 }
 
-// declareExchange declares the durable exchange on a channel of its own: a
-// refused declare closes the channel it ran on.
+// declareExchange makes sure the exchange exists, asking the broker for
+// no more than it must. A passive declare needs no permission, so an
+// account allowed only to write to the exchange (the SAND-CI collector's)
+// publishes to one that exists; only a missing exchange is declared
+// (durable, of ExchangeType), which needs configure permission. An
+// existing exchange is used as it is, whatever its type, as the seed did.
+// Each declare runs on a channel of its own: a refused one closes it.
 func (p *Publisher) declareExchange(c *connection) error {
 	if p.opts.Exchange == "" {
 		return nil
@@ -298,8 +305,20 @@ func (p *Publisher) declareExchange(c *connection) error {
 	if err != nil {
 		return p.fail("open a channel", err)
 	}
+	err = ch.ExchangeDeclarePassive(p.opts.Exchange, p.opts.ExchangeType, true, false, false, false, nil)
+	if err == nil {
+		_ = ch.Close()
+		return nil
+	}
+	var ae *amqp091.Error
+	if !errors.As(err, &ae) || ae.Code != amqp091.NotFound {
+		return p.fail(fmt.Sprintf("check exchange %q", p.opts.Exchange), err)
+	}
+	if ch, err = c.Channel(); err != nil {
+		return p.fail("open a channel", err)
+	}
 	if err := ch.ExchangeDeclare(p.opts.Exchange, p.opts.ExchangeType, true, false, false, false, nil); err != nil {
-		return p.fail(fmt.Sprintf("declare exchange %q (type %s, durable)", p.opts.Exchange, p.opts.ExchangeType), err)
+		return p.fail(fmt.Sprintf("exchange %q does not exist; declare it (type %s, durable)", p.opts.Exchange, p.opts.ExchangeType), err)
 	}
 	_ = ch.Close()
 	return nil

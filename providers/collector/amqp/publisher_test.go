@@ -238,16 +238,21 @@ func TestCredentialsNeverShown(t *testing.T) {
 	}
 }
 
-func TestExchangeTypeConflict(t *testing.T) {
+// TestExistingExchangeUsedAsIs publishes to an existing topic exchange
+// with a publisher told "direct": the exchange is only checked (passively),
+// never declared again, so its type does not matter, as with the seed.
+func TestExistingExchangeUsedAsIs(t *testing.T) {
 	t.Parallel()
 	b := rabbittest.Shared(t)
 	q := testenv.UniqueName(t)
 	b.DeclareQueue(t, q, q+"_x", statsKey) // a topic exchange
 	p := amqp.New(amqp.Options{URL: b.URL, Exchange: q + "_x", ExchangeType: "direct"})
 	defer p.Close()
-	err := p.PublishAll(t.Context(), statsMessages("d", 1))
-	if want := fmt.Sprintf("declare exchange %q (type direct, durable)", q+"_x"); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("PublishAll to a topic exchange declared as direct = %v, want an error with %q", err, want)
+	if err := p.PublishAll(t.Context(), statsMessages("d", 3)); err != nil {
+		t.Errorf("PublishAll to an existing topic exchange, told direct: %v", err)
+	}
+	if got, err := p.QueueDepth(t.Context(), q); err != nil || got != 3 {
+		t.Errorf("QueueDepth(%s) = %d, %v; want 3", q, got, err)
 	}
 }
 

@@ -15,10 +15,11 @@ import (
 func TestAdvanceOnlyMovesForward(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
-	if _, _, err := r.store.Sync(ctx, []string{"a"}, t1, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a"}, t1, allMetrics); err != nil {
 		t.Fatal(err)
 	}
 	mark := t1 - bfMillis
+	r.startCollection(t, mark)
 	steps := []struct {
 		name   string
 		setup  string // SQL run first, as another writer
@@ -58,7 +59,7 @@ func TestAdvanceOnlyMovesForward(t *testing.T) {
 func TestAdvanceErrors(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
-	if _, _, err := r.store.Sync(ctx, []string{"a", "junk"}, t1, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a", "junk"}, t1, allMetrics); err != nil {
 		t.Fatal(err)
 	}
 	r.exec(t, "UPDATE {t} SET traffic_until = 'soon' WHERE name = 'junk'")
@@ -99,11 +100,12 @@ func TestAdvanceConcurrently(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
 	const workers, steps = 8, 60
-	rows, _, err := r.store.Sync(ctx, names("adv", workers), t1, backfill)
+	rows, _, err := r.store.Sync(ctx, names("adv", workers), t1, allMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mark := t1 - bfMillis
+	r.startCollection(t, mark)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*steps*3+100)
 	for w := range workers {
@@ -133,7 +135,7 @@ func TestAdvanceConcurrently(t *testing.T) {
 				return
 			default:
 			}
-			if _, res, err := r.store.Sync(ctx, names("adv", workers), t1+1000, backfill); err != nil {
+			if _, res, err := r.store.Sync(ctx, names("adv", workers), t1+1000, allMetrics); err != nil {
 				errs <- err
 			} else if res.Added+res.Retired != 0 {
 				errs <- errors.New("a no-change Sync changed rows")

@@ -24,21 +24,21 @@ func BenchmarkSync10k(b *testing.B) {
 		b.StartTimer()
 
 		start := time.Now()
-		_, res, err := r.store.Sync(ctx, present, t1, backfill)
+		_, res, err := r.store.Sync(ctx, present, t1, allMetrics)
 		discover += time.Since(start)
 		if err != nil || res.Added != n {
 			b.Fatalf("first discovery: added %d, %v", res.Added, err)
 		}
 
 		start = time.Now()
-		rows, res, err := r.store.Sync(ctx, present, t1+60_000, backfill)
+		rows, res, err := r.store.Sync(ctx, present, t1+60_000, allMetrics)
 		noChange += time.Since(start)
 		if err != nil || res != (inventory.SyncResult{Active: n}) || len(rows) != n {
 			b.Fatalf("no-change pass: %+v, %d rows, %v", res, len(rows), err)
 		}
 
 		start = time.Now()
-		_, res, err = r.store.Sync(ctx, present[gone:], t1+120_000, backfill)
+		_, res, err = r.store.Sync(ctx, present[gone:], t1+120_000, allMetrics)
 		retire += time.Since(start)
 		if err != nil || res != (inventory.SyncResult{Retired: gone, Active: n - gone, RetiredOwed: gone}) {
 			b.Fatalf("retiring %d: %+v, %v", gone, res, err)

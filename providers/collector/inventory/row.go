@@ -19,7 +19,7 @@ const (
 )
 
 // Metrics returns the metrics in the order the table's columns list them.
-func Metrics() []string { return []string{Traffic, Errors, Discards} }
+func Metrics() []string { return []string{Errors, Discards, Traffic} }
 
 // metricColumn maps a metric to its watermark column.
 var metricColumn = map[string]string{
@@ -47,16 +47,16 @@ type Row struct {
 	Until map[string]int64
 }
 
-// Owed reports whether a retired row still has data to collect: at least
-// one metric's watermark is before active_until, or is unknown (NULL, as
-// rows the seed made leave some). A retired row without active_until has
-// no bound to collect to, and is not owed; an active row is never "owed",
-// it is simply collected.
-func (r Row) Owed() bool {
+// Owed reports whether a retired row still has data of metrics to collect:
+// at least one of their watermarks is before active_until, or is unknown
+// (NULL: never collected). A retired row without active_until has no bound
+// to collect to, and is not owed; an active row is never "owed", it is
+// simply collected.
+func (r Row) Owed(metrics ...string) bool {
 	if r.Active || r.ActiveUntil == nil {
 		return false
 	}
-	for _, m := range Metrics() {
+	for _, m := range metrics {
 		until, ok := r.Until[m]
 		if !ok || until < *r.ActiveUntil {
 			return true
@@ -88,18 +88,18 @@ func parseMillis(s string) (int64, error) {
 // selectColumns is the column list every row query reads, in the order
 // rawRow.dest expects.
 const selectColumns = "`id`, `name`, `status`, `active_from`, `active_until`, " +
-	"`traffic_until`, `errors_until`, `discards_until`"
+	"`errors_until`, `discards_until`, `traffic_until`"
 
 // rawRow holds a row as scanned, before its strings are checked.
 type rawRow struct {
 	id                                       int64
 	name, status, activeFrom, activeUntil    sql.NullString
-	trafficUntil, errorsUntil, discardsUntil sql.NullString
+	errorsUntil, discardsUntil, trafficUntil sql.NullString
 }
 
 func (r *rawRow) dest() []any {
 	return []any{&r.id, &r.name, &r.status, &r.activeFrom, &r.activeUntil,
-		&r.trafficUntil, &r.errorsUntil, &r.discardsUntil}
+		&r.errorsUntil, &r.discardsUntil, &r.trafficUntil}
 }
 
 // decode checks the strings of r and returns its Row; an error names the
@@ -139,7 +139,7 @@ func (r *rawRow) decode() (Row, error) {
 	for _, w := range []struct {
 		metric string
 		v      sql.NullString
-	}{{Traffic, r.trafficUntil}, {Errors, r.errorsUntil}, {Discards, r.discardsUntil}} {
+	}{{Errors, r.errorsUntil}, {Discards, r.discardsUntil}, {Traffic, r.trafficUntil}} {
 		if !w.v.Valid {
 			continue
 		}

@@ -8,9 +8,13 @@
 //	status         VARCHAR(2)    '1' active, '0' retired
 //	active_from    VARCHAR(13)   ms timestamp, 13 digits
 //	active_until   VARCHAR(13)   NULL while active
-//	traffic_until  VARCHAR(13)   watermark of each metric, NULL when unknown
-//	errors_until   VARCHAR(13)
-//	discards_until VARCHAR(13)
+//	errors_until   VARCHAR(13)   watermark of each metric, NULL until the
+//	discards_until VARCHAR(13)   metric is first collected
+//	traffic_until  VARCHAR(13)
+//
+// A table is created with the columns in the seed's order; one created by
+// an older wirekeeper (traffic_until before errors_until) or by the seed is
+// used as it is: every query names its columns.
 //
 // Unlike the seed, an interface gone from the API is retired (status '0',
 // active_until set) and still collected up to active_until, and a
@@ -59,7 +63,7 @@ const (
 
 // columns are the table's columns, in the order every query reads them.
 var columns = []string{"id", "name", "status", "active_from", "active_until",
-	"traffic_until", "errors_until", "discards_until"}
+	"errors_until", "discards_until", "traffic_until"}
 
 // Store is the inventory table of one collector target. It is safe for
 // concurrent use.
@@ -127,8 +131,9 @@ func OpenTLS(ctx context.Context, dsn, table string, tlsCfg *tls.Config) (*Store
 // Close closes the connections; the table stays.
 func (s *Store) Close() error { return s.db.Close() }
 
-// ensureTable creates the table when missing and checks that an existing
-// one has every column the store reads and writes.
+// ensureTable creates the table when missing, its columns in the seed's
+// order, and checks that an existing one has every column the store reads
+// and writes, in whatever order.
 func (s *Store) ensureTable(ctx context.Context) error {
 	// utf8mb4_bin: resources compare byte for byte, as the API spells them.
 	ddl := "CREATE TABLE IF NOT EXISTS `" + s.table + "` (" +
@@ -137,9 +142,9 @@ func (s *Store) ensureTable(ctx context.Context) error {
 		"`status` VARCHAR(2) NOT NULL, " +
 		"`active_from` VARCHAR(13) NOT NULL, " +
 		"`active_until` VARCHAR(13) NULL, " +
-		"`traffic_until` VARCHAR(13) NULL, " +
 		"`errors_until` VARCHAR(13) NULL, " +
 		"`discards_until` VARCHAR(13) NULL, " +
+		"`traffic_until` VARCHAR(13) NULL, " +
 		"KEY `name_status` (`name`, `status`)" +
 		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 	if _, err := s.db.ExecContext(ctx, ddl); err != nil {

@@ -51,9 +51,10 @@ func TestOpenCreatesTheESnetTable(t *testing.T) {
 		{"status", "varchar(2)", "NO", "", ""},
 		{"active_from", "varchar(13)", "NO", "", ""},
 		{"active_until", "varchar(13)", "YES", "", ""},
-		{"traffic_until", "varchar(13)", "YES", "", ""},
+		// The seed's order.
 		{"errors_until", "varchar(13)", "YES", "", ""},
 		{"discards_until", "varchar(13)", "YES", "", ""},
+		{"traffic_until", "varchar(13)", "YES", "", ""},
 	}
 	if diff := cmp.Diff(want, columnsOf(t, r)); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)
@@ -83,6 +84,14 @@ var seedTables = []struct {
 		" active_from varchar(13) DEFAULT NULL, active_until varchar(13) DEFAULT NULL," +
 		" errors_until varchar(13) DEFAULT NULL, discards_until varchar(13) DEFAULT NULL," +
 		" traffic_until varchar(13) DEFAULT NULL, PRIMARY KEY (id)) DEFAULT CHARSET=latin1",
+}, {
+	// Not the seed's, but a table an older wirekeeper created: the
+	// watermarks traffic, errors, discards.
+	name: "older wirekeeper",
+	ddl: "CREATE TABLE {t} (`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, `name` VARCHAR(128) NOT NULL," +
+		" `status` VARCHAR(2) NOT NULL, `active_from` VARCHAR(13) NOT NULL, `active_until` VARCHAR(13) NULL," +
+		" `traffic_until` VARCHAR(13) NULL, `errors_until` VARCHAR(13) NULL, `discards_until` VARCHAR(13) NULL," +
+		" KEY `name_status` (`name`, `status`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 }, {
 	name: "createTable.sql",
 	ddl: "CREATE TABLE {t} (id INT NOT NULL AUTO_INCREMENT, name VARCHAR(100) NOT NULL, status BOOLEAN NOT NULL," +
@@ -115,7 +124,7 @@ func TestOpenUsesTheSeedsTable(t *testing.T) {
 				t.Errorf("Open changed the seed's columns (-before +after):\n%s", diff)
 			}
 
-			got, res, err := s.Sync(ctxT(t), []string{"devices/a/interfaces/x", "devices/c/interfaces/z"}, now, 0)
+			got, res, err := s.Sync(ctxT(t), []string{"devices/a/interfaces/x", "devices/c/interfaces/z"}, now, inventory.Metrics())
 			if err != nil {
 				t.Fatalf("Sync: %v", err)
 			}
@@ -124,8 +133,8 @@ func TestOpenUsesTheSeedsTable(t *testing.T) {
 					Until: map[string]int64{"errors": seeded + 60_000}},
 				// Retired with NULL watermarks: owed.
 				{ID: 2, Name: "devices/b/interfaces/y", ActiveFrom: seeded, ActiveUntil: ptr(now), Until: map[string]int64{}},
-				{ID: 3, Name: "devices/c/interfaces/z", Active: true, ActiveFrom: now,
-					Until: map[string]int64{"traffic": now, "errors": now, "discards": now}},
+				// New: every watermark NULL until collected, as the seed does.
+				{ID: 3, Name: "devices/c/interfaces/z", Active: true, ActiveFrom: now, Until: map[string]int64{}},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Sync rows (-want +got):\n%s", diff)
@@ -149,7 +158,7 @@ func TestOpenRefusesATableWithoutTheColumns(t *testing.T) {
 	r := &rig{dsn: dsn, table: table, raw: raw}
 	r.exec(t, "CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(128), status VARCHAR(2))")
 	_, err := inventory.Open(ctxT(t), dsn, table)
-	if err == nil || !strings.Contains(err.Error(), "active_from, active_until, traffic_until, errors_until, discards_until") {
+	if err == nil || !strings.Contains(err.Error(), "active_from, active_until, errors_until, discards_until, traffic_until") {
 		t.Fatalf("Open = %v, want an error naming the missing columns", err)
 	}
 }

@@ -46,38 +46,38 @@ type SyncResult struct {
 // (present, after filtering; duplicates are ignored), at time now (ms), in
 // one transaction:
 //   - a resource with no active row gets a new row: status '1',
-//     active_from = now, every watermark = now - backfill;
+//     active_from = now, every watermark NULL, as the seed leaves it until
+//     the metric is first collected;
 //   - an active row whose resource is not in present is retired: status
 //     '0', active_until = now;
 //   - a resource that comes back after being retired gets a new active row,
 //     the retired row staying as history;
 //   - nothing else changes, so a pass with no change writes nothing.
 //
-// It returns, by id, the rows to collect: every active row, and every
-// retired row that Row.Owed says still has data owed. Concurrent Syncs of
-// one table are serialised by row locks, which also make an Advance of a
-// row wait until the Sync that read it commits (tens of ms). A row holding
-// junk (a status other than '1'/'0', a timestamp that is not 1 to 13
-// digits) fails the Sync with an error naming it. Sync is idempotent: after
-// any error, calling it again is safe. An empty present retires every
-// active row; the caller decides whether an empty listing is believable.
-func (s *Store) Sync(ctx context.Context, present []string, now int64, backfill time.Duration) ([]Row, SyncResult, error) {
+// It returns, by id, the rows to collect metrics of: every active row, and
+// every retired row that Row.Owed says still has data of metrics owed.
+// Concurrent Syncs of one table are serialised by row locks, which also
+// make an Advance of a row wait until the Sync that read it commits (tens
+// of ms). A row holding junk (a status other than '1'/'0', a timestamp that
+// is not 1 to 13 digits) fails the Sync with an error naming it. Sync is
+// idempotent: after any error, calling it again is safe. An empty present
+// retires every active row; the caller decides whether an empty listing is
+// believable.
+func (s *Store) Sync(ctx context.Context, present []string, now int64, metrics []string) ([]Row, SyncResult, error) {
 	names, err := uniqueNames(present)
 	if err != nil {
 		return nil, SyncResult{}, err
 	}
-	if backfill < 0 {
-		return nil, SyncResult{}, fmt.Errorf("inventory: backfill %s is negative", backfill)
+	for _, m := range metrics {
+		if _, ok := metricColumn[m]; !ok {
+			return nil, SyncResult{}, fmt.Errorf("inventory: unknown metric %q, want traffic, errors or discards", m)
+		}
 	}
-	start := now - backfill.Milliseconds()
 	if err := checkMillis("now", now); err != nil {
 		return nil, SyncResult{}, err
 	}
-	if err := checkMillis("now - backfill", start); err != nil {
-		return nil, SyncResult{}, err
-	}
 	for attempt := 1; ; attempt++ {
-		rows, res, err := s.syncOnce(ctx, names, now, start)
+		rows, res, err := s.syncOnce(ctx, names, now, metrics)
 		if err == nil {
 			return rows, res, nil
 		}
@@ -102,18 +102,22 @@ func pause(ctx context.Context, attempt int) bool {
 	}
 }
 
-// doneRetired is true for a retired row whose every watermark has reached
-// active_until, all of them well-formed: the rows Sync need not read. NULL
-// anywhere makes it NULL, which the query treats as "read it", and so junk
-// is read, and reported, rather than skipped.
-const doneRetired = "`status` = '0' AND `active_until` REGEXP '^[0-9]{1,13}$'" +
-	" AND `traffic_until` REGEXP '^[0-9]{1,13}$' AND CAST(`traffic_until` AS UNSIGNED) >= CAST(`active_until` AS UNSIGNED)" +
-	" AND `errors_until` REGEXP '^[0-9]{1,13}$' AND CAST(`errors_until` AS UNSIGNED) >= CAST(`active_until` AS UNSIGNED)" +
-	" AND `discards_until` REGEXP '^[0-9]{1,13}$' AND CAST(`discards_until` AS UNSIGNED) >= CAST(`active_until` AS UNSIGNED)"
+// doneRetired is the condition, true for a retired row whose watermarks of
+// metrics have all reached active_until, all of them well-formed: the rows
+// Sync need not read. NULL anywhere makes it NULL, which the query treats
+// as "read it", and so junk is read, and reported, rather than skipped.
+func doneRetired(metrics []string) string {
+	cond := "`status` = '0' AND `active_until` REGEXP '^[0-9]{1,13}$'"
+	for _, m := range metrics {
+		col := "`" + metricColumn[m] + "`"
+		cond += " AND " + col + " REGEXP '^[0-9]{1,13}$' AND CAST(" + col + " AS UNSIGNED) >= CAST(`active_until` AS UNSIGNED)"
+	}
+	return cond
+}
 
 // syncOnce is one attempt of Sync: one locking SELECT, batched INSERTs and
 // UPDATEs, and, when rows were added, one SELECT of their ids.
-func (s *Store) syncOnce(ctx context.Context, names []string, now, start int64) ([]Row, SyncResult, error) {
+func (s *Store) syncOnce(ctx context.Context, names []string, now int64, metrics []string) ([]Row, SyncResult, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, SyncResult{}, err
@@ -123,7 +127,7 @@ func (s *Store) syncOnce(ctx context.Context, names []string, now, start int64) 
 	// FOR UPDATE: a second Sync of the table waits here until this one
 	// commits, and then reads what it wrote, so no resource gets two rows.
 	q, err := tx.QueryContext(ctx, "SELECT "+selectColumns+" FROM `"+s.table+"`"+
-		" WHERE NOT COALESCE("+doneRetired+", FALSE) ORDER BY `id` FOR UPDATE")
+		" WHERE NOT COALESCE("+doneRetired(metrics)+", FALSE) ORDER BY `id` FOR UPDATE")
 	if err != nil {
 		return nil, SyncResult{}, err
 	}
@@ -156,7 +160,7 @@ func (s *Store) syncOnce(ctx context.Context, names []string, now, start int64) 
 
 	res := SyncResult{Added: len(add), Retired: len(retire)}
 	if len(add) > 0 || len(retire) > 0 {
-		firstID, err := s.insert(ctx, tx, add, now, start)
+		firstID, err := s.insert(ctx, tx, add, now)
 		if err != nil {
 			return nil, SyncResult{}, err
 		}
@@ -180,7 +184,7 @@ func (s *Store) syncOnce(ctx context.Context, names []string, now, start int64) 
 		switch {
 		case r.Active:
 			res.Active++
-		case r.Owed():
+		case r.Owed(metrics...):
 			res.RetiredOwed++
 		default:
 			continue
@@ -191,22 +195,22 @@ func (s *Store) syncOnce(ctx context.Context, names []string, now, start int64) 
 	return out, res, nil
 }
 
-// insert writes one new active row per name, batchSize rows per statement,
-// and returns the id of the first row written.
-func (s *Store) insert(ctx context.Context, tx *sql.Tx, names []string, now, start int64) (int64, error) {
-	from, mark := formatMillis(now), formatMillis(start)
+// insert writes one new active row per name, its watermarks NULL,
+// batchSize rows per statement, and returns the id of the first row written.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, names []string, now int64) (int64, error) {
+	from := formatMillis(now)
 	firstID := int64(-1)
 	for batch := range slices.Chunk(names, batchSize) {
 		var b strings.Builder
 		b.WriteString("INSERT INTO `" + s.table + "` (`name`, `status`, `active_from`, `active_until`," +
-			" `traffic_until`, `errors_until`, `discards_until`) VALUES ")
-		args := make([]any, 0, 5*len(batch))
+			" `errors_until`, `discards_until`, `traffic_until`) VALUES ")
+		args := make([]any, 0, 2*len(batch))
 		for i, n := range batch {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, '1', ?, NULL, ?, ?, ?)")
-			args = append(args, n, from, mark, mark, mark)
+			b.WriteString("(?, '1', ?, NULL, NULL, NULL, NULL)")
+			args = append(args, n, from)
 		}
 		r, err := tx.ExecContext(ctx, b.String(), args...)
 		if err != nil {

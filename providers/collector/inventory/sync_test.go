@@ -1,10 +1,10 @@
 package inventory_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -13,18 +13,30 @@ import (
 
 const (
 	t1       = int64(1_700_000_000_000)
-	backfill = 48 * time.Hour
 	bfMillis = int64(48 * 3600 * 1000)
 )
+
+// allMetrics are the metrics the Syncs of these tests collect.
+var allMetrics = inventory.Metrics()
+
+// startCollection sets every watermark of the table's rows to mark, as a
+// collector's first collection of each metric does.
+func (r *rig) startCollection(t *testing.T, mark int64) {
+	t.Helper()
+	m := fmt.Sprintf("%013d", mark)
+	r.exec(t, "UPDATE {t} SET traffic_until = ?, errors_until = ?, discards_until = ?", m, m, m)
+}
 
 func TestSyncAddsOneRowPerNewResource(t *testing.T) {
 	r := newRig(t)
 	long := strings.Repeat("é", 128) // the column's width, in characters
-	got, res, err := r.store.Sync(ctxT(t), []string{"devices/a/interfaces/ge-0%2F0%2F1", "b", "devices/a/interfaces/ge-0%2F0%2F1", long}, t1, backfill)
+	got, res, err := r.store.Sync(ctxT(t), []string{"devices/a/interfaces/ge-0%2F0%2F1", "b", "devices/a/interfaces/ge-0%2F0%2F1", long}, t1, allMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := map[string]int64{"traffic": t1 - bfMillis, "errors": t1 - bfMillis, "discards": t1 - bfMillis}
+	// Every watermark NULL, as the seed leaves a row until the metric is
+	// first collected.
+	marks := map[string]int64{}
 	want := []inventory.Row{
 		{ID: 1, Name: "devices/a/interfaces/ge-0%2F0%2F1", Active: true, ActiveFrom: t1, Until: marks},
 		{ID: 2, Name: "b", Active: true, ActiveFrom: t1, Until: marks},
@@ -38,9 +50,9 @@ func TestSyncAddsOneRowPerNewResource(t *testing.T) {
 	}
 	// What the seed's consumers read: 13-digit strings, status '1'.
 	wantDB := []dbRow{
-		{1, "devices/a/interfaces/ge-0%2F0%2F1", "1", "1700000000000", "<nil>", "1699827200000", "1699827200000", "1699827200000"},
-		{2, "b", "1", "1700000000000", "<nil>", "1699827200000", "1699827200000", "1699827200000"},
-		{3, long, "1", "1700000000000", "<nil>", "1699827200000", "1699827200000", "1699827200000"},
+		{1, "devices/a/interfaces/ge-0%2F0%2F1", "1", "1700000000000", "<nil>", "<nil>", "<nil>", "<nil>"},
+		{2, "b", "1", "1700000000000", "<nil>", "<nil>", "<nil>", "<nil>"},
+		{3, long, "1", "1700000000000", "<nil>", "<nil>", "<nil>", "<nil>"},
 	}
 	if diff := cmp.Diff(wantDB, r.dump(t)); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
@@ -50,17 +62,17 @@ func TestSyncAddsOneRowPerNewResource(t *testing.T) {
 func TestSyncWithoutChangeWritesNothing(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
-	if _, _, err := r.store.Sync(ctx, []string{"a", "b", "c"}, t1, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a", "b", "c"}, t1, allMetrics); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.store.Sync(ctx, []string{"a", "b"}, t1+60_000, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a", "b"}, t1+60_000, allMetrics); err != nil {
 		t.Fatal(err)
 	}
 	before := r.dump(t)
 	writes := r.countWrites(t)
 
 	// Later, same resources in another order: nothing to do.
-	got, res, err := r.store.Sync(ctx, []string{"b", "a", "b"}, t1+120_000, backfill)
+	got, res, err := r.store.Sync(ctx, []string{"b", "a", "b"}, t1+120_000, allMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +94,12 @@ func TestSyncRetiresAndRevives(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
 	t2, t3 := t1+3_600_000, t1+7_200_000
-	if _, _, err := r.store.Sync(ctx, []string{"a", "b"}, t1, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a", "b"}, t1, allMetrics); err != nil {
 		t.Fatal(err)
 	}
+	r.startCollection(t, t1-bfMillis)
 
-	got, res, err := r.store.Sync(ctx, []string{"a"}, t2, backfill)
+	got, res, err := r.store.Sync(ctx, []string{"a"}, t2, allMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +114,11 @@ func TestSyncRetiresAndRevives(t *testing.T) {
 		t.Errorf("result after retiring b (-want +got):\n%s", diff)
 	}
 
-	got, res, err = r.store.Sync(ctx, []string{"a", "b"}, t3, backfill)
+	got, res, err = r.store.Sync(ctx, []string{"a", "b"}, t3, allMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	newMark := t3 - bfMillis
-	bNew := inventory.Row{ID: 3, Name: "b", Active: true, ActiveFrom: t3,
-		Until: map[string]int64{"traffic": newMark, "errors": newMark, "discards": newMark}}
+	bNew := inventory.Row{ID: 3, Name: "b", Active: true, ActiveFrom: t3, Until: map[string]int64{}}
 	if diff := cmp.Diff([]inventory.Row{a, bOld, bNew}, got); diff != "" {
 		t.Errorf("after b came back (-want +got):\n%s", diff)
 	}
@@ -117,7 +128,7 @@ func TestSyncRetiresAndRevives(t *testing.T) {
 	wantDB := []dbRow{
 		{1, "a", "1", "1700000000000", "<nil>", "1699827200000", "1699827200000", "1699827200000"},
 		{2, "b", "0", "1700000000000", "1700003600000", "1699827200000", "1699827200000", "1699827200000"},
-		{3, "b", "1", "1700007200000", "<nil>", "1699834400000", "1699834400000", "1699834400000"},
+		{3, "b", "1", "1700007200000", "<nil>", "<nil>", "<nil>", "<nil>"},
 	}
 	if diff := cmp.Diff(wantDB, r.dump(t)); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
@@ -128,10 +139,11 @@ func TestSyncReturnsRetiredRowsOnlyWhileOwed(t *testing.T) {
 	r := newRig(t)
 	ctx := ctxT(t)
 	t2 := t1 + 600_000
-	if _, _, err := r.store.Sync(ctx, []string{"a", "keep"}, t1, backfill); err != nil {
+	if _, _, err := r.store.Sync(ctx, []string{"a", "keep"}, t1, allMetrics); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.store.Sync(ctx, []string{"keep"}, t2, backfill); err != nil {
+	r.startCollection(t, t1-bfMillis)
+	if _, _, err := r.store.Sync(ctx, []string{"keep"}, t2, allMetrics); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -150,7 +162,7 @@ func TestSyncReturnsRetiredRowsOnlyWhileOwed(t *testing.T) {
 		if err := r.store.Advance(ctx, 1, st.metric, st.until); err != nil {
 			t.Fatalf("step %d: Advance: %v", i, err)
 		}
-		got, res, err := r.store.Sync(ctx, []string{"keep"}, t2+int64(i+1)*60_000, backfill)
+		got, res, err := r.store.Sync(ctx, []string{"keep"}, t2+int64(i+1)*60_000, allMetrics)
 		if err != nil {
 			t.Fatalf("step %d: Sync: %v", i, err)
 		}
@@ -195,12 +207,12 @@ func TestSyncReportsJunkRows(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
-			if _, _, err := r.store.Sync(ctxT(t), []string{"ok", "junk"}, t1, backfill); err != nil {
+			if _, _, err := r.store.Sync(ctxT(t), []string{"ok", "junk"}, t1, allMetrics); err != nil {
 				t.Fatal(err)
 			}
 			r.exec(t, "UPDATE {t} SET `"+tc.column+"` = ? WHERE name = 'junk'", tc.value)
 			before := r.dump(t)
-			if _, _, err := r.store.Sync(ctxT(t), []string{"ok"}, t1+1000, backfill); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			if _, _, err := r.store.Sync(ctxT(t), []string{"ok"}, t1+1000, allMetrics); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("Sync error = %v, want it to contain %q", err, tc.wantErr)
 			}
 			if diff := cmp.Diff(before, r.dump(t)); diff != "" {
@@ -215,23 +227,22 @@ func TestSyncReportsJunkRows(t *testing.T) {
 
 func TestSyncRefusesBadInput(t *testing.T) {
 	tests := []struct {
-		name     string
-		present  []string
-		now      int64
-		backfill time.Duration
-		wantErr  string
+		name    string
+		present []string
+		now     int64
+		metrics []string
+		wantErr string
 	}{
-		{"empty name", []string{"a", ""}, t1, 0, "a resource name is empty"},
-		{"name too long", []string{strings.Repeat("x", 129)}, t1, 0, "longer than 128 characters"},
-		{"not UTF-8", []string{"a\xff"}, t1, 0, "not valid UTF-8"},
-		{"negative backfill", []string{"a"}, t1, -time.Second, "backfill -1s is negative"},
-		{"backfill before 1970", []string{"a"}, 1000, 2 * time.Second, "now - backfill -1000 is outside"},
-		{"now past 13 digits", []string{"a"}, inventory.MaxMillis + 1, 0, "now 10000000000000 is outside"},
+		{"empty name", []string{"a", ""}, t1, allMetrics, "a resource name is empty"},
+		{"name too long", []string{strings.Repeat("x", 129)}, t1, allMetrics, "longer than 128 characters"},
+		{"not UTF-8", []string{"a\xff"}, t1, allMetrics, "not valid UTF-8"},
+		{"unknown metric", []string{"a"}, t1, []string{"traffic", "packets"}, `unknown metric "packets"`},
+		{"now past 13 digits", []string{"a"}, inventory.MaxMillis + 1, allMetrics, "now 10000000000000 is outside"},
 	}
 	r := newRig(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := r.store.Sync(ctxT(t), tc.present, tc.now, tc.backfill)
+			_, _, err := r.store.Sync(ctxT(t), tc.present, tc.now, tc.metrics)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "inventory: ") {
 				t.Errorf("Sync error = %v, want inventory: ...%s", err, tc.wantErr)
 			}
@@ -239,6 +250,37 @@ func TestSyncRefusesBadInput(t *testing.T) {
 	}
 	if rows := r.dump(t); len(rows) != 0 {
 		t.Errorf("refused Syncs wrote %d rows", len(rows))
+	}
+}
+
+// TestSyncOwedOnlyForCollectedMetrics retires a row whose traffic is
+// collected to active_until and whose errors and discards were never
+// collected (NULL, as with metrics: [traffic]): Syncs collecting traffic
+// only do not return it, one collecting errors too does.
+func TestSyncOwedOnlyForCollectedMetrics(t *testing.T) {
+	r := newRig(t)
+	ctx := ctxT(t)
+	t2 := t1 + 600_000
+	if _, _, err := r.store.Sync(ctx, []string{"a", "keep"}, t1, []string{"traffic"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.store.Sync(ctx, []string{"keep"}, t2, []string{"traffic"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Advance(ctx, 1, "traffic", t2); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		metrics []string
+		owed    int
+	}{{[]string{"traffic"}, 0}, {[]string{"traffic", "errors"}, 1}} {
+		got, res, err := r.store.Sync(ctx, []string{"keep"}, t2+60_000, tc.metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RetiredOwed != tc.owed || len(got) != 1+tc.owed {
+			t.Errorf("Sync collecting %v: RetiredOwed %d, %d rows; want %d owed", tc.metrics, res.RetiredOwed, len(got), tc.owed)
+		}
 	}
 }
 
@@ -258,7 +300,7 @@ func TestSyncConcurrentPassesAddEachResourceOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, res, err := r.store.Sync(ctxT(t), present, t1, backfill)
+			_, res, err := r.store.Sync(ctxT(t), present, t1, allMetrics)
 			mu.Lock()
 			defer mu.Unlock()
 			added += res.Added

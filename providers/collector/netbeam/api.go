@@ -48,48 +48,55 @@ func (c *Client) Interfaces(ctx context.Context) ([]Interface, error) {
 	return out, nil
 }
 
-// Point is one [ts_ms, in, out] triple of a metric's series. In and Out are
-// nil where Netbeam sent JSON null (no sample), so a republished point keeps
-// its null rather than turning it into 0.
+// Point is one [ts_ms, in, out] triple of a metric's series. In and Out
+// hold the number text exactly as Netbeam wrote it (656332.0 stays
+// 656332.0, 1.5e+20 stays 1.5e+20), and are nil where Netbeam sent JSON
+// null (no sample), so a republished point keeps both its number form and
+// its null.
 type Point struct {
 	// Timestamp is the sample time in milliseconds since the Unix epoch.
 	Timestamp int64
-	// In is the inbound value, nil for null.
-	In *float64
-	// Out is the outbound value, nil for null.
-	Out *float64
+	// In is the inbound value as sent, nil for null.
+	In json.RawMessage
+	// Out is the outbound value as sent, nil for null.
+	Out json.RawMessage
 }
 
 // UnmarshalJSON decodes [ts, in, out]: ts must be an integral number, in and
-// out numbers or null. Elements after the third are ignored.
+// out numbers (within float64's range) or null. Elements after the third are
+// ignored.
 func (p *Point) UnmarshalJSON(b []byte) error {
-	var v []*float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		// Maybe only a trailing element is not a number: decode the three.
-		var elems []json.RawMessage
-		if json.Unmarshal(b, &elems) != nil || len(elems) < 3 {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
+	}
+	if len(elems) < 3 {
+		return fmt.Errorf("point %s: want [ts, in, out]", b)
+	}
+	var v [3]*float64
+	for i := range v {
+		// Decoding into a float64 refuses strings, objects and out of range
+		// numbers; the text itself is what is kept.
+		if err := json.Unmarshal(elems[i], &v[i]); err != nil {
 			return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
 		}
-		v = make([]*float64, 3)
-		for i := range v {
-			if err := json.Unmarshal(elems[i], &v[i]); err != nil {
-				return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
-			}
-		}
-	}
-	if len(v) < 3 {
-		return fmt.Errorf("point %s: want [ts, in, out]", b)
 	}
 	ts := v[0]
 	if ts == nil || *ts != math.Trunc(*ts) || math.Abs(*ts) > 1<<53 {
 		return fmt.Errorf("point %s: timestamp is not an integral number of milliseconds", b)
 	}
-	*p = Point{Timestamp: int64(*ts), In: v[1], Out: v[2]}
+	number := func(i int) json.RawMessage {
+		if v[i] == nil {
+			return nil
+		}
+		return elems[i]
+	}
+	*p = Point{Timestamp: int64(*ts), In: number(1), Out: number(2)}
 	return nil
 }
 
-// MarshalJSON encodes the point as Netbeam does, [ts, in, out], with null
-// for a nil In or Out.
+// MarshalJSON encodes the point as Netbeam does, [ts, in, out], with the
+// values' text as received and null for a nil In or Out.
 func (p Point) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]any{p.Timestamp, p.In, p.Out})
 }

@@ -94,11 +94,15 @@ func TestPointsBodies(t *testing.T) {
 		wantErr string
 	}{
 		{"nulls and unknown keys", `{"agg":"30s","points":[[1000,1.5,null],[2000,null,2],[3000,0,0]],"meta":{"x":[1,2]},"z":null}`,
-			[]netbeam.Point{{1000, f(1.5), nil}, {2000, nil, f(2)}, {3000, f(0), f(0)}}, ""},
+			[]netbeam.Point{{1000, n("1.5"), nil}, {2000, nil, n("2")}, {3000, n("0"), n("0")}}, ""},
+		{"number text kept as sent", `{"points":[[1796400000000, 656332.0 ,1.5e+20],[1796400030000,1312000.0,-0.0],[1796400060000,1E3,2.50]]}`,
+			[]netbeam.Point{{1796400000000, n("656332.0"), n("1.5e+20")}, {1796400030000, n("1312000.0"), n("-0.0")},
+				{1796400060000, n("1E3"), n("2.50")}}, ""},
+		{"number beyond float64", `{"points":[[1000,1e400,1]]}`, nil, "want [ts, in, out]"},
 		{"points null", `{"points": null, "agg": "30s"}`, nil, ""},
 		{"points empty", `{"points": []}`, nil, ""},
 		{"exponent timestamp, extra column", `{"points":[[1.7e12,1e3,-2.5,"extra"]]}`,
-			[]netbeam.Point{{1_700_000_000_000, f(1000), f(-2.5)}}, ""},
+			[]netbeam.Point{{1_700_000_000_000, n("1e3"), n("-2.5")}}, ""},
 		{"no points key", `{"error":"backend busy"}`, nil, `no "points"`},
 		{"short point", `{"points":[[1000,1]]}`, nil, "want [ts, in, out]"},
 		{"fractional timestamp", `{"points":[[1000.5,1,2]]}`, nil, "integral"},
@@ -141,11 +145,11 @@ func TestPointsEmptyResource(t *testing.T) {
 }
 
 func TestPointMarshalJSON(t *testing.T) {
-	b, err := netbeam.Point{Timestamp: 1_700_000_000_000, In: f(1.5)}.MarshalJSON()
+	b, err := netbeam.Point{Timestamp: 1_700_000_000_000, In: n("656332.0"), Out: nil}.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(`[1700000000000,1.5,null]`, string(b)); diff != "" {
+	if diff := cmp.Diff(`[1700000000000,656332.0,null]`, string(b)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 package netbeam_test
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -46,6 +47,16 @@ func fixedServer(t *testing.T, status int, body string) *netbeam.Client {
 	return c
 }
 
-func f(v float64) *float64 { return &v }
+// f is v as the stand-in's series writes it (Go's encoding of a float64).
+func f(v float64) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// n is number text as Netbeam wrote it.
+func n(text string) json.RawMessage { return json.RawMessage(text) }
 
 func posInf() float64 { return math.Inf(1) }
