@@ -227,7 +227,7 @@ type RabbitMQ struct {
 	TLS *TLS `json:"tls,omitempty"`
 	// Exchange messages are published to.
 	Exchange string `json:"exchange" wk:"required,format=nonempty"`
-	// Type of the exchange.
+	// Type the exchange is declared with when it does not exist yet; an existing exchange is used as it is (checked passively, so a write-only account publishes).
 	ExchangeType string `json:"exchangeType,omitempty" wk:"enum=direct|fanout|topic|headers,default=topic"`
 	// Routing key of interface messages.
 	InterfacesRoutingKey string `json:"interfacesRoutingKey,omitempty" wk:"default=esnet_interfaces,format=nonempty"`
