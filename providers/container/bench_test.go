@@ -1,6 +1,7 @@
 package container_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -192,7 +194,7 @@ func BenchmarkPlug100(b *testing.B) {
 		docs[i] = env.portDoc(names[i], env.bridge, wkCtr(i), "eth1", fmt.Sprintf("addresses: [%s], mtu: 1400, gateway: %s", wkAddr(i), wkGW))
 	}
 
-	var wk, wkCPU, unplug, peer, peerCPU time.Duration
+	var wk, wkCPU, unplug, peer, peerCPU, imp time.Duration
 	var rssKB float64
 	var goroutines, fds int
 	b.ResetTimer()
@@ -244,6 +246,7 @@ func BenchmarkPlug100(b *testing.B) {
 		if got := strings.Fields(env.ovs.Vsctl(b, "list-ports", peerBridge)); len(got) != n {
 			b.Fatalf("list-ports %s: %d ports, want %d", peerBridge, len(got), n)
 		}
+		imp += importPorts(b, env, n)
 		if iter < b.N-1 {
 			for i := range n {
 				if out, err := env.docker.OVSDocker(b, env.ovs.Dir, env.ovs.Netns, "del-ports", peerBridge, odCtr(i)); err != nil {
@@ -258,11 +261,39 @@ func BenchmarkPlug100(b *testing.B) {
 	b.ReportMetric(peer.Seconds()/N, "ovs-docker-s")
 	b.ReportMetric(peer.Seconds()/wk.Seconds(), "x-faster")
 	b.ReportMetric(unplug.Seconds()/N, "unplug-s")
+	b.ReportMetric(imp.Seconds()/N, "import-s")
 	b.ReportMetric(wkCPU.Seconds()/N, "wirekeeper-cpu-s")
 	b.ReportMetric(peerCPU.Seconds()/N, "ovs-docker-cpu-s")
 	b.ReportMetric(rssKB/1024, "peak-rss-MB")
 	b.ReportMetric(float64(goroutines), "goroutines")
 	b.ReportMetric(float64(fds), "open-fds")
+}
+
+// importPorts times `wirekeeper import --docker-host`'s part: a fresh
+// container provider finds and reads the n ports ovs-docker plugged into
+// the od- containers.
+func importPorts(b *testing.B, env *env, n int) time.Duration {
+	b.Helper()
+	clients := ovs.New(ovs.Options{Node: env.node})
+	p := container.New(container.Options{Node: env.node, OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
+	defer func() { p.Close(); clients.Close() }()
+	set := loadSet(b, env.managerDoc("m1"))
+	start := time.Now()
+	found, _, err := p.Import(context.Background(), set, "m1")
+	took := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := 0
+	for _, f := range found {
+		if f.From == "ovs-docker" && strings.HasPrefix(f.Spec.Container, "od-") && len(f.Spec.Addresses) == 1 && f.Spec.Gateway != "" {
+			got++
+		}
+	}
+	if got != n {
+		b.Fatalf("imported %d of the %d ovs-docker ports with address and gateway", got, n)
+	}
+	return took
 }
 
 // BenchmarkStartToConfigured measures, over 50 starts of a stopped
