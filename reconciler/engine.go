@@ -280,6 +280,14 @@ func (e *Engine) Idle() bool {
 	return len(e.q.order) == 0 && e.q.held == 0
 }
 
+// pruneRefused is the prune guard: pruning prune of a node's owned
+// objects is refused when it is more than fraction of them, unless message
+// carries the allow-prune trailer. The engine, the pull-request plan and
+// the live diff all judge by it.
+func pruneRefused(prune, owned int, fraction float64, message string) bool {
+	return prune > 0 && float64(prune) > fraction*float64(owned) && !strings.Contains(message, AllowPruneTrailer)
+}
+
 // PruneGuardError refuses a revision that would prune too much.
 type PruneGuardError struct {
 	Prune, Owned int

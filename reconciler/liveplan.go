@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -54,17 +53,13 @@ func PlanLive(ctx context.Context, set *spec.Set, node string, provs []Provider,
 	}
 	// Owned first: it also connects what the node uses (the OVSDB
 	// managers), so that the observes below see the live objects.
-	owned := 0
 	var ownedRefs []Ref
 	for _, p := range provs {
 		refs, err := p.Owned(ctx, set)
 		if err != nil {
 			return plan, fmt.Errorf("%s: list owned objects: %w", p.Name(), err)
 		}
-		for _, ref := range refs {
-			owned++
-			ownedRefs = append(ownedRefs, ref)
-		}
+		ownedRefs = append(ownedRefs, refs...)
 	}
 	desired := map[Ref]bool{}
 	for _, o := range set.ForNode(node) {
@@ -109,8 +104,7 @@ func PlanLive(ctx context.Context, set *spec.Set, node string, provs []Provider,
 		}
 	}
 	plan.Changes = append(plan.Changes, prunes...)
-	// The engine's guard (SetRevision), word for word.
-	if n := len(prunes); n > 0 && float64(n) > maxPruneFraction*float64(owned) && !strings.Contains(message, AllowPruneTrailer) {
+	if n, owned := len(prunes), len(ownedRefs); pruneRefused(n, owned, maxPruneFraction, message) {
 		plan.PruneGuard = fmt.Sprintf("prunes %d of the node's %d owned objects, more than the prune guard allows (%.0f%%): the daemon refuses this revision unless its commit message carries %q",
 			n, owned, max(maxPruneFraction, 0)*100, AllowPruneTrailer)
 	}

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -75,7 +74,7 @@ func planNode(base, head *spec.Set, node, headMessage string, maxPruneFraction f
 	}
 	slices.SortFunc(plan.Changes, func(a, b Change) int { return CompareRefs(a.Ref, b.Ref) })
 	owned := len(base.ForNode(node))
-	if deletes > 0 && float64(deletes) > maxPruneFraction*float64(owned) && !strings.Contains(headMessage, AllowPruneTrailer) {
+	if pruneRefused(deletes, owned, maxPruneFraction, headMessage) {
 		plan.PruneGuard = fmt.Sprintf("removes %d of the node's %d objects, more than the prune guard allows (%.0f%%): the daemon will refuse this revision unless the head commit message carries %q",
 			deletes, owned, maxPruneFraction*100, AllowPruneTrailer)
 	}

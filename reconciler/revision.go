@@ -27,8 +27,7 @@ func (e *Engine) SetRevision(ctx context.Context, rev Revision, set *spec.Set) e
 		}
 	}
 	slices.SortFunc(prune, CompareRefs)
-	if len(prune) > 0 && float64(len(prune)) > e.opts.MaxPruneFraction*float64(len(owned)) &&
-		!strings.Contains(rev.Message, AllowPruneTrailer) {
+	if pruneRefused(len(prune), len(owned), e.opts.MaxPruneFraction, rev.Message) {
 		return &PruneGuardError{Prune: len(prune), Owned: len(owned), Fraction: e.opts.MaxPruneFraction, Refs: prune}
 	}
 	dependencies := set.Dependencies()

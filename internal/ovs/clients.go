@@ -102,7 +102,7 @@ func (cs *Clients) Open(name string, sp spec.OVSManagerSpec) *Conn {
 	if c := cs.conns[name]; c != nil {
 		return c
 	}
-	c := newConn(cs, name, sp, cs.dispatch)
+	c := newConn(cs, name, sp)
 	cs.conns[name] = c
 	return c
 }

@@ -17,7 +17,6 @@ import (
 	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
-	"github.com/wirekeeper/wirekeeper/internal/secret"
 	"github.com/wirekeeper/wirekeeper/internal/tlsconfig"
 	"github.com/wirekeeper/wirekeeper/spec"
 )
@@ -32,12 +31,10 @@ type Conn struct {
 	name string
 	spec spec.OVSManagerSpec
 	log  *slog.Logger
-	// owner is the daemon's set of connections (settle timeout, counters).
+	// owner is the daemon's set of connections: the secrets for ssl:, the
+	// settle timeout, the counters, and the subscribers every row event
+	// goes to (after the view has it).
 	owner *Clients
-	// secrets reads the TLS files of an ssl: address.
-	secrets *secret.Store
-	// events is called with every row event, after the view has it.
-	events func(c *Conn, table string, old, row model.Model)
 
 	// group gathers the Ports writes sent together (see group.go).
 	group group
@@ -59,9 +56,9 @@ type Conn struct {
 // ErrNotConnected wraps the reason a manager cannot be used right now.
 var ErrNotConnected = errors.New("not connected")
 
-func newConn(owner *Clients, name string, sp spec.OVSManagerSpec, events func(*Conn, string, model.Model, model.Model)) *Conn {
+func newConn(owner *Clients, name string, sp spec.OVSManagerSpec) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{owner: owner, name: name, spec: sp, secrets: owner.opts.Secrets, log: owner.log.With("manager", name, "address", sp.Address), events: events,
+	c := &Conn{owner: owner, name: name, spec: sp, log: owner.log.With("manager", name, "address", sp.Address),
 		up: make(chan struct{}), tried: make(chan struct{}), cancel: cancel, done: make(chan struct{}), lastErr: errors.New("connecting")}
 	go c.run(ctx)
 	return c
@@ -123,7 +120,7 @@ func (c *Conn) run(ctx context.Context) {
 			c.mu.Unlock()
 			tried.Do(func() { close(c.tried) })
 			c.log.Info("ovsdb connected")
-			c.events(c, "", nil, nil) // a full resync of the manager's objects
+			c.owner.dispatch(c, "", nil, nil) // a full resync of the manager's objects
 			select {
 			case <-ctx.Done():
 				cl.Close()
@@ -144,7 +141,7 @@ func (c *Conn) run(ctx context.Context) {
 		// The view's rows are gone with the client: wake the engine for
 		// every object of the manager (they report the error until the
 		// next monitor refills a view).
-		c.events(c, "", nil, nil)
+		c.owner.dispatch(c, "", nil, nil)
 		select {
 		case <-ctx.Done():
 			return
@@ -169,7 +166,7 @@ func (c *Conn) connect(ctx context.Context) (client.Client, *View, error) {
 		// Read at each connect, so renewed files are used. As in Open
 		// vSwitch's own SSL (ovs-pki certificates name no host), the
 		// server's host name is not checked, only its chain to caFile.
-		cfg, err := tlsconfig.ChainOnly(c.secrets, "spec.tls", c.spec.TLS)
+		cfg, err := tlsconfig.ChainOnly(c.owner.opts.Secrets, "spec.tls", c.spec.TLS)
 		if err != nil {
 			return nil, nil, fmt.Errorf("ovsdb: manager %s: %w", c.name, err)
 		}
@@ -188,15 +185,15 @@ func (c *Conn) connect(ctx context.Context) (client.Client, *View, error) {
 	cl.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 		AddFunc: func(table string, row model.Model) {
 			v.apply(table, nil, row)
-			c.events(c, table, nil, row)
+			c.owner.dispatch(c, table, nil, row)
 		},
 		UpdateFunc: func(table string, old, row model.Model) {
 			v.apply(table, old, row)
-			c.events(c, table, old, row)
+			c.owner.dispatch(c, table, old, row)
 		},
 		DeleteFunc: func(table string, row model.Model) {
 			v.apply(table, row, nil)
-			c.events(c, table, row, nil)
+			c.owner.dispatch(c, table, row, nil)
 		},
 	})
 	if _, err := cl.Monitor(cctx, monitorRequest(cl)); err != nil {

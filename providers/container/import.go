@@ -83,18 +83,14 @@ func (p *Provider) Import(ctx context.Context, set *spec.Set, manager string) (f
 	d.mu.Unlock()
 	slices.SortFunc(ctrs, func(a, b *ctr) int { return strings.Compare(a.Name, b.Name) })
 	for _, c := range ctrs {
-		if !c.Running {
-			continue
+		if !c.Running || c.Labels[labelIP] == "" {
+			continue // a running container's cache entry is its inspect, labels included
 		}
-		full, err := d.inspect(ctx, c.ID) // the list holds no labels
-		if err != nil || full == nil || full.Labels[labelIP] == "" {
-			continue
-		}
-		sp, why := fromLabels(p.opts.Node, manager, full)
+		sp, why := fromLabels(p.opts.Node, manager, c)
 		switch {
 		case why != "":
-			skipped = append(skipped, fmt.Sprintf("container %s: %s", full.Name, why))
-		case seen[full.ID+"/"+sp.Interface]:
+			skipped = append(skipped, fmt.Sprintf("container %s: %s", c.Name, why))
+		case seen[c.ID+"/"+sp.Interface]:
 			// ovs-docker's port of the same interface is imported already
 		default:
 			found = append(found, Imported{Spec: sp, From: "port-manager"})
