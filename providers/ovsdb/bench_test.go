@@ -123,8 +123,8 @@ func BenchmarkDriftRepair(b *testing.B) {
 		len(lat), ms(p50), ms(p99), ms(work), ms(peerP50), ms(peerP99))
 }
 
-// BenchmarkConverge: from no mirror to n mirrors spread over 10 bridges
-// holding 10,000 ports, through the engine and the provider; wall time
+// BenchmarkConverge: from no mirror to n mirrors, 32 to a bridge
+// (mirrorHost), through the engine and the provider; wall time
 // until every mirror is Ready, transactions used, and the process's RSS
 // holding them. The peer creates one mirror per ovs-vsctl invocation, as
 // OVSMirrorWatch does: a sample of 200 is timed and extrapolated to n.
@@ -138,24 +138,40 @@ func BenchmarkConverge(b *testing.B) {
 	}
 }
 
-// mirrorHost starts an ovsdb-server with 10 bridges of 1,000 ports each
-// and returns it with the spec of n mirrors spread over them (the manager
-// first).
+// mirrorHost starts an ovsdb-server and returns it with the spec of n
+// mirrors (the manager first), 32 to a bridge as ovs-vswitchd applies at
+// most 32 per bridge (more would be Degraded, never Ready): ceil(n/32)
+// bridges of 32 ports and an output port each, mirror k selecting port
+// k%32 of bridge k/32.
 func mirrorHost(b *testing.B, n int) (*ovstest.OVS, []string) {
-	const bridges, portsPerBridge = 10, 1000
+	const perBridge, bridgesPerCall = 32, 30
 	o := ovstest.Start(b, ovstest.Options{})
 	docs := []string{managerDoc("ovs1", o.DB)}
-	for i := range bridges {
-		br := "br" + strconv.Itoa(i)
-		o.AddBridge(b, br)
-		names := make([]string, 0, portsPerBridge)
-		for j := range portsPerBridge {
-			names = append(names, fmt.Sprintf("p%d-%d", i, j))
+	bridges := (n + perBridge - 1) / perBridge
+	// One ovs-vsctl call per 30 bridges: add-br one at a time rewrites the
+	// whole bridge set and reads the growing database each call.
+	for first := 0; first < bridges; first += bridgesPerCall {
+		var args []string
+		for i := first; i < min(first+bridgesPerCall, bridges); i++ {
+			br := "br" + strconv.Itoa(i)
+			args = append(args, "--", "add-br", br, "--", "set", "Bridge", br, "datapath_type=netdev")
+			var refs []string
+			for j := range perBridge + 1 {
+				name := fmt.Sprintf("p%d-%d", i, j)
+				if j == perBridge {
+					name = "out" + strconv.Itoa(i)
+				}
+				iface, port := fmt.Sprintf("@i%d_%d", i, j), fmt.Sprintf("@p%d_%d", i, j)
+				args = append(args, "--", "--id="+iface, "create", "Interface", "name="+name, "type=internal",
+					"--", "--id="+port, "create", "Port", "name="+name, "interfaces="+iface)
+				refs = append(refs, port)
+			}
+			args = append(append(args, "--", "add", "Bridge", br, "ports"), refs...)
 		}
-		ovstest.AddPorts(b, o.DB, br, append(names, "out"+strconv.Itoa(i)), true)
+		o.Vsctl(b, args...)
 	}
 	for k := range n {
-		i, j := k%bridges, (k/bridges)%portsPerBridge
+		i, j := k/perBridge, k%perBridge
 		docs = append(docs, mirrorDoc(fmt.Sprintf("m%d", k), "ovs1", fmt.Sprintf("br%d", i),
 			fmt.Sprintf("selectSrcPorts: [p%d-%d], output: {port: out%d}", i, j, i)))
 	}
