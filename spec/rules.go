@@ -22,6 +22,7 @@ import (
 //	format=NAME       a named format from Formats (for lists: of each item)
 //	keyformat=NAME    a named format for the keys of a map
 //	min=N, max=N      integer bounds (for lists: of each item)
+//	maxitems=N        a list holds at most N items
 //	mindur=D          lower bound of a Duration
 //	unique            list items must be distinct
 //	exactlyone=a|b    exactly one of these fields of the struct must be set
@@ -34,6 +35,7 @@ type Rules struct {
 	Format     string
 	KeyFormat  string
 	Min, Max   *int
+	MaxItems   *int
 	MinDur     *time.Duration
 	Unique     bool
 	ExactlyOne []string
@@ -68,15 +70,18 @@ func FieldRules(f reflect.StructField) Rules {
 			r.Format = val
 		case "keyformat":
 			r.KeyFormat = val
-		case "min", "max":
+		case "min", "max", "maxitems":
 			n, err := strconv.Atoi(val)
 			if err != nil {
 				panic(fmt.Sprintf("spec: field %s: bad %s %q", f.Name, key, val))
 			}
-			if key == "min" {
+			switch key {
+			case "min":
 				r.Min = &n
-			} else {
+			case "max":
 				r.Max = &n
+			default:
+				r.MaxItems = &n
 			}
 		case "mindur":
 			d, err := time.ParseDuration(val)
@@ -126,6 +131,7 @@ var (
 	labelKeyRE   = `^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
 	containerRE  = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
 	macRE        = `^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`
+	cidrRE       = `^[0-9A-Fa-f:.]+/[0-9]{1,3}$`
 	urlPathRE    = `^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`
 	sqlIdentRE   = `^[A-Za-z_][A-Za-z0-9_]*$`
 )
@@ -149,9 +155,12 @@ var Formats = map[string]Format{
 	"secretenv": {Pattern: secretEnvRE, MaxLength: 255,
 		Valid: "an environment variable name starting with " + SecretEnvPrefix + " (then letters, digits and '_')"},
 	"containerref": {Pattern: containerRE, Valid: "a Docker container name or ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"},
-	"cidr": {Pattern: `^[0-9A-Fa-f:.]+/[0-9]{1,3}$`,
+	"cidr": {Pattern: cidrRE,
 		Valid: "an address in CIDR notation, e.g. 10.0.0.2/24 or 2001:db8::2/64",
 		Check: checkCIDR},
+	"routeto": {Pattern: cidrRE,
+		Valid: "a network in CIDR notation, e.g. 10.20.0.0/16 or 2001:db8:20::/48",
+		Check: checkRouteTo},
 	"ip": {Pattern: `^[0-9A-Fa-f:.]+$`, Valid: "an IPv4 or IPv6 address",
 		Check: func(s string) string {
 			if _, err := netip.ParseAddr(s); err != nil {
@@ -276,6 +285,15 @@ func checkCIDR(s string) string {
 		return "zones are not allowed"
 	}
 	return ""
+}
+
+// checkRouteTo is checkCIDR for a route's destination, with the spelling
+// of the default route that ip-route(8) accepts and CIDR does not.
+func checkRouteTo(s string) string {
+	if strings.EqualFold(s, "default") {
+		return "not in CIDR notation; for a default route write 0.0.0.0/0 (IPv4) or ::/0 (IPv6)"
+	}
+	return checkCIDR(s)
 }
 
 func checkMAC(s string) string {

@@ -154,7 +154,7 @@ type ContainerPortSpec struct {
 	// Default gateway, IPv4 or IPv6; must fall in the subnet of one of the addresses. The other family's default route, for a dual-stack port, goes in routes (to: 0.0.0.0/0 or ::/0).
 	Gateway string `json:"gateway,omitempty" wk:"format=ip"`
 	// Static routes through the interface, at most 64, one per destination; to: 0.0.0.0/0 or ::/0 is the default route of that family (at most one per family, gateway counting as one). Routes through the interface that are not listed here are removed under policy enforce.
-	Routes []ContainerRoute `json:"routes,omitempty" wk:"unique"`
+	Routes []ContainerRoute `json:"routes,omitempty" wk:"unique,maxitems=64"`
 	// Unicast MAC address of the interface (aa:bb:cc:dd:ee:ff).
 	MACAddress string `json:"macAddress,omitempty" wk:"format=mac"`
 	// MTU of the interface, 68..65535 (at least 1280 with IPv6 addresses).
@@ -168,7 +168,7 @@ type ContainerPortSpec struct {
 // ContainerRoute is a static route through a ContainerPort's interface.
 type ContainerRoute struct {
 	// Destination network in CIDR notation with no host bits set, e.g. 10.20.0.0/16 or 2001:db8:20::/48; 0.0.0.0/0 or ::/0 for a default route.
-	To string `json:"to" wk:"required,format=cidr"`
+	To string `json:"to" wk:"required,format=routeto"`
 	// Next hop, of the destination's family, in the subnet of one of the port's addresses (not one of them).
 	Via string `json:"via" wk:"required,format=ip"`
 }

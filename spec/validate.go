@@ -208,18 +208,14 @@ func (v *validator) containerPort(o *Object, s *ContainerPortSpec) {
 	}
 }
 
-// maxContainerRoutes bounds spec.routes: a port's routes are read and
-// compared on every look at the port.
-const maxContainerRoutes = 64
-
 // containerRoutes checks spec.routes against the port's addresses and
 // gateway: each route is to a network (no host bits), via a next hop of its
 // family on one of the port's subnets, one per destination, and at most one
-// default route per family with spec.gateway counted.
+// default route per family with spec.gateway counted. Their number is
+// bounded by the maxitems rule of ContainerPortSpec.Routes, which the
+// decoder checks: a port's routes are read and compared on every look at
+// the port.
 func (v *validator) containerRoutes(o *Object, s *ContainerPortSpec, prefixes []netip.Prefix) {
-	if len(s.Routes) > maxContainerRoutes {
-		v.errorf(o, "spec.routes", "%d routes; at most %d are allowed", len(s.Routes), maxContainerRoutes)
-	}
 	if o.anyFailed("spec.addresses") {
 		return
 	}

@@ -149,9 +149,12 @@ func (w *walker) list(field string, n *yaml.Node, v reflect.Value, r Rules) {
 		w.errorf(n, field, "expected a list, got %s", describe(n))
 		return
 	}
+	if r.MaxItems != nil && len(n.Content) > *r.MaxItems {
+		w.errorf(n, field, "%d items; at most %d are allowed", len(n.Content), *r.MaxItems)
+	}
 	// Item rules are the field's rules less those that apply to the list itself.
 	item := r
-	item.Required, item.Unique, item.Default = false, false, ""
+	item.Required, item.Unique, item.Default, item.MaxItems = false, false, "", nil
 	out := reflect.MakeSlice(v.Type(), 0, len(n.Content))
 	seen := map[string]int{}
 	for i, c := range n.Content {

@@ -89,7 +89,7 @@ func (g *generator) value(o *object, t reflect.Type, r spec.Rules) error {
 	case t.Kind() == reflect.Slice:
 		// Item rules are the field's rules less those of the list itself, as in the decoder.
 		item := r
-		item.Required, item.Unique, item.Default = false, false, ""
+		item.Required, item.Unique, item.Default, item.MaxItems = false, false, "", nil
 		items := newObject()
 		if err := g.value(items, t.Elem(), item); err != nil {
 			return err
@@ -97,6 +97,9 @@ func (g *generator) value(o *object, t reflect.Type, r spec.Rules) error {
 		o.set("type", "array").set("items", items)
 		if r.Unique {
 			o.set("uniqueItems", true)
+		}
+		if r.MaxItems != nil {
+			o.set("maxItems", *r.MaxItems)
 		}
 	case t.Kind() == reflect.String:
 		o.set("type", "string")

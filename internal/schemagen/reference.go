@@ -140,6 +140,9 @@ func meaning(p map[string]any) string {
 			out += fmt.Sprintf(" %s %v.", strings.ToUpper(c.text[:1])+c.text[1:], v)
 		}
 	}
+	if v, ok := p["maxItems"]; ok {
+		out += fmt.Sprintf(" At most %v items.", v)
+	}
 	return strings.TrimSpace(out)
 }
 

@@ -174,6 +174,20 @@ func TestSchemaFragments(t *testing.T) {
 			"items":       map[string]any{"type": "integer", "minimum": 0.0, "maximum": 4095.0},
 			"uniqueItems": true,
 		}},
+		{"containerport.json", "properties.spec.properties.routes", map[string]any{
+			"type": "array",
+			"items": map[string]any{
+				"type":     "object",
+				"required": []any{"to", "via"},
+				"properties": map[string]any{
+					"to":  map[string]any{"type": "string", "minLength": 1.0, "pattern": `^[0-9A-Fa-f:.]+/[0-9]{1,3}$`},
+					"via": map[string]any{"type": "string", "minLength": 1.0, "pattern": `^[0-9A-Fa-f:.]+$`},
+				},
+				"additionalProperties": false,
+			},
+			"uniqueItems": true,
+			"maxItems":    64.0,
+		}},
 		{"collectortarget.json", "properties.spec.properties.interval", map[string]any{
 			"type": "string", "pattern": DurationPattern, "default": "60s",
 		}},

@@ -45,13 +45,16 @@ const mermaidLegend = "Colours: green Ready, red Failed (thick border), yellow D
 // renderMermaid draws the node's OVS managers, bridges, mirrors, the ports
 // they select and output to, container ports, collectors and SkyDive
 // exports as a ```mermaid block, each shape coloured by its phase, followed
-// by a legend. The diagram stays within maxDiagramBytes and maxShapes
-// whatever the spec holds: pieces are drawn by priority (managers, bridges
-// (maxBridgesPerManager a manager, those with the worst phase on or under
-// them first), collectors and exports, mirrors with their outputs, the ports mirrors
-// select (maxSelectedPerMirror a mirror), container ports not Ready, then
-// Ready ones (maxPortsPerBridge a bridge in all); worst phase first within
-// each) as long as they fit, and the rest are counted in "N more" shapes.
+// by a legend. A container port that a mirror selects or outputs to by its
+// spec name is linked to the mirror from its own shape, as the ports the
+// mirror names by OVS name are. The diagram stays within maxDiagramBytes
+// and maxShapes whatever the spec holds: pieces are drawn by priority
+// (managers, bridges (maxBridgesPerManager a manager, those with the worst
+// phase on or under them first), collectors and exports, mirrors with their
+// outputs, the ports mirrors select (maxSelectedPerMirror a mirror),
+// container ports not Ready, then Ready ones (maxPortsPerBridge a bridge in
+// all); worst phase first within each, and of a phase those a mirror names
+// first) as long as they fit, and the rest are counted in "N more" shapes.
 func renderMermaid(ns *reconciler.NodeStatus, set *spec.Set) string {
 	if set == nil {
 		return "No spec revision is enforced yet, so there is no topology to draw.\n"
@@ -71,11 +74,13 @@ func topologyPieces(ns *reconciler.NodeStatus, set *spec.Set) []piece {
 	slices.SortStableFunc(objs, func(a, b *spec.Object) int {
 		return compareRefs(a.Kind, a.Metadata.Name, b.Kind, b.Metadata.Name)
 	})
-	t := &topology{onlyManager: onlyManager(set, ns.Node), phases: map[reconciler.Ref]reconciler.Phase{}, bridges: map[string]*bridgeRef{}}
+	t := &topology{onlyManager: onlyManager(set, ns.Node), phases: map[reconciler.Ref]reconciler.Phase{}, bridges: map[string]*bridgeRef{},
+		mirrorLinks: map[string][]link{}}
 	for _, o := range ns.Objects {
 		t.phases[reconciler.Ref{Kind: o.Kind, Name: o.Name}] = o.Phase
 	}
 	var managers, services, mirrors, ports, selected, readyPorts []piece
+	var containerPorts []*spec.Object // after the mirrors, which link to them
 	for _, o := range objs {
 		switch sp := o.Spec.(type) {
 		case *spec.OVSManagerSpec:
@@ -87,16 +92,29 @@ func topologyPieces(ns *reconciler.NodeStatus, set *spec.Set) []piece {
 			mirrors = append(mirrors, m)
 			selected = append(selected, sel...)
 		case *spec.ContainerPortSpec:
-			p := t.containerPort(o, sp)
-			if p.class == string(reconciler.PhaseReady) {
-				readyPorts = append(readyPorts, p)
-			} else {
-				ports = append(ports, p)
-			}
+			containerPorts = append(containerPorts, o)
 		case *spec.CollectorTargetSpec:
 			services = append(services, t.collector(o, sp))
 		case *spec.SkyDiveExportSpec:
 			services = append(services, t.skyDiveExport(o, sp))
+		}
+	}
+	// Of container ports in one phase, those a mirror names come first (the
+	// sorts by phase below are stable): without them the mirror shows no
+	// output or selection.
+	unnamed := func(o *spec.Object) int {
+		if len(t.mirrorLinks[o.Metadata.Name]) > 0 {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(containerPorts, func(a, b *spec.Object) int { return cmp.Compare(unnamed(a), unnamed(b)) })
+	for _, o := range containerPorts {
+		p := t.containerPort(o, o.Spec.(*spec.ContainerPortSpec))
+		if p.class == string(reconciler.PhaseReady) {
+			readyPorts = append(readyPorts, p)
+		} else {
+			ports = append(ports, p)
 		}
 	}
 	// A bridge ranks by the worst of itself and what hangs off it, so that
@@ -145,6 +163,11 @@ type topology struct {
 	onlyManager string // the node's OVSManager when it has one only
 	phases      map[reconciler.Ref]reconciler.Phase
 	bridges     map[string]*bridgeRef // by shape id
+	// mirrorLinks are the links between mirrors and the container ports
+	// they name, by ContainerPort name. They belong to the container
+	// port's piece, drawn after the mirrors, so that a link is drawn when
+	// both its ends are.
+	mirrorLinks map[string][]link
 }
 
 // bridgeRef is a bridge that a Bridge object declares, or that mirrors
@@ -231,6 +254,9 @@ func (t *topology) mirror(o *spec.Object, sp *spec.MirrorSpec) (piece, []piece) 
 			port := portShape(sp.Manager, sp.Bridge, out.Port)
 			p.shapes = append(p.shapes, port)
 			p.links = append(p.links, link{from: br, arrow: "---", to: port.id}, link{from: s.id, arrow: "-->", to: port.id, label: "output"})
+		case out.ContainerPort != "":
+			t.mirrorLinks[out.ContainerPort] = append(t.mirrorLinks[out.ContainerPort],
+				link{from: s.id, arrow: "-->", to: containerPortID(out.ContainerPort), label: "output"})
 		case out.VLAN != nil:
 			vlan := shape{id: mermaidID("vlan", sp.Manager, sp.Bridge, fmt.Sprint(*out.VLAN)), open: "([",
 				label: mermaidLabel(fmt.Sprintf("VLAN %d", *out.VLAN)), class: "external"}
@@ -252,6 +278,14 @@ func (t *topology) mirror(o *spec.Object, sp *spec.MirrorSpec) (piece, []piece) 
 			roles[port] = append(roles[port], sel.role)
 		}
 	}
+	for _, sel := range []struct {
+		role  string
+		ports []string
+	}{{"src", sp.SelectSrcContainerPorts}, {"dst", sp.SelectDstContainerPorts}} {
+		for _, cp := range sel.ports {
+			t.mirrorLinks[cp] = append(t.mirrorLinks[cp], link{from: containerPortID(cp), arrow: "-->", to: s.id, label: sel.role})
+		}
+	}
 	var selected []piece
 	for i, portName := range ports {
 		port := portShape(sp.Manager, sp.Bridge, portName)
@@ -271,19 +305,24 @@ func portShape(manager, bridge, name string) shape {
 	return shape{id: mermaidID("port", manager, bridge, name), open: "[/", label: mermaidLabel("port " + name), class: "undeclared"}
 }
 
+// containerPortID is the shape id of the ContainerPort named name.
+func containerPortID(name string) string { return mermaidID("cp", name) }
+
+// containerPort is a container port's piece: the container, the port and
+// its link to the bridge, and its links to the mirrors that name it.
 func (t *topology) containerPort(o *spec.Object, sp *spec.ContainerPortSpec) piece {
 	manager := cmp.Or(sp.Manager, t.onlyManager)
 	br := t.bridge(manager, sp.Bridge, nil)
 	ctr := shape{id: mermaidID("ctr", sp.Container), open: "([", label: mermaidLabel("container " + sp.Container), class: "external"}
-	cp := shape{id: mermaidID("cp", o.Metadata.Name), open: "["}
+	cp := shape{id: containerPortID(o.Metadata.Name), open: "["}
 	cp.label, cp.class = t.label(o, o.Metadata.Name+"\n"+sp.Interface)
 	tag := "trunk"
 	if sp.VLAN != nil {
 		tag = fmt.Sprintf("vlan %d", *sp.VLAN)
 	}
-	return piece{shapes: []shape{ctr, cp}, needs: []string{br}, class: cp.class,
-		links: []link{{from: ctr.id, arrow: "---", to: cp.id}, {from: cp.id, arrow: "---", to: br, label: tag}},
-		fold:  fold{parent: br, name: mermaidLabel(sp.Bridge), noun: "container ports", arrow: "---"}}
+	links := append([]link{{from: ctr.id, arrow: "---", to: cp.id}, {from: cp.id, arrow: "---", to: br, label: tag}}, t.mirrorLinks[o.Metadata.Name]...)
+	return piece{shapes: []shape{ctr, cp}, needs: []string{br}, class: cp.class, links: links,
+		fold: fold{parent: br, name: mermaidLabel(sp.Bridge), noun: "container ports", arrow: "---"}}
 }
 
 // collector draws where a CollectorTarget reads (Netbeam) and writes

@@ -216,3 +216,155 @@ func TestMermaidManyBridges(t *testing.T) {
 		t.Errorf("container ports: %d drawn, %d in folds, %d in the rest: want 300 in all", ports, inFolds, rest)
 	}
 }
+
+// cpMirrorSet is node edge-1 with a manager, ContainerPorts web-eth1
+// (container web, VLAN 10) and tap (container capture, a trunk) on br-int,
+// and Mirror cspan on br-int whose spec's selection and output are sel.
+func cpMirrorSet(t *testing.T, sel string) *spec.Set {
+	t.Helper()
+	set, diags := spec.LoadFS(fstest.MapFS{"m.yaml": {Data: []byte(`apiVersion: wirekeeper.io/v1alpha1
+kind: OVSManager
+metadata: {name: edge-ovs}
+spec: {node: edge-1, address: "unix:/run/ovs.sock"}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: ContainerPort
+metadata: {name: web-eth1}
+spec: {node: edge-1, bridge: br-int, container: web, interface: eth1, vlan: 10}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: ContainerPort
+metadata: {name: tap}
+spec: {node: edge-1, bridge: br-int, container: capture, interface: eth1}
+---
+apiVersion: wirekeeper.io/v1alpha1
+kind: Mirror
+metadata: {name: cspan}
+spec: {manager: edge-ovs, bridge: br-int, ` + sel + `}
+`)}}, "")
+	if diags.HasErrors() {
+		t.Fatalf("test spec is invalid:\n%v", diags)
+	}
+	return set
+}
+
+// A Mirror that selects or outputs to ContainerPorts by their spec names
+// is drawn linked to the ContainerPorts' own shapes, labelled as the links
+// of the ports it names by OVS name are ("src", "dst", "output"); the
+// ContainerPorts are not drawn a second time as undeclared ports, under
+// their spec names or their OVS names (a hash of node, container and
+// interface).
+func TestMermaidMirrorOfContainerPorts(t *testing.T) {
+	const (
+		mgr, br, mir = "mgr__edge_2dovs", "br__edge_2dovs__br_2dint", "mir__cspan"
+		web, tap     = "cp__web_2deth1", "cp__tap"
+	)
+	tests := []struct {
+		name   string
+		sel    string
+		phases map[string]reconciler.Phase // by object name; absent: Ready
+		want   []string                    // the lines besides the classDefs
+	}{
+		{"selected both ways, output to a ContainerPort",
+			"selectSrcContainerPorts: [web-eth1], selectDstContainerPorts: [web-eth1], output: {containerPort: tap}", nil,
+			[]string{
+				`  ` + web + ` -->|"src"| ` + mir,
+				`  ` + web + ` -->|"dst"| ` + mir,
+				`  ` + mir + ` -->|"output"| ` + tap,
+				`  ` + br + ` -.- ` + mir,
+				`  ` + mir + `{{"mirror cspan"}}`,
+				`  class ` + sortedIDs(mgr, mir, web, tap) + ` Ready`,
+				`  class ` + br + ` undeclared`,
+			}},
+		{"a ContainerPort selected, an OVS port the output",
+			"selectSrcContainerPorts: [web-eth1], selectDstPorts: [eth0], output: {port: tap0}", nil,
+			[]string{
+				`  ` + web + ` -->|"src"| ` + mir,
+				`  port__edge_2dovs__br_2dint__eth0[/"port eth0"/]`,
+				`  port__edge_2dovs__br_2dint__tap0[/"port tap0"/]`,
+				`  ` + br + ` --- port__edge_2dovs__br_2dint__eth0`,
+				`  ` + br + ` --- port__edge_2dovs__br_2dint__tap0`,
+				`  port__edge_2dovs__br_2dint__eth0 -->|"dst"| ` + mir,
+				`  ` + mir + ` -->|"output"| port__edge_2dovs__br_2dint__tap0`,
+				`  ` + br + ` -.- ` + mir,
+				`  ` + mir + `{{"mirror cspan"}}`,
+				`  class ` + sortedIDs(mgr, mir, web, tap) + ` Ready`,
+				`  class ` + sortedIDs(br, "port__edge_2dovs__br_2dint__eth0", "port__edge_2dovs__br_2dint__tap0") + ` undeclared`,
+			}},
+		{"select all to a ContainerPort, the mirror Pending on it",
+			"selectAll: true, output: {containerPort: tap}", map[string]reconciler.Phase{"tap": reconciler.PhaseFailed, "cspan": reconciler.PhasePending},
+			[]string{
+				`  ` + mir + ` -->|"output"| ` + tap,
+				`  ` + br + ` -->|"all"| ` + mir,
+				`  ` + mir + `{{"mirror cspan<br/>Pending"}}`,
+				`  class ` + sortedIDs(mgr, web) + ` Ready`,
+				`  class ` + tap + ` Failed`,
+				`  class ` + mir + ` Pending`,
+				`  class ` + br + ` undeclared`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := &reconciler.NodeStatus{Node: "edge-1"}
+			for _, o := range []struct{ kind, name string }{{"OVSManager", "edge-ovs"}, {"ContainerPort", "web-eth1"}, {"ContainerPort", "tap"}, {"Mirror", "cspan"}} {
+				phase, ok := tt.phases[o.name]
+				if !ok {
+					phase = reconciler.PhaseReady
+				}
+				ns.Objects = append(ns.Objects, reconciler.ObjectStatus{Kind: o.kind, Name: o.name, Phase: phase})
+			}
+			got := readDiagram(t, renderMermaid(ns, cpMirrorSet(t, tt.sel)))
+			checkBounds(t, got)
+			tapLabel := "tap<br/>eth1"
+			if ph := tt.phases["tap"]; ph != "" {
+				tapLabel += "<br/>" + string(ph)
+			}
+			want := []string{"flowchart LR"}
+			for _, s := range diagramStyles {
+				want = append(want, "  classDef "+s.class+" "+s.style)
+			}
+			want = append(want,
+				`  `+br+`["bridge br-int"]`,
+				`  `+mgr+`["OVSManager edge-ovs<br/>unix#58;/run/ovs.sock"]`,
+				`  ctr__web(["container web"])`,
+				`  ctr__capture(["container capture"])`,
+				`  `+web+`["web-eth1<br/>eth1"]`,
+				`  `+tap+`["`+tapLabel+`"]`,
+				`  `+mgr+` --- `+br,
+				`  ctr__web --- `+web,
+				`  ctr__capture --- `+tap,
+				`  `+web+` ---|"vlan 10"| `+br,
+				`  `+tap+` ---|"trunk"| `+br,
+				`  class ctr__capture,ctr__web external`,
+			)
+			want = append(want, tt.want...)
+			if diff := cmp.Diff(sorted(want), sorted(got.lines)); diff != "" {
+				t.Errorf("diagram lines (-want +got):\n%s\ndiagram:\n%s", diff, got.text)
+			}
+		})
+	}
+}
+
+// Of more container ports than a bridge draws, those a mirror names are
+// drawn first, with their links to the mirror; the others are counted.
+func TestMermaidContainerPortsAMirrorNamesDrawnFirst(t *testing.T) {
+	ns, set := nodeFixture{ports: 40, cpMirror: true}.build(t)
+	d := readDiagram(t, renderMermaid(ns, set))
+	checkBounds(t, d)
+	// The two the mirror names sort last of the 40 by name.
+	src, out := mermaidIDForTest("cp", "web-0038-eth1"), mermaidIDForTest("cp", "web-0039-eth1")
+	for _, want := range []string{
+		`  ` + src + ` -->|"src"| mir__cspan`,
+		`  ` + src + ` -->|"dst"| mir__cspan`,
+		`  mir__cspan -->|"output"| ` + out,
+	} {
+		if !slices.Contains(d.lines, want) {
+			t.Errorf("diagram lacks %q:\n%s", want, d.text)
+		}
+	}
+	drawn := len(d.ids("cp__"))
+	folded, _ := d.folded("br-int", "container ports")
+	if drawn != 16 || drawn+folded["Ready"] != 40 {
+		t.Errorf("%d container ports drawn, %v folded: want 16 drawn and 40 in all", drawn, folded)
+	}
+}

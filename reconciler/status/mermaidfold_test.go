@@ -114,6 +114,7 @@ type nodeFixture struct {
 	selected   []string                     // the mirror's source ports
 	mirrors    int                          // more mirrors, each selecting selected too
 	exchange   string                       // the collector's exchange; "" for esnet
+	cpMirror   bool                         // a Mirror cspan selecting the last container port but one by spec name, output to the last
 }
 
 func (f nodeFixture) build(t testing.TB) (*reconciler.NodeStatus, *spec.Set) {
@@ -158,6 +159,10 @@ func (f nodeFixture) build(t testing.TB) (*reconciler.NodeStatus, *spec.Set) {
 		}
 		doc("Mirror", name, `{manager: edge-ovs, bridge: br-int, `+sel+`, output: {port: tap0}`+extra+`}`)
 		ready("Mirror", name)
+	}
+	if f.cpMirror {
+		doc("Mirror", "cspan", fmt.Sprintf(`{manager: edge-ovs, bridge: br-int, selectSrcContainerPorts: [web-%04d-eth1], selectDstContainerPorts: [web-%04d-eth1], output: {containerPort: web-%04d-eth1}}`, f.ports-2, f.ports-2, f.ports-1))
+		ready("Mirror", "cspan")
 	}
 	doc("CollectorTarget", "esnet", `{node: edge-1, netbeam: {url: "https://netbeam.example.net/api", network: esnet/prod},
   rabbitmq: {url: {env: WIREKEEPER_SECRET_AMQP_URL}, exchange: `+q(cmpOr(f.exchange, "esnet"))+`},

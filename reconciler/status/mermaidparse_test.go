@@ -90,6 +90,9 @@ func TestMermaidRealParser(t *testing.T) {
 			fixture{name: fmt.Sprintf("%d ports, Ready", n), f: nodeFixture{ports: n, selected: []string{"eth0", "eth1"}}},
 			fixture{name: fmt.Sprintf("%d ports, every phase", n), f: nodeFixture{ports: n, phaseOf: mixed, selected: []string{"eth0"}, mirrors: 2}})
 	}
+	for _, n := range []int{2, 40, 500} {
+		fixtures = append(fixtures, fixture{name: fmt.Sprintf("%d ports, a mirror naming container ports", n), f: nodeFixture{ports: n, phaseOf: mixed, cpMirror: true}})
+	}
 	for _, tt := range mermaidInjections {
 		selected := []string{tt.in}
 		for i := 1; i < 12; i++ {
@@ -136,6 +139,9 @@ func TestMermaidRealParser(t *testing.T) {
 			if r.Chars > wantMaxDiagramChars {
 				t.Errorf("%d characters, over the budget of %d", r.Chars, wantMaxDiagramChars)
 			}
+			if links := linkLines(d); r.Edges != links {
+				t.Errorf("Mermaid read %d links, the renderer wrote %d", r.Edges, links)
+			}
 			if r.Vertices != len(d.labels) || r.Vertices > wantMaxShapes {
 				t.Errorf("Mermaid read %d shapes, the renderer wrote %d, want at most %d", r.Vertices, len(d.labels), wantMaxShapes)
 			}
@@ -159,4 +165,16 @@ func TestMermaidRealParser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// linkLines counts the link lines of a diagram: those that are neither a
+// shape, a class nor a classDef line.
+func linkLines(d diagramText) int {
+	n := 0
+	for _, l := range d.lines[1:] { // after "flowchart LR"
+		if !shapeLineRE.MatchString(l) && !classLineRE.MatchString(l) && !classDefRE.MatchString(l) {
+			n++
+		}
+	}
+	return n
 }
