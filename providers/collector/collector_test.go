@@ -1,6 +1,7 @@
 package collector_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -23,6 +24,16 @@ func (r *rig) expect(resource string, metrics []string, begin, end int64) map[st
 		}
 	}
 	return out
+}
+
+// compact is body with JSON's insignificant whitespace removed.
+func compact(t *testing.T, body string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(body)); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+	return b.String()
 }
 
 func mustInt(t testing.TB, s string) int64 {

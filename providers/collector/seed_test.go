@@ -1,12 +1,13 @@
 package collector_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
 // The SAND-CI collector's bodies for what the stand-in serves below, as
@@ -16,7 +17,8 @@ import (
 const (
 	seedResource = "devices/albq-asw1/interfaces/ge-0%2F0%2F1"
 	// seedInterfaces is the listing served: Netbeam's key order (not
-	// sorted), a float speed, <>& and an escaped ü in the description.
+	// sorted), a float speed, <>& and an escaped ü in the description,
+	// each object written as json.dumps writes it.
 	seedInterfaces = `[{"resource": "devices/albq-asw1/interfaces/ge-0%2F0%2F1", "name": "ge-0/0/1", "device": "albq-asw1", ` +
 		`"description": "to <lab> & \u00fcber-link", "speed": 10000.0, "ipv4": null, "port": "ge-0/0/1", "nokiaType": null, "intracloud": false}]`
 	// seedInterfaceBody is the seed's message for it; TS is the time of
@@ -34,60 +36,106 @@ var seedStatsBodies = map[string]string{
 	"1796400060000": `{"name": "devices/albq-asw1/interfaces/ge-0%2F0%2F1", "recordType": "traffic", "timestamp": 1796400060000, "in": null, "out": 0.0}`,
 }
 
-func compact(t *testing.T, body string) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.Compact(&b, []byte(body)); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, body)
-	}
-	return b.String()
+// properties are a delivery's AMQP properties, but for message_id and
+// timestamp, which are checked apart.
+type properties struct {
+	ContentType, ContentEncoding, CorrelationID, ReplyTo, Expiration, Type, UserID, AppID string
+	DeliveryMode, Priority                                                                uint8
+	Headers                                                                               amqp091.Table
 }
 
-// TestSeedBodies publishes what the seed published for the same Netbeam
-// answers: every stats body carries Netbeam's number text (656332.0 and
-// 1.5e+20, not 656332 and 150000000000000000000) and the interface body is
-// the object as Netbeam sent it, byte for byte (key order, 10000.0, <>&,
-// \u00fc), with "timestamp" last. Compacted, both equal the seed's bodies:
-// for these answers the seed differs only by its ", " and ": " separators.
-// The inventory row keeps the watermarks of metrics not collected NULL.
+// getAll takes every message ready in queue.
+func getAll(t *testing.T, url, queue string) []amqp091.Delivery {
+	t.Helper()
+	conn, err := amqp091.Dial(url)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("channel: %v", err)
+	}
+	var out []amqp091.Delivery
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatalf("get from %s: %v", queue, err)
+		}
+		if !ok {
+			return out
+		}
+		out = append(out, d)
+	}
+}
+
+// TestSeedBodies publishes, through a real RabbitMQ, what the seed
+// published for the same Netbeam answers, and compares the bytes: every
+// stats body equals the seed's byte for byte (its separators, Netbeam's
+// number text 656332.0, 1.5e+20, 0.0 and null), and the interface body is
+// the object's bytes as Netbeam sent them with `, "timestamp": N}`
+// appended, which, this object being written as json.dumps writes it,
+// equals the seed's body byte for byte. The routing keys and content_type
+// are the seed's; the properties that are not (delivery_mode 2, a
+// message_id, a timestamp) are all there is besides. The inventory row
+// keeps the watermarks of metrics not collected NULL.
 func TestSeedBodies(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil, "")
+	// A second queue, read with basic.get to see every property.
+	raw := r.queue + ".raw"
+	r.broker.DeclareQueue(t, raw, r.exchange, "esnet_interfaces")
+	r.broker.DeclareQueue(t, raw, r.exchange, "esnet_traffic")
 	r.nb.SetInterfacesBody(seedInterfaces)
 	r.nb.SetBody(seedResource, "traffic", seedPoints)
 	before := time.Now().UnixMilli()
 	r.apply(r.targetDoc("seed", "metrics: [traffic]", "", "lag: 0s, backfill: 10m"))
 	r.waitFor("the first pass", 20*time.Second, func() bool { st, ok := r.p.Status("seed"); return ok && st.Passes >= 1 })
 	r.waitFor("the messages of the first pass", 20*time.Second, func() bool { return r.consumer.Count() >= 1+len(seedStatsBodies) })
+	deliveries := getAll(t, r.broker.URL, raw)
+	after := time.Now().UnixMilli()
 
 	stats, ifaces := map[string]bool{}, 0
-	for _, d := range r.consumer.Messages() {
+	for _, d := range deliveries {
+		if diff := cmp.Diff(properties{ContentType: "text/plain", DeliveryMode: 2}, properties{
+			d.ContentType, d.ContentEncoding, d.CorrelationId, d.ReplyTo, d.Expiration, d.Type, d.UserId, d.AppId,
+			d.DeliveryMode, d.Priority, d.Headers}); diff != "" {
+			t.Errorf("properties of %s (-want +got):\n%s", d.MessageId, diff)
+		}
 		switch d.RoutingKey {
 		case "esnet_traffic":
-			ts := strings.TrimPrefix(d.MessageID, seedResource+"|traffic|")
+			ts := strings.TrimPrefix(d.MessageId, seedResource+"|traffic|")
 			want, ok := seedStatsBodies[ts]
 			if !ok {
-				t.Errorf("stats message %s was not served", d.MessageID)
+				t.Errorf("stats message %s was not served", d.MessageId)
 				continue
 			}
 			stats[ts] = true
-			if got := string(d.Body); got != compact(t, want) {
-				t.Errorf("stats body of %s:\n got %s\nwant %s (the seed's, compacted)", ts, got, want)
+			if diff := cmp.Diff(want, string(d.Body)); diff != "" {
+				t.Errorf("stats body of %s, against the seed's (-want +got):\n%s", ts, diff)
+			}
+			if ms, _ := strconv.ParseInt(ts, 10, 64); !d.Timestamp.Equal(time.UnixMilli(ms).Truncate(time.Second)) {
+				t.Errorf("timestamp property of %s = %v, want the point's time", d.MessageId, d.Timestamp)
 			}
 		case "esnet_interfaces":
 			ifaces++
-			var ts struct{ Timestamp int64 }
-			if err := json.Unmarshal(d.Body, &ts); err != nil || ts.Timestamp < before || ts.Timestamp > time.Now().UnixMilli() {
-				t.Fatalf("interface body %s: timestamp %d (%v), want the pass's time", d.Body, ts.Timestamp, err)
+			// The time of the pass, which the seed's body carries too.
+			tsText, ok := strings.CutPrefix(d.MessageId, seedResource+"|interface|")
+			if ts, err := strconv.ParseInt(tsText, 10, 64); !ok || err != nil || ts < before || ts > after {
+				t.Fatalf("interface message id %q, want %s|interface| and the pass's time", d.MessageId, seedResource)
 			}
-			tsText := strconv.FormatInt(ts.Timestamp, 10)
+			if d.Timestamp.IsZero() {
+				t.Errorf("interface message %s has no timestamp property", d.MessageId)
+			}
 			sent := strings.TrimSuffix(strings.TrimPrefix(seedInterfaces, "["), "]")
-			if want := strings.TrimSuffix(sent, "}") + `,"timestamp":` + tsText + "}"; string(d.Body) != want {
-				t.Errorf("interface body:\n got %s\nwant %s (Netbeam's bytes, timestamp appended)", d.Body, want)
+			if diff := cmp.Diff(strings.TrimSuffix(sent, "}")+`, "timestamp": `+tsText+"}", string(d.Body)); diff != "" {
+				t.Errorf("interface body, against Netbeam's bytes with the timestamp appended (-want +got):\n%s", diff)
 			}
-			if want := compact(t, strings.Replace(seedInterfaceBody, "TS", tsText, 1)); compact(t, string(d.Body)) != want {
-				t.Errorf("interface body, compacted:\n got %s\nwant %s (the seed's)", compact(t, string(d.Body)), want)
+			if diff := cmp.Diff(strings.Replace(seedInterfaceBody, "TS", tsText, 1), string(d.Body)); diff != "" {
+				t.Errorf("interface body, against the seed's (-want +got):\n%s", diff)
 			}
+		default:
+			t.Errorf("message %s on routing key %q", d.MessageId, d.RoutingKey)
 		}
 	}
 	if len(stats) != len(seedStatsBodies) || ifaces == 0 {

@@ -3,7 +3,7 @@
 // columns of the SAND-CI ESnet collector's `esnet_interfaces`, so that the
 // seed's consumers keep reading it:
 //
-//	id             INT AUTO_INCREMENT PRIMARY KEY
+//	id             INT AUTO_INCREMENT
 //	name           VARCHAR(128)  the Netbeam resource
 //	status         VARCHAR(2)    '1' active, '0' retired
 //	active_from    VARCHAR(13)   ms timestamp, 13 digits
@@ -11,10 +11,12 @@
 //	errors_until   VARCHAR(13)   watermark of each metric, NULL until the
 //	discards_until VARCHAR(13)   metric is first collected
 //	traffic_until  VARCHAR(13)
+//	PRIMARY KEY (id, name)
 //
-// A table is created with the columns in the seed's order; one created by
-// an older wirekeeper (traffic_until before errors_until) or by the seed is
-// used as it is: every query names its columns.
+// A table is created with the columns in the seed's order and its primary
+// key; one created by an older wirekeeper (traffic_until before
+// errors_until, PRIMARY KEY (id)) or by the seed is used as it is: every
+// query names its columns.
 //
 // Unlike the seed, an interface gone from the API is retired (status '0',
 // active_until set) and still collected up to active_until, and a
@@ -132,12 +134,13 @@ func OpenTLS(ctx context.Context, dsn, table string, tlsCfg *tls.Config) (*Store
 func (s *Store) Close() error { return s.db.Close() }
 
 // ensureTable creates the table when missing, its columns in the seed's
-// order, and checks that an existing one has every column the store reads
-// and writes, in whatever order.
+// order and its primary key the seed's (id, name), and checks that an
+// existing one has every column the store reads and writes, in whatever
+// order, whatever its keys.
 func (s *Store) ensureTable(ctx context.Context) error {
 	// utf8mb4_bin: resources compare byte for byte, as the API spells them.
 	ddl := "CREATE TABLE IF NOT EXISTS `" + s.table + "` (" +
-		"`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, " +
+		"`id` INT NOT NULL AUTO_INCREMENT, " +
 		"`name` VARCHAR(128) NOT NULL, " +
 		"`status` VARCHAR(2) NOT NULL, " +
 		"`active_from` VARCHAR(13) NOT NULL, " +
@@ -145,6 +148,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 		"`errors_until` VARCHAR(13) NULL, " +
 		"`discards_until` VARCHAR(13) NULL, " +
 		"`traffic_until` VARCHAR(13) NULL, " +
+		"PRIMARY KEY (`id`, `name`), " +
 		"KEY `name_status` (`name`, `status`)" +
 		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 	if _, err := s.db.ExecContext(ctx, ddl); err != nil {

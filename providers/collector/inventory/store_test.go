@@ -43,11 +43,37 @@ func columnsOf(t *testing.T, r *rig) []column {
 	return out
 }
 
+// primaryKey is the table's primary key columns, in order.
+func primaryKey(t *testing.T, r *rig) []string {
+	t.Helper()
+	q, err := r.raw.Query("SELECT column_name FROM information_schema.key_column_usage"+
+		" WHERE table_schema = DATABASE() AND table_name = ? AND constraint_name = 'PRIMARY' ORDER BY ordinal_position", r.table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var out []string
+	for q.Next() {
+		var c string
+		if err := q.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	if err := q.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOpenCreatesTheESnetTable checks the table Open creates against the
+// seed's (seed-systems.md section 3): its columns in the seed's order and
+// its primary key (id, name).
 func TestOpenCreatesTheESnetTable(t *testing.T) {
 	r := newRig(t)
 	want := []column{
 		{"id", "int(11)", "NO", "PRI", "auto_increment"},
-		{"name", "varchar(128)", "NO", "MUL", ""},
+		{"name", "varchar(128)", "NO", "PRI", ""},
 		{"status", "varchar(2)", "NO", "", ""},
 		{"active_from", "varchar(13)", "NO", "", ""},
 		{"active_until", "varchar(13)", "YES", "", ""},
@@ -58,6 +84,9 @@ func TestOpenCreatesTheESnetTable(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, columnsOf(t, r)); diff != "" {
 		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"id", "name"}, primaryKey(t, r)); diff != "" {
+		t.Errorf("primary key (-want +got):\n%s", diff)
 	}
 
 	// A second Open of the same table uses it as it is.
@@ -71,14 +100,22 @@ func TestOpenCreatesTheESnetTable(t *testing.T) {
 	}
 }
 
-// seedTables are tables as the ESnet collector made them: its columns as
-// ../shared/reference/seed-systems.md records them, and the older
-// sql/createTable.sql of sand-ci/esnet-collector (BIGINT timestamps,
+// seedTables are tables as the ESnet collector made them: its columns and
+// primary key as ../shared/reference/seed-systems.md records them, and the
+// older sql/createTable.sql of sand-ci/esnet-collector (BIGINT timestamps,
 // BOOLEAN status), which the store also reads and writes.
 var seedTables = []struct {
 	name, ddl, insert string
 }{{
 	name: "esnet_interfaces",
+	ddl: "CREATE TABLE {t} (" +
+		"id int(11) NOT NULL AUTO_INCREMENT, name varchar(128) NOT NULL, status varchar(2) DEFAULT NULL," +
+		" active_from varchar(13) DEFAULT NULL, active_until varchar(13) DEFAULT NULL," +
+		" errors_until varchar(13) DEFAULT NULL, discards_until varchar(13) DEFAULT NULL," +
+		" traffic_until varchar(13) DEFAULT NULL, PRIMARY KEY (id, name)) DEFAULT CHARSET=latin1",
+}, {
+	// The same with PRIMARY KEY (id) alone.
+	name: "esnet_interfaces, PRIMARY KEY (id)",
 	ddl: "CREATE TABLE {t} (" +
 		"id int(11) NOT NULL AUTO_INCREMENT, name varchar(128) DEFAULT NULL, status varchar(2) DEFAULT NULL," +
 		" active_from varchar(13) DEFAULT NULL, active_until varchar(13) DEFAULT NULL," +
@@ -86,7 +123,7 @@ var seedTables = []struct {
 		" traffic_until varchar(13) DEFAULT NULL, PRIMARY KEY (id)) DEFAULT CHARSET=latin1",
 }, {
 	// Not the seed's, but a table an older wirekeeper created: the
-	// watermarks traffic, errors, discards.
+	// watermarks traffic, errors, discards, and PRIMARY KEY (id).
 	name: "older wirekeeper",
 	ddl: "CREATE TABLE {t} (`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, `name` VARCHAR(128) NOT NULL," +
 		" `status` VARCHAR(2) NOT NULL, `active_from` VARCHAR(13) NOT NULL, `active_until` VARCHAR(13) NULL," +
@@ -113,7 +150,7 @@ func TestOpenUsesTheSeedsTable(t *testing.T) {
 			// timestamp as Python's int, only errors collected.
 			r.exec(t, "INSERT INTO {t} (name, status, active_from, errors_until) VALUES (?, 1, ?, ?), (?, 1, ?, NULL)",
 				"devices/a/interfaces/x", seeded, seeded+60_000, "devices/b/interfaces/y", seeded)
-			before := columnsOf(t, r)
+			before, beforeKey := columnsOf(t, r), primaryKey(t, r)
 
 			s, err := inventory.Open(ctxT(t), dsn, table)
 			if err != nil {
@@ -122,6 +159,9 @@ func TestOpenUsesTheSeedsTable(t *testing.T) {
 			defer s.Close()
 			if diff := cmp.Diff(before, columnsOf(t, r)); diff != "" {
 				t.Errorf("Open changed the seed's columns (-before +after):\n%s", diff)
+			}
+			if diff := cmp.Diff(beforeKey, primaryKey(t, r)); diff != "" {
+				t.Errorf("Open changed the primary key (-before +after):\n%s", diff)
 			}
 
 			got, res, err := s.Sync(ctxT(t), []string{"devices/a/interfaces/x", "devices/c/interfaces/z"}, now, inventory.Metrics())
