@@ -86,6 +86,7 @@ fuzz: ## run each fuzzer for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz FuzzResolve -fuzztime $(FUZZTIME) ./internal/secret/
 	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./reconciler/webhook/
 	go test -run '^$$' -fuzz FuzzResponses -fuzztime $(FUZZTIME) ./providers/collector/netbeam/
+	go test -run '^$$' -fuzz FuzzPythonString -fuzztime $(FUZZTIME) ./providers/collector/
 
 demo: build ## the main job on embedded defaults
 	$(BIN) demo
