@@ -29,7 +29,9 @@ const (
 type Imported struct {
 	Spec *spec.ContainerPortSpec
 	// From is "ovs-docker" (an OVS port with its external_ids) or
-	// "port-manager" (a container with the OVS Port Manager's labels).
+	// "port-manager" (a container with the OVS Port Manager's labels: its
+	// port as plugged when there is one, read from the host as ovs-docker's
+	// are, else as the labels say).
 	From string
 }
 
@@ -76,7 +78,13 @@ func (p *Provider) Import(ctx context.Context, set *spec.Set, manager string) (f
 			return nil, nil, fmt.Errorf("port %s of container %s: %w", r.Name, cid, err)
 		}
 		seen[c.ID+"/"+iface] = true
-		found = append(found, Imported{Spec: sp, From: "ovs-docker"})
+		from := "ovs-docker"
+		if c.Labels[labelIP] != "" && c.Labels[labelInterface] == iface {
+			// The Port Manager's port of its labels: it stores the full
+			// ID; the spec names the container as an operator does.
+			from, sp.Container = "port-manager", c.Name
+		}
+		found = append(found, Imported{Spec: sp, From: from})
 	}
 	d.mu.Lock()
 	ctrs := slices.Collect(maps.Values(d.byID))

@@ -3,13 +3,17 @@ package container_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wirekeeper/wirekeeper/internal/dockertest"
 	"github.com/wirekeeper/wirekeeper/internal/ovs"
+	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
@@ -94,5 +98,108 @@ func TestImportOVSDockerAndPortManager(t *testing.T) {
 	}
 	if after := snapshot(); after != before {
 		t.Errorf("import and plan changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestImportPortManagerRoundTrip: a container the OVS Port Manager plugged
+// from its labels (its writes made with the CLIs, as dockertest's
+// PortManagerPlug does) is imported from the port it made, naming the
+// container by name; the import under policy observe plans to nothing and
+// writes nothing; switched to enforce, the engine adopts that port (same
+// OVS row, same veth, now marked) instead of plugging another.
+func TestImportPortManagerRoundTrip(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	c := ctrName(t, "pm")
+	env.docker.Run(t, c, "--label", "ovs.ip_address=10.72.0.2/24", "--label", "ovs.bridge="+env.bridge, "--label", "ovs.interface=eth3",
+		"--label", "ovs.gateway=10.72.0.1", "--label", "ovs.mtu=1450", "--label", "ovs.mac_address=02:00:0a:48:00:02", "--label", "ovs.vlan=9")
+	host := env.docker.PortManagerPlug(t, env.ovs.DB, env.ovs.Netns, c, dockertest.PortManagerPort{Bridge: env.bridge, Interface: "eth3",
+		Address: "10.72.0.2/24", Gateway: "10.72.0.1", MAC: "02:00:0a:48:00:02", MTU: 1450, VLAN: 9})
+	t.Cleanup(func() { ovstest.Vsctl(t, env.ovs.DB, "--if-exists", "del-port", host) })
+	uuid := env.column(t, "Port", host, "_uuid")
+	hostIndex := func() string {
+		out, err := exec.Command("ip", "-n", env.ovs.Netns, "-o", "link", "show", host).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip link show %s: %v: %s", host, err, out)
+		}
+		index, _, _ := strings.Cut(string(out), ":")
+		return index
+	}
+	index := hostIndex()
+	snapshot := func() string {
+		return fmt.Sprintf("%+v\n%s", env.docker.Links(t, c), env.ovs.Vsctl(t, "--columns=name,tag,interfaces,external_ids", "list", "Port", host))
+	}
+	before := snapshot()
+
+	clients := ovs.New(ovs.Options{Node: env.node, Logger: testLogger(t)})
+	p := container.New(container.Options{Node: env.node, Logger: testLogger(t), OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
+	mirrors := ovsdb.New(ovsdb.Options{Node: env.node, Logger: testLogger(t), OVS: clients})
+	t.Cleanup(func() { p.Close(); mirrors.Close(); clients.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	found, _, err := p.Import(ctx, loadSet(t, env.managerDoc("m1")), "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []container.Imported
+	for _, f := range found {
+		if f.Spec.Bridge == env.bridge {
+			mine = append(mine, f)
+		}
+	}
+	mtu, vlan := 1450, 9
+	want := []container.Imported{{From: "port-manager", Spec: &spec.ContainerPortSpec{Node: env.node, Manager: "m1", Bridge: env.bridge, Container: c,
+		Interface: "eth3", Addresses: []string{"10.72.0.2/24"}, Gateway: "10.72.0.1", MACAddress: "02:00:0a:48:00:02", MTU: &mtu, VLAN: &vlan}}}
+	if d := cmp.Diff(want, mine); d != "" {
+		t.Fatalf("imported (-want +got):\n%s", d)
+	}
+
+	doc := func(policy string) string {
+		return env.portDoc("pm", env.bridge, c, "eth3", "manager: m1, addresses: [10.72.0.2/24], gateway: 10.72.0.1, macAddress: \"02:00:0a:48:00:02\", mtu: 1450, vlan: 9"+policy)
+	}
+	plan, err := reconciler.PlanLive(ctx, loadSet(t, env.managerDoc("m1"), doc(", policy: observe")), env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
+		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
+	}
+	if st := clients.Stats(); st.Transactions != 0 {
+		t.Errorf("import and plan sent %d OVSDB transactions, want 0", st.Transactions)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("import and plan changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Enforce: the diff lists one adoption and no field; the engine adopts
+	// the Port Manager's port as it is.
+	plan, err = reconciler.PlanLive(ctx, loadSet(t, env.managerDoc("m1"), doc("")), env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].Action != reconciler.ActionUpdate || !strings.Contains(plan.Changes[0].Reason, "adopting") || len(plan.Changes[0].Diff) != 0 {
+		t.Errorf("plan under enforce: %+v; want one adoption with no field changed", plan.Changes)
+	}
+	r := newRig(t, env)
+	r.apply(doc(""))
+	r.waitPhase("pm", reconciler.PhaseReady)
+	if ev := r.drifts("pm"); len(ev) == 0 || !ev[len(ev)-1].Adopted {
+		t.Errorf("drift events = %+v, want the adoption recorded", ev)
+	}
+	if got := env.ports(t); !slices.Equal(got, []string{host}) {
+		t.Errorf("ports after adoption = %v, want the Port Manager's %s kept and no other", got, host)
+	}
+	if got := env.column(t, "Port", host, "_uuid"); got != uuid {
+		t.Errorf("port row after adoption = %s, want the Port Manager's %s", got, uuid)
+	}
+	if got := hostIndex(); got != index {
+		t.Errorf("host veth end's ifindex after adoption = %s, want %s (not plugged again)", got, index)
+	}
+	if got := strings.Trim(env.column(t, "Interface", host, "external_ids:wirekeeper.io/name"), `"`); got != "pm" {
+		t.Errorf("the adopted port's marker = %q, want pm", got)
+	}
+	l, ok := env.docker.Link(t, c, "eth3")
+	if !ok || !slices.Equal(l.Addrs, []string{"10.72.0.2/24"}) || l.MTU != 1450 || l.MAC != "02:00:0a:48:00:02" {
+		t.Errorf("eth3 after adoption = %+v (found %v), want the Port Manager's configuration", l, ok)
 	}
 }
