@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // writer collects documents per file, names made unique per kind.
@@ -42,24 +44,34 @@ func (w *writer) add(file, kind, want string, sp map[string]any) {
 }
 
 // files renders each file: the schema comment line, what made it, then
-// its documents sorted by name.
+// its documents sorted by name. A file that would pass spec.MaxFileSize,
+// which the loader refuses, goes on in FILE-2.yaml, FILE-3.yaml, ...
 func (w *writer) files() map[string][]byte {
 	out := map[string][]byte{}
 	for file, docs := range w.docs {
 		slices.SortFunc(docs, func(a, b document) int {
 			return strings.Compare(a.Metadata["name"].(string), b.Metadata["name"].(string))
 		})
-		var b bytes.Buffer
-		b.WriteString("# yaml-language-server: $schema=https://wirekeeper.io/schemas/v1alpha1/wirekeeper.json\n")
-		fmt.Fprintf(&b, "#\n# Imported by `wirekeeper import` from node %s's live host: review, then commit.\n", w.node)
+		header := "# yaml-language-server: $schema=https://wirekeeper.io/schemas/v1alpha1/wirekeeper.json\n" +
+			fmt.Sprintf("#\n# Imported by `wirekeeper import` from node %s's live host: review, then commit.\n", w.node)
+		part, name := 1, file
+		b := bytes.NewBufferString(header)
 		for _, d := range docs {
-			b.WriteString("---\n")
-			enc := yaml.NewEncoder(&b)
+			var doc bytes.Buffer
+			doc.WriteString("---\n")
+			enc := yaml.NewEncoder(&doc)
 			enc.SetIndent(2)
 			_ = enc.Encode(d) // maps and strings only: cannot fail
 			_ = enc.Close()
+			if b.Len() > len(header) && b.Len()+doc.Len() > spec.MaxFileSize {
+				out[path.Join(w.node, name)] = b.Bytes()
+				part++
+				name = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(file, path.Ext(file)), part, path.Ext(file))
+				b = bytes.NewBufferString(header)
+			}
+			b.Write(doc.Bytes())
 		}
-		out[path.Join(w.node, file)] = b.Bytes()
+		out[path.Join(w.node, name)] = b.Bytes()
 	}
 	return out
 }
