@@ -7,9 +7,11 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -29,6 +31,9 @@ func Decode(file string, data []byte) (objs []*Object, diags Diagnostics) {
 // loader decodes the files of one load. The alias budget belongs to the
 // whole load, so a file with aliases is kept parsed, not decoded, until
 // every file has been measured; a file without any is decoded at once.
+// Files are parsed and measured concurrently (each on its own, as anchors
+// never cross files), at most GOMAXPROCS at a time; finish waits for them
+// and adds up their measures in load order.
 type loader struct {
 	aliases aliasCounter
 	files   []*loadedFile
@@ -37,6 +42,9 @@ type loader struct {
 	// visited counts the nodes the walker decoded; the fuzz test holds it
 	// to what the budget measured.
 	visited int64
+
+	wg    sync.WaitGroup
+	slots chan struct{}
 }
 
 // loadedFile is one file of a load: its parsed documents until decoded,
@@ -50,11 +58,30 @@ type loadedFile struct {
 	// syntax is the error that ended the parse, reported after the
 	// diagnostics of the documents before it.
 	syntax *Diagnostic
+	// written and expanded are the file's alias measures (aliasCounter's),
+	// visited the nodes its walk decoded.
+	written, expanded, visited int64
 }
 
-// decode parses data, measures its aliases, and decodes it unless it has any.
+// decode parses data, measures its aliases, and decodes it unless it has
+// any, on a goroutine of its own; finish waits for it.
 func (l *loader) decode(file string, data []byte) {
+	if l.slots == nil {
+		l.slots = make(chan struct{}, runtime.GOMAXPROCS(0))
+	}
 	f := &loadedFile{name: file}
+	l.files = append(l.files, f)
+	l.wg.Add(1)
+	l.slots <- struct{}{}
+	go func() {
+		defer func() { <-l.slots; l.wg.Done() }()
+		f.parse(data)
+	}()
+}
+
+// parse reads the documents of data, measures their aliases and walks
+// them unless there are any.
+func (f *loadedFile) parse(data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -63,7 +90,7 @@ func (l *loader) decode(file string, data []byte) {
 			break
 		}
 		if err != nil {
-			d := syntaxDiagnostic(file, err)
+			d := syntaxDiagnostic(f.name, err)
 			f.syntax = &d
 			break
 		}
@@ -71,14 +98,16 @@ func (l *loader) decode(file string, data []byte) {
 			f.docs = append(f.docs, doc.Content[0])
 		}
 	}
-	if !l.aliases.file(f.docs) {
-		l.walk(f)
+	var c aliasCounter
+	aliased := c.file(f.docs)
+	f.written, f.expanded = c.written, c.expanded
+	if !aliased {
+		f.walk()
 	}
-	l.files = append(l.files, f)
 }
 
 // walk decodes the documents of f into objects.
-func (l *loader) walk(f *loadedFile) {
+func (f *loadedFile) walk() {
 	for _, root := range f.docs {
 		if isNull(root) {
 			continue // an empty document, e.g. after a trailing ---
@@ -87,7 +116,7 @@ func (l *loader) walk(f *loadedFile) {
 		if obj := w.document(root); obj != nil {
 			f.objs = append(f.objs, obj)
 		}
-		l.visited += w.visited
+		f.visited += w.visited
 	}
 	f.docs, f.walked = nil, true
 }
@@ -96,14 +125,20 @@ func (l *loader) walk(f *loadedFile) {
 // files kept for it, or refuses the load: no object, and the diagnostics
 // found so far plus one on the alias that passed the limit.
 func (l *loader) finish() ([]*Object, Diagnostics) {
+	l.wg.Wait()
+	for _, f := range l.files {
+		l.aliases.written = addSat(l.aliases.written, f.written)
+		l.aliases.expanded = addSat(l.aliases.expanded, f.expanded)
+	}
 	limit := aliasLimit(l.aliases.written)
 	refused := l.aliases.expanded > limit
 	var objs []*Object
 	diags := l.diags
 	for _, f := range l.files {
 		if !f.walked && !refused {
-			l.walk(f)
+			f.walk()
 		}
+		l.visited += f.visited
 		objs = append(objs, f.objs...)
 		diags = append(diags, f.diags...)
 		if f.syntax != nil {
