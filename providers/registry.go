@@ -11,6 +11,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/providers/skydive"
 	"github.com/wirekeeper/wirekeeper/reconciler"
+	"github.com/wirekeeper/wirekeeper/spec"
 )
 
 // Config is what every provider is built from: the daemon's node and
@@ -29,6 +30,11 @@ type Config struct {
 	// Secrets reads the secrets and TLS files specs name, confined to the
 	// operator's secrets directory (nil: the default directory).
 	Secrets *secret.Store
+	// OneShot is the whole spec a one-shot command (diff) works on; the
+	// OVS connections then monitor only what its objects of Node read
+	// (only the interfaces Node owns without a ContainerPort or
+	// SkyDiveExport). Nil for the daemon, whose spec changes.
+	OneShot *spec.Set
 }
 
 // Shared is what the providers of one daemon share, made once by Build.
@@ -60,7 +66,8 @@ type TopologyReader interface {
 
 // Build builds every registered provider for cfg, with what they share.
 func Build(cfg Config) ([]reconciler.Provider, error) {
-	shared := Shared{OVS: ovs.New(ovs.Options{Node: cfg.Node, Logger: cfg.Logger, Secrets: cfg.Secrets})}
+	shared := Shared{OVS: ovs.New(ovs.Options{Node: cfg.Node, Logger: cfg.Logger, Secrets: cfg.Secrets,
+		OwnInterfacesOnly: cfg.OneShot != nil && !readsInterfaces(cfg.OneShot, cfg.Node)})}
 	provs := registry(cfg, shared)
 	for _, r := range provs {
 		if reader, ok := r.(TopologyReader); ok {
@@ -82,4 +89,16 @@ func Close(provs []reconciler.Provider) {
 			c.Close()
 		}
 	}
+}
+
+// readsInterfaces reports whether an object of node in set needs every
+// row of OVS's Interface table: a ContainerPort (ovs-docker's ports to
+// adopt) or a SkyDiveExport (the topology's interfaces).
+func readsInterfaces(set *spec.Set, node string) bool {
+	for _, o := range set.ForNode(node) {
+		if o.Kind == container.Kind || o.Kind == skydive.Kind {
+			return true
+		}
+	}
+	return false
 }

@@ -54,7 +54,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	provs, err := providers.Build(providers.Config{Node: o.node, Logger: log, OVSNetns: o.ovsNetns, DockerHost: o.dockerHost,
-		Secrets: secret.New(secret.Options{Dir: o.secretsDir})})
+		Secrets: secret.New(secret.Options{Dir: o.secretsDir}), OneShot: set})
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper diff: %v\n", err)
 		return exitFail

@@ -66,7 +66,7 @@ func FromOVSDB(ctx context.Context, o Options) (Result, error) {
 	if o.Policy == "" {
 		o.Policy = spec.PolicyObserve
 	}
-	cs := ovs.New(ovs.Options{Node: o.Node})
+	cs := ovs.New(ovs.Options{Node: o.Node, OwnInterfacesOnly: true}) // bridges and mirrors name ports only
 	defer cs.Close()
 	c := cs.Open(o.Manager, spec.OVSManagerSpec{Node: o.Node, Address: o.Address})
 	if err := c.WaitUp(ctx); err != nil {

@@ -196,7 +196,7 @@ func (c *Conn) connect(ctx context.Context) (client.Client, *View, error) {
 			c.owner.dispatch(c, table, row, nil)
 		},
 	})
-	if _, err := cl.Monitor(cctx, monitorRequest(cl)); err != nil {
+	if _, err := cl.Monitor(cctx, monitorRequest(cl, c.owner.opts)); err != nil {
 		cl.Close()
 		return nil, nil, fmt.Errorf("cannot monitor %s: %w", c.spec.Address, err)
 	}
@@ -224,15 +224,21 @@ func (c *Conn) connect(ctx context.Context) (client.Client, *View, error) {
 // monitor of 10,000 ports costs less to fill with fewer columns. The
 // topology's columns (ofport, MAC, MTU, link state, patch peers, trunks)
 // change only when the port does.
-func monitorRequest(cl client.Client) *client.Monitor {
+func monitorRequest(cl client.Client, opts Options) *client.Monitor {
 	root, br, port, mirror, iface := &vswitch.OpenvSwitch{}, &vswitch.Bridge{}, &vswitch.Port{}, &vswitch.Mirror{}, &vswitch.Interface{}
+	ifaceColumns := []any{&iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error,
+		&iface.Ofport, &iface.MACInUse, &iface.MTU, &iface.LinkState, &iface.Options}
+	ifaces := client.WithTable(iface, ifaceColumns...)
+	if opts.OwnInterfacesOnly {
+		ifaces = client.WithConditionalTable(iface, []model.Condition{{Field: &iface.ExternalIDs,
+			Function: libovsdb.ConditionIncludes, Value: map[string]string{KeyOwner: opts.Node}}}, ifaceColumns...)
+	}
 	return cl.NewMonitor(
 		client.WithTable(root, &root.Bridges),
 		client.WithTable(br, &br.Name, &br.DatapathType, &br.FailMode, &br.ExternalIDs, &br.Mirrors, &br.Ports,
 			&br.OtherConfig, &br.Protocols),
 		client.WithTable(port, &port.Name, &port.ExternalIDs, &port.Interfaces, &port.Tag, &port.Trunks, &port.VLANMode),
-		client.WithTable(iface, &iface.Name, &iface.Type, &iface.ExternalIDs, &iface.Error,
-			&iface.Ofport, &iface.MACInUse, &iface.MTU, &iface.LinkState, &iface.Options),
+		ifaces,
 		client.WithTable(mirror, &mirror.Name, &mirror.ExternalIDs, &mirror.SelectAll, &mirror.SelectSrcPort,
 			&mirror.SelectDstPort, &mirror.SelectVLAN, &mirror.OutputPort, &mirror.OutputVLAN, &mirror.Statistics),
 	)
