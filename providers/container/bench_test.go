@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/wirekeeper/wirekeeper/internal/dockertest"
+	"github.com/wirekeeper/wirekeeper/internal/importer"
 	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
 	"github.com/wirekeeper/wirekeeper/providers/container"
@@ -165,7 +166,10 @@ func checkLink(b testing.TB, e *env, ctr, cidr, gw string) {
 // before the peer runs, so that both start from an empty vswitchd.
 // Reported: wirekeeper-s, ovs-docker-s, x-faster (their ratio; target >=
 // 10), unplug-s, the CPU time each used, and the test process's peak RSS,
-// goroutines and open files with 100 ports plugged. Run with
+// goroutines and open files with 100 ports plugged; then import-s (the
+// import of the 100 ports ovs-docker plugged, importPorts) and
+// import-host-s (the import of those ports and 1,000 mirrors on their
+// bridge, importHost). Run with
 //
 //	go test -run '^$' -bench Plug100 -benchtime 1x ./providers/container/
 func BenchmarkPlug100(b *testing.B) {
@@ -194,7 +198,7 @@ func BenchmarkPlug100(b *testing.B) {
 		docs[i] = env.portDoc(names[i], env.bridge, wkCtr(i), "eth1", fmt.Sprintf("addresses: [%s], mtu: 1400, gateway: %s", wkAddr(i), wkGW))
 	}
 
-	var wk, wkCPU, unplug, peer, peerCPU, imp time.Duration
+	var wk, wkCPU, unplug, peer, peerCPU, imp, impHost time.Duration
 	var rssKB float64
 	var goroutines, fds int
 	b.ResetTimer()
@@ -247,6 +251,7 @@ func BenchmarkPlug100(b *testing.B) {
 			b.Fatalf("list-ports %s: %d ports, want %d", peerBridge, len(got), n)
 		}
 		imp += importPorts(b, env, n)
+		impHost += importHost(b, env, peerBridge, n)
 		if iter < b.N-1 {
 			for i := range n {
 				if out, err := env.docker.OVSDocker(b, env.ovs.Dir, env.ovs.Netns, "del-ports", peerBridge, odCtr(i)); err != nil {
@@ -262,6 +267,7 @@ func BenchmarkPlug100(b *testing.B) {
 	b.ReportMetric(peer.Seconds()/wk.Seconds(), "x-faster")
 	b.ReportMetric(unplug.Seconds()/N, "unplug-s")
 	b.ReportMetric(imp.Seconds()/N, "import-s")
+	b.ReportMetric(impHost.Seconds()/N, "import-host-s")
 	b.ReportMetric(wkCPU.Seconds()/N, "wirekeeper-cpu-s")
 	b.ReportMetric(peerCPU.Seconds()/N, "ovs-docker-cpu-s")
 	b.ReportMetric(rssKB/1024, "peak-rss-MB")
@@ -292,6 +298,52 @@ func importPorts(b *testing.B, env *env, n int) time.Duration {
 	}
 	if got != n {
 		b.Fatalf("imported %d of the %d ovs-docker ports with address and gateway", got, n)
+	}
+	return took
+}
+
+// importHost times what `wirekeeper import --ovsdb --docker-host` does on
+// a host of 1,000 mirrors and the n ports ovs-docker plugged: 1,000
+// mirrors are added to bridge (mirror k selecting port k mod n, output to
+// the next), then the OVSDB import (the manager, bridges and mirrors,
+// rendered) and the containers' import (a fresh container provider's
+// Import) run as the command runs them. The mirrors are removed after.
+func importHost(b *testing.B, env *env, bridge string, n int) time.Duration {
+	b.Helper()
+	const mirrors = 1000
+	ports := strings.Fields(env.ovs.Vsctl(b, "list-ports", bridge))
+	for from := 0; from < mirrors; from += 200 {
+		args := []string{"--no-wait"}
+		for k := from; k < from+200; k++ {
+			args = append(args, "--", fmt.Sprintf("--id=@s%d", k), "get", "Port", ports[k%n],
+				"--", fmt.Sprintf("--id=@o%d", k), "get", "Port", ports[(k+1)%n],
+				"--", fmt.Sprintf("--id=@m%d", k), "create", "Mirror", fmt.Sprintf("name=bm%d", k), fmt.Sprintf("select_src_port=@s%d", k), fmt.Sprintf("output_port=@o%d", k),
+				"--", "add", "Bridge", bridge, "mirrors", fmt.Sprintf("@m%d", k))
+		}
+		env.ovs.Vsctl(b, args...)
+	}
+	defer env.ovs.Vsctl(b, "--no-wait", "clear", "Bridge", bridge, "mirrors")
+	clients := ovs.New(ovs.Options{Node: env.node})
+	p := container.New(container.Options{Node: env.node, OVS: clients, OVSNetns: env.ovs.Netns, DockerHost: env.docker.Host})
+	defer func() { p.Close(); clients.Close() }()
+	set := loadSet(b, env.managerDoc("m1"))
+	start := time.Now()
+	res, err := importer.FromOVSDB(context.Background(), importer.Options{Node: env.node, Manager: "m1", Address: env.ovs.DB})
+	if err != nil {
+		b.Fatal(err)
+	}
+	found, _, err := p.Import(context.Background(), set, "m1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := res.Files()
+	took := time.Since(start)
+	imported := 0
+	for _, body := range files {
+		imported += strings.Count(string(body), "mirrorName: bm")
+	}
+	if imported != mirrors || len(found) < n {
+		b.Fatalf("imported %d of the %d mirrors and %d ports (want at least %d)", imported, mirrors, len(found), n)
 	}
 	return took
 }
