@@ -51,6 +51,7 @@ bench: ## benchmarks, against real servers started for the run (figures in docs/
 		go test -run "^$$" -bench Converge -benchtime 1x -timeout 30m ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Diff10k -benchtime 3x -timeout 30m ./providers/ovsdb/ && \
 		go test -run "^$$" -bench Import1000Mirrors -benchtime 5x ./internal/importer/ && \
+		go test -run "^$$" -bench ImportDiff10k -benchtime 5x -timeout 30m ./cmd/wirekeeper/ && \
 		go test -run "^$$" -bench "Plug100|StartToConfigured" -benchtime 1x -timeout 30m ./providers/container/ && \
 		go test -run "^$$" -bench DriftRepair -benchtime 50x ./providers/container/ && \
 		go test -run "^$$" -bench Sync10k -benchtime 1x ./providers/collector/inventory/ && \
