@@ -3,14 +3,13 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/providers/memory"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 	"github.com/wirekeeper/wirekeeper/spec"
@@ -34,21 +33,6 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procStatusKB reads one field (VmRSS, VmHWM) of /proc/self/status in kB.
-func procStatusKB(field string) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // BenchmarkSteadyStatePass10k measures one full resync pass over 10,000
@@ -102,6 +86,6 @@ func BenchmarkSteadyStatePass10k(b *testing.B) {
 		b.Fatalf("a pass with nothing to do applied %d changes", got-applied)
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/pass")
-	b.ReportMetric(procStatusKB("VmRSS")/1024, "rss-MB")
-	b.ReportMetric(procStatusKB("VmHWM")/1024, "peak-rss-MB")
+	b.ReportMetric(testenv.ProcStatusMB(b, "VmRSS"), "rss-MB")
+	b.ReportMetric(testenv.ProcStatusMB(b, "VmHWM"), "peak-rss-MB")
 }

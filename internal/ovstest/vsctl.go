@@ -191,3 +191,50 @@ func parseStats(s string) (map[string]int, error) {
 	}
 	return m, nil
 }
+
+// MirrorsPerBridge is how many mirrors ovs-vswitchd applies on a bridge
+// (its MAX_MIRRORS); past it a mirror is ignored.
+const MirrorsPerBridge = 32
+
+// AddMirrorHost builds the database of a host for n mirrors, as the
+// benchmarks use it: ceil(n/32) bridges br0, br1, ... (netdev), each with
+// the internal ports pI-0 to pI-31 and outI, 30 bridges per ovs-vsctl
+// call (add-br alone rewrites the bridge set and reads the growing
+// database each call). With mirrors, it also adds mirror mK on bridge
+// K/32, selecting pI-(K%32) and output to outI, as ovs-vsctl users make
+// them. It returns the number of bridges.
+func (o *OVS) AddMirrorHost(t testing.TB, n int, mirrors bool) int {
+	t.Helper()
+	const bridgesPerCall = 30
+	bridges := (n + MirrorsPerBridge - 1) / MirrorsPerBridge
+	for first := 0; first < bridges; first += bridgesPerCall {
+		var args []string
+		for i := first; i < min(first+bridgesPerCall, bridges); i++ {
+			br := "br" + strconv.Itoa(i)
+			args = append(args, "--", "add-br", br, "--", "set", "Bridge", br, "datapath_type=netdev")
+			var ports, ms []string
+			for j := range MirrorsPerBridge + 1 {
+				name, ref := fmt.Sprintf("p%d-%d", i, j), fmt.Sprintf("@p%d_%d", i, j)
+				if j == MirrorsPerBridge {
+					name = "out" + strconv.Itoa(i)
+				}
+				iface := fmt.Sprintf("@i%d_%d", i, j)
+				args = append(args, "--", "--id="+iface, "create", "Interface", "name="+name, "type=internal",
+					"--", "--id="+ref, "create", "Port", "name="+name, "interfaces="+iface)
+				ports = append(ports, ref)
+			}
+			for j := 0; mirrors && j < min(MirrorsPerBridge, n-i*MirrorsPerBridge); j++ {
+				m := fmt.Sprintf("@m%d_%d", i, j)
+				args = append(args, "--", "--id="+m, "create", "Mirror", fmt.Sprintf("name=m%d", i*MirrorsPerBridge+j),
+					fmt.Sprintf("select_src_port=@p%d_%d", i, j), fmt.Sprintf("output_port=@p%d_%d", i, MirrorsPerBridge))
+				ms = append(ms, m)
+			}
+			args = append(append(args, "--", "add", "Bridge", br, "ports"), ports...)
+			if len(ms) > 0 {
+				args = append(append(args, "--", "add", "Bridge", br, "mirrors"), ms...)
+			}
+		}
+		o.Vsctl(t, args...)
+	}
+	return bridges
+}

@@ -2,15 +2,13 @@ package collector_test
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wirekeeper/wirekeeper/internal/netbeamtest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/providers/collector"
 )
 
@@ -68,21 +66,6 @@ func BenchmarkBackfill1000(b *testing.B) {
 		b.ReportMetric(float64(st.Confirmed), "messages")
 		b.ReportMetric(float64(st.Confirmed)/took.Seconds(), "msgs/s")
 		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
-		b.ReportMetric(vmHWM()/1024, "peak-rss-MB")
+		b.ReportMetric(testenv.ProcStatusMB(b, "VmHWM"), "peak-rss-MB")
 	}
-}
-
-// vmHWM is the process's peak resident set, in kB.
-func vmHWM() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return v
-		}
-	}
-	return 0
 }

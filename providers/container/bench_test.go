@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/importer"
 	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/providers/container"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -123,21 +123,6 @@ func cpuTime(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// procStatusKB reads one field (VmRSS, VmHWM) of /proc/self/status in kB.
-func procStatusKB(field string) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-			return n
-		}
-	}
-	return 0
-}
-
 func openFDs() int {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	return len(ents)
@@ -216,7 +201,7 @@ func BenchmarkPlug100(b *testing.B) {
 		if got := strings.Fields(env.ovs.Vsctl(b, "list-ports", env.bridge)); len(got) != n {
 			b.Fatalf("list-ports %s: %d ports, want %d", env.bridge, len(got), n)
 		}
-		rssKB, goroutines, fds = procStatusKB("VmHWM"), runtime.NumGoroutine(), openFDs()
+		rssKB, goroutines, fds = 1024*testenv.ProcStatusMB(b, "VmHWM"), runtime.NumGoroutine(), openFDs()
 
 		start = time.Now()
 		r.apply()

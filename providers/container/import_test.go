@@ -86,16 +86,7 @@ func TestImportOVSDockerAndPortManager(t *testing.T) {
 		env.node, env.bridge, a)
 	set = loadSet(t, env.managerDoc("m1"), doc.String())
 	mirrors := ovsdb.New(ovsdb.Options{Node: env.node, Logger: testLogger(t), OVS: clients})
-	plan, err := reconciler.PlanLive(ctx, set, env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
-		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
-	}
-	if st := clients.Stats(); st.Transactions != 0 {
-		t.Errorf("import and plan sent %d OVSDB transactions, want 0", st.Transactions)
-	}
+	wantHeldForAdoption(t, ctx, set, env.node, clients, mirrors, p)
 	if after := snapshot(); after != before {
 		t.Errorf("import and plan changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
@@ -157,23 +148,14 @@ func TestImportPortManagerRoundTrip(t *testing.T) {
 	doc := func(policy string) string {
 		return env.portDoc("pm", env.bridge, c, "eth3", "manager: m1, addresses: [10.72.0.2/24], gateway: 10.72.0.1, macAddress: \"02:00:0a:48:00:02\", mtu: 1450, vlan: 9"+policy)
 	}
-	plan, err := reconciler.PlanLive(ctx, loadSet(t, env.managerDoc("m1"), doc(", policy: observe")), env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
-		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
-	}
-	if st := clients.Stats(); st.Transactions != 0 {
-		t.Errorf("import and plan sent %d OVSDB transactions, want 0", st.Transactions)
-	}
+	wantHeldForAdoption(t, ctx, loadSet(t, env.managerDoc("m1"), doc(", policy: observe")), env.node, clients, mirrors, p)
 	if after := snapshot(); after != before {
 		t.Errorf("import and plan changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
 	// Enforce: the diff lists one adoption and no field; the engine adopts
 	// the Port Manager's port as it is.
-	plan, err = reconciler.PlanLive(ctx, loadSet(t, env.managerDoc("m1"), doc("")), env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
+	plan, err := reconciler.PlanLive(ctx, loadSet(t, env.managerDoc("m1"), doc("")), env.node, []reconciler.Provider{mirrors, p}, "", 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +183,23 @@ func TestImportPortManagerRoundTrip(t *testing.T) {
 	l, ok := env.docker.Link(t, c, "eth3")
 	if !ok || !slices.Equal(l.Addrs, []string{"10.72.0.2/24"}) || l.MTU != 1450 || l.MAC != "02:00:0a:48:00:02" {
 		t.Errorf("eth3 after adoption = %+v (found %v), want the Port Manager's configuration", l, ok)
+	}
+}
+
+// wantHeldForAdoption plans set (a manager and one imported ContainerPort
+// under policy observe) against the live host: nothing to change or
+// report, the port held until the policy is enforce, and no OVSDB
+// transaction sent by clients so far.
+func wantHeldForAdoption(t *testing.T, ctx context.Context, set *spec.Set, node string, clients *ovs.Clients, provs ...reconciler.Provider) {
+	t.Helper()
+	plan, err := reconciler.PlanLive(ctx, set, node, provs, "", 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.HasChanges() || len(plan.Reported) != 0 || len(plan.Held) != 1 || !strings.Contains(plan.Held[0].Reason, "not adopted until the policy is enforce") {
+		t.Errorf("plan of the imported port: changes %v, reported %v, held %v; want it held for adoption only", plan.Changes, plan.Reported, plan.Held)
+	}
+	if st := clients.Stats(); st.Transactions != 0 {
+		t.Errorf("import and plan sent %d OVSDB transactions, want 0", st.Transactions)
 	}
 }

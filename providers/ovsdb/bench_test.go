@@ -3,7 +3,6 @@ package ovsdb_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/wirekeeper/wirekeeper/internal/ovs/vswitch"
 	"github.com/wirekeeper/wirekeeper/internal/ovsdbserver"
 	"github.com/wirekeeper/wirekeeper/internal/ovstest"
+	"github.com/wirekeeper/wirekeeper/internal/testenv"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
 
@@ -138,38 +138,16 @@ func BenchmarkConverge(b *testing.B) {
 	}
 }
 
-// mirrorHost starts an ovsdb-server and returns it with the spec of n
-// mirrors (the manager first), 32 to a bridge as ovs-vswitchd applies at
-// most 32 per bridge (more would be Degraded, never Ready): ceil(n/32)
-// bridges of 32 ports and an output port each, mirror k selecting port
-// k%32 of bridge k/32.
+// mirrorHost starts an ovsdb-server holding ovstest's mirror host for n
+// (ceil(n/32) bridges of 32 ports and an output port: ovs-vswitchd applies
+// at most 32 mirrors per bridge, and more would be Degraded, never Ready)
+// and returns it with the spec of the n mirrors (the manager first),
+// mirror k selecting port k%32 of bridge k/32.
 func mirrorHost(b *testing.B, n int) (*ovstest.OVS, []string) {
-	const perBridge, bridgesPerCall = 32, 30
+	const perBridge = ovstest.MirrorsPerBridge
 	o := ovstest.Start(b, ovstest.Options{})
 	docs := []string{managerDoc("ovs1", o.DB)}
-	bridges := (n + perBridge - 1) / perBridge
-	// One ovs-vsctl call per 30 bridges: add-br one at a time rewrites the
-	// whole bridge set and reads the growing database each call.
-	for first := 0; first < bridges; first += bridgesPerCall {
-		var args []string
-		for i := first; i < min(first+bridgesPerCall, bridges); i++ {
-			br := "br" + strconv.Itoa(i)
-			args = append(args, "--", "add-br", br, "--", "set", "Bridge", br, "datapath_type=netdev")
-			var refs []string
-			for j := range perBridge + 1 {
-				name := fmt.Sprintf("p%d-%d", i, j)
-				if j == perBridge {
-					name = "out" + strconv.Itoa(i)
-				}
-				iface, port := fmt.Sprintf("@i%d_%d", i, j), fmt.Sprintf("@p%d_%d", i, j)
-				args = append(args, "--", "--id="+iface, "create", "Interface", "name="+name, "type=internal",
-					"--", "--id="+port, "create", "Port", "name="+name, "interfaces="+iface)
-				refs = append(refs, port)
-			}
-			args = append(append(args, "--", "add", "Bridge", br, "ports"), refs...)
-		}
-		o.Vsctl(b, args...)
-	}
+	o.AddMirrorHost(b, n, false)
 	for k := range n {
 		i, j := k/perBridge, k%perBridge
 		docs = append(docs, mirrorDoc(fmt.Sprintf("m%d", k), "ovs1", fmt.Sprintf("br%d", i),
@@ -217,7 +195,7 @@ func convergeOnce(b *testing.B, n int) {
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
 	debug.FreeOSMemory()
-	rss := rssMB(b)
+	rss := testenv.ProcStatusMB(b, "VmRSS")
 
 	// The peer, against the same server: one invocation per mirror.
 	const sample = 200
@@ -251,20 +229,4 @@ func convergeOnce(b *testing.B, n int) {
 	b.ReportMetric(float64(peerSmall)/float64(took), "x-faster-small-db")
 	b.Logf("%d mirrors: %.2f s in %d transactions (%d operations); RSS %.0f MB; peer (one ovs-vsctl per mirror, %d timed) %.1f s on this database (%.0fx), %.1f s on an almost empty one (%.0fx)",
 		n, took.Seconds(), st.Transactions, st.Operations, rss, sample, peer.Seconds(), float64(peer)/float64(took), peerSmall.Seconds(), float64(peerSmall)/float64(took))
-}
-
-// rssMB reads the process's resident set from /proc.
-func rssMB(b testing.TB) float64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return float64(kb) / 1024
-		}
-	}
-	b.Fatal("no VmRSS in /proc/self/status")
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wirekeeper/wirekeeper/internal/ovs"
 	"github.com/wirekeeper/wirekeeper/providers/ovsdb"
 	"github.com/wirekeeper/wirekeeper/reconciler"
 )
@@ -34,7 +35,10 @@ func BenchmarkDiff10k(b *testing.B) {
 	var took, connect time.Duration
 	for range b.N {
 		start := time.Now()
-		p := ovsdb.New(ovsdb.Options{Node: node})
+		// As `wirekeeper diff` connects for a node with no ContainerPort
+		// and no SkyDiveExport: only the node's own interfaces.
+		clients := ovs.New(ovs.Options{Node: node, OwnInterfacesOnly: true})
+		p := ovsdb.New(ovsdb.Options{Node: node, OVS: clients})
 		// Owned connects (what PlanLive's own call of it then finds done):
 		// timed apart, it tells the connection and its initial monitor
 		// from the observes and decisions.
@@ -44,7 +48,7 @@ func BenchmarkDiff10k(b *testing.B) {
 		connect += time.Since(start)
 		plan, err := reconciler.PlanLive(context.Background(), set, node, []reconciler.Provider{p}, "", 0.5)
 		took += time.Since(start)
-		p.Close()
+		p.Close() // and its connections
 		if err != nil {
 			b.Fatal(err)
 		}
