@@ -35,7 +35,39 @@ type Config struct {
 	// (only the interfaces Node owns without a ContainerPort or
 	// SkyDiveExport). Nil for the daemon, whose spec changes.
 	OneShot *spec.Set
+	// Early, with OneShot, are connections opened while OneShot loaded
+	// (NewEarlyOVS): used when they monitor what the set needs, closed
+	// otherwise.
+	Early *EarlyOVS
 }
+
+// EarlyOVS are the OVS connections of a one-shot command, opened while its
+// spec loads so that connecting (ovsdb-server composing and the client
+// decoding the initial rows) overlaps the load: Decoded, given to
+// spec.LoadOptions, opens each OVSManager of the node as soon as it is
+// decoded, monitoring the node's own interfaces only (what Build chooses
+// for a set without a ContainerPort or SkyDiveExport).
+type EarlyOVS struct {
+	node    string
+	clients *ovs.Clients
+}
+
+// NewEarlyOVS returns node's early connections; none is open yet.
+func NewEarlyOVS(node string, log *slog.Logger, secrets *secret.Store) *EarlyOVS {
+	return &EarlyOVS{node: node, clients: ovs.New(ovs.Options{Node: node, Logger: log, Secrets: secrets, OwnInterfacesOnly: true})}
+}
+
+// Decoded opens the connection of o when it is one of the node's
+// OVSManagers; it may run concurrently (spec.LoadOptions.Decoded).
+func (e *EarlyOVS) Decoded(o *spec.Object) {
+	if sp, ok := o.Spec.(*spec.OVSManagerSpec); ok && sp.Node == e.node {
+		e.clients.Open(o.Metadata.Name, *sp)
+	}
+}
+
+// Close closes the connections (Build's providers close them when Build
+// used them).
+func (e *EarlyOVS) Close() { e.clients.Close() }
 
 // Shared is what the providers of one daemon share, made once by Build.
 type Shared struct {
@@ -66,8 +98,17 @@ type TopologyReader interface {
 
 // Build builds every registered provider for cfg, with what they share.
 func Build(cfg Config) ([]reconciler.Provider, error) {
-	shared := Shared{OVS: ovs.New(ovs.Options{Node: cfg.Node, Logger: cfg.Logger, Secrets: cfg.Secrets,
-		OwnInterfacesOnly: cfg.OneShot != nil && !readsInterfaces(cfg.OneShot, cfg.Node)})}
+	ownOnly := cfg.OneShot != nil && !readsInterfaces(cfg.OneShot, cfg.Node)
+	var shared Shared
+	switch {
+	case cfg.Early != nil && ownOnly:
+		shared.OVS = cfg.Early.clients
+	default:
+		if cfg.Early != nil {
+			cfg.Early.Close() // they monitor too little for this set
+		}
+		shared.OVS = ovs.New(ovs.Options{Node: cfg.Node, Logger: cfg.Logger, Secrets: cfg.Secrets, OwnInterfacesOnly: ownOnly})
+	}
 	provs := registry(cfg, shared)
 	for _, r := range provs {
 		if reader, ok := r.(TopologyReader); ok {

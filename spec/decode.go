@@ -43,6 +43,9 @@ type loader struct {
 	// to what the budget measured.
 	visited int64
 
+	// decoded is LoadOptions.Decoded.
+	decoded func(*Object)
+
 	wg    sync.WaitGroup
 	slots chan struct{}
 }
@@ -61,6 +64,8 @@ type loadedFile struct {
 	// written and expanded are the file's alias measures (aliasCounter's),
 	// visited the nodes its walk decoded.
 	written, expanded, visited int64
+	// decoded is called with each object walked (LoadOptions.Decoded).
+	decoded func(*Object)
 }
 
 // decode parses data, measures its aliases, and decodes it unless it has
@@ -69,7 +74,7 @@ func (l *loader) decode(file string, data []byte) {
 	if l.slots == nil {
 		l.slots = make(chan struct{}, runtime.GOMAXPROCS(0))
 	}
-	f := &loadedFile{name: file}
+	f := &loadedFile{name: file, decoded: l.decoded}
 	l.files = append(l.files, f)
 	l.wg.Add(1)
 	l.slots <- struct{}{}
@@ -115,6 +120,9 @@ func (f *loadedFile) walk() {
 		w := &walker{file: f.name, diags: &f.diags}
 		if obj := w.document(root); obj != nil {
 			f.objs = append(f.objs, obj)
+			if f.decoded != nil {
+				f.decoded(obj)
+			}
 		}
 		f.visited += w.visited
 	}

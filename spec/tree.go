@@ -26,7 +26,22 @@ func IsSpecFile(name string) bool {
 // paths are one load for the alias budget (see AliasExpansionFactor): past
 // it, the set is empty.
 func Load(paths ...string) (*Set, Diagnostics) {
-	var l loader
+	return LoadWith(LoadOptions{}, paths...)
+}
+
+// LoadOptions tunes a load.
+type LoadOptions struct {
+	// Decoded, when set, is called with each object as soon as its file is
+	// decoded, before the set is validated (so possibly with an object the
+	// load then refuses), from the loader's goroutines: for starting work
+	// that does not need the whole set, such as connecting to a server an
+	// object names.
+	Decoded func(*Object)
+}
+
+// LoadWith is Load with opts.
+func LoadWith(opts LoadOptions, paths ...string) (*Set, Diagnostics) {
+	l := loader{decoded: opts.Decoded}
 	for _, p := range paths {
 		l.readPath(p)
 	}

@@ -42,7 +42,12 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	if code, ok := flagsExit("diff", err, exitFail, stderr); !ok {
 		return code
 	}
-	set, diags := spec.Load(o.path)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	secrets := secret.New(secret.Options{Dir: o.secretsDir})
+	// The node's OVSDB managers connect while the rest of the spec loads.
+	early := providers.NewEarlyOVS(o.node, log, secrets)
+	defer early.Close()
+	set, diags := spec.LoadWith(spec.LoadOptions{Decoded: early.Decoded}, o.path)
 	if diags.HasErrors() {
 		_ = writeText(stderr, diags)
 		fmt.Fprintf(stderr, "wirekeeper diff: %d error(s) in %s: nothing planned\n", diags.ErrorCount(), o.path)
@@ -52,9 +57,8 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	provs, err := providers.Build(providers.Config{Node: o.node, Logger: log, OVSNetns: o.ovsNetns, DockerHost: o.dockerHost,
-		Secrets: secret.New(secret.Options{Dir: o.secretsDir}), OneShot: set})
+		Secrets: secrets, OneShot: set, Early: early})
 	if err != nil {
 		fmt.Fprintf(stderr, "wirekeeper diff: %v\n", err)
 		return exitFail
