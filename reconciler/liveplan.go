@@ -78,22 +78,22 @@ func PlanLive(ctx context.Context, set *spec.Set, node string, provs []Provider,
 		if err != nil {
 			return plan, fmt.Errorf("observe %s: %w", ref, err)
 		}
-		if obs.Pending != "" {
+		ch, v, adopting := judge(ref, o, obs, o.Policy())
+		switch v {
+		case verdictWaiting:
 			plan.Held = append(plan.Held, Held{ref, "waiting: " + obs.Pending})
-			continue
-		}
-		ch := Decide(ref, o, obs)
-		switch {
-		case ch.Action == ActionNoop:
+		case verdictNoop:
 			plan.Unchanged++
-		case obs.Exists && !obs.Owned && !obs.Adoptable:
+		case verdictInTheWay:
 			plan.Held = append(plan.Held, Held{ref, fmt.Sprintf("a live %s named %q exists that wirekeeper did not create; it is left alone", ref.Kind, ref.Name)})
-		case o.Policy() == spec.PolicyObserve && obs.Exists && !obs.Owned && len(ch.Diff) == 0:
-			// What `wirekeeper import` wrote: the live object, not adopted yet.
-			plan.Held = append(plan.Held, Held{ref, "matches the spec; policy observe: not adopted until the policy is enforce"})
-		case o.Policy() == spec.PolicyObserve:
-			plan.Reported = append(plan.Reported, ch)
-		default:
+		case verdictObserve:
+			if adopting && len(ch.Diff) == 0 {
+				// What `wirekeeper import` wrote: the live object, not adopted yet.
+				plan.Held = append(plan.Held, Held{ref, "matches the spec; policy observe: not adopted until the policy is enforce"})
+			} else {
+				plan.Reported = append(plan.Reported, ch)
+			}
+		default: // verdictApply, verdictRemoveStale
 			plan.Changes = append(plan.Changes, ch)
 		}
 	}

@@ -95,3 +95,52 @@ func TestPlanLiveReportsThePruneGuard(t *testing.T) {
 		t.Errorf("with the trailer: guard %q, %d changes; want none and 2", plan.PruneGuard, len(plan.Changes))
 	}
 }
+
+// staleMemory is the memory provider with one object whose prerequisite is
+// gone while it still exists, owned (as a container port whose container
+// was removed): Observe reports it Pending and Stale.
+type staleMemory struct {
+	*memory.Provider
+	stale reconciler.Ref
+}
+
+func (p staleMemory) Observe(ctx context.Context, req reconciler.Request) (reconciler.Observation, error) {
+	obs, err := p.Provider.Observe(ctx, req)
+	if req.Ref == p.stale {
+		obs.Pending, obs.Stale = "container web is gone", true
+	}
+	return obs, err
+}
+
+// TestPlanLiveRemovesAStaleObject: what the daemon removes at once (an
+// owned live object whose prerequisite is gone, under enforce) is a change
+// in the plan, not something waiting; under observe it waits.
+func TestPlanLiveRemovesAStaleObject(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   []string
+	}{
+		{"", []string{"change delete: container web is gone; removing what is left of it"}},
+		{":observe", []string{"held: waiting: container web is gone"}},
+	} {
+		set := mustSet(t, docs([]string{"br0"}, "left"+tc.policy))
+		p := staleMemory{memory.New("test"), ref("Mirror", "left")}
+		p.Put(ref("OVSManager", "ovs1"), set.Get("OVSManager", "ovs1").Spec, true)
+		p.Put(ref("Bridge", "br0"), set.Get("Bridge", "br0").Spec, true)
+		p.Put(ref("Mirror", "left"), set.Get("Mirror", "left").Spec, true)
+		plan, err := reconciler.PlanLive(context.Background(), set, "hv1", []reconciler.Provider{p}, "", 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ch := range plan.Changes {
+			got = append(got, "change "+string(ch.Action)+": "+ch.Reason)
+		}
+		for _, h := range plan.Held {
+			got = append(got, "held: "+h.Reason)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("policy %q: plan (-want +got):\n%s", tc.policy, d)
+		}
+	}
+}

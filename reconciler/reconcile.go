@@ -146,27 +146,23 @@ func (e *Engine) plan(ctx context.Context, s *step) (string, time.Duration) {
 	if o := w.object(); o != nil {
 		s.policy = o.Policy()
 	}
-	if w.desired != nil && obs.Pending != "" {
-		if obs.Stale && obs.Exists && obs.Owned && s.policy == spec.PolicyEnforce {
-			// The live object outlived what it was made for: remove it now,
-			// and wait (in confirm) for the prerequisite to come back.
-			s.ch = Change{Ref: ref, Action: ActionDelete, Reason: obs.Pending + "; removing what is left of it"}
-			s.apply = true
-			return "", 0
-		}
+	ch, v, adopting := judge(ref, w.desired, obs, s.policy)
+	switch v {
+	case verdictRemoveStale:
+		// The live object outlived what it was made for: remove it now,
+		// and wait (in confirm) for the prerequisite to come back.
+		s.ch, s.apply = ch, true
+		return "", 0
+	case verdictWaiting:
 		return e.waitForLive(w, obs)
-	}
-	ch := Decide(ref, w.desired, obs)
-	if ch.Action == ActionNoop {
+	case verdictNoop:
 		if w.desired == nil {
 			e.forget(w)
 			return "ok", 0
 		}
 		e.converged(w, obs, false)
 		return "ok", e.opts.Resync
-	}
-	adopting := w.desired != nil && obs.Exists && !obs.Owned && obs.Adoptable
-	if w.desired != nil && obs.Exists && !obs.Owned && !adopting {
+	case verdictInTheWay:
 		e.setPhase(w, PhaseDegraded, "UnmanagedObjectInTheWay", fmt.Sprintf(
 			"a live %s named %q exists that wirekeeper did not create; it is left alone: remove it, or rename the object in the spec", ref.Kind, ref.Name), nil)
 		return "pending", e.opts.Resync
@@ -176,7 +172,7 @@ func (e *Engine) plan(ctx context.Context, s *step) (string, time.Duration) {
 	} else if w.desired != nil {
 		e.noteDrift(w, ch, obs, s.policy)
 	}
-	if s.policy == spec.PolicyObserve {
+	if v == verdictObserve {
 		msg := describe(ch) + "; policy observe: reported, not changed"
 		if adopting {
 			msg = fmt.Sprintf("a live %s of that name exists that wirekeeper did not create; policy observe: not adopted", ref.Kind)
@@ -340,3 +336,41 @@ func (e *Engine) waitingFor(w work) string {
 // blocking reports whether objects that depend on one in this phase must
 // wait: it has not been brought into existence yet.
 func blocking(p Phase) bool { return p == PhasePending || p == PhaseFailed || p == "" }
+
+// verdict is what the engine makes of an observed object, before any of
+// its side effects (phases, drift records): the daemon's plan and
+// PlanLive (`wirekeeper diff`) both act on it.
+type verdict int
+
+const (
+	verdictApply       verdict = iota // apply the change (create, update, adopt, delete)
+	verdictRemoveStale                // remove what is left of an owned object whose prerequisite is gone
+	verdictNoop                       // live equals desired
+	verdictWaiting                    // a live prerequisite is missing (Observation.Pending)
+	verdictInTheWay                   // a live object of that name wirekeeper did not create, not adoptable
+	verdictObserve                    // policy observe: the change is reported, not applied
+)
+
+// judge decides ref under policy from obs: the change (Decide's, or the
+// removal of a stale object), the verdict, and whether the change adopts
+// a live object wirekeeper did not create.
+func judge(ref Ref, desired *spec.Object, obs Observation, policy spec.Policy) (ch Change, v verdict, adopting bool) {
+	if desired != nil && obs.Pending != "" {
+		if obs.Stale && obs.Exists && obs.Owned && policy == spec.PolicyEnforce {
+			return Change{Ref: ref, Action: ActionDelete, Reason: obs.Pending + "; removing what is left of it"}, verdictRemoveStale, false
+		}
+		return Change{}, verdictWaiting, false
+	}
+	ch = Decide(ref, desired, obs)
+	if ch.Action == ActionNoop {
+		return ch, verdictNoop, false
+	}
+	adopting = desired != nil && obs.Exists && !obs.Owned && obs.Adoptable
+	switch {
+	case desired != nil && obs.Exists && !obs.Owned && !adopting:
+		return ch, verdictInTheWay, false
+	case policy == spec.PolicyObserve:
+		return ch, verdictObserve, adopting
+	}
+	return ch, verdictApply, adopting
+}
