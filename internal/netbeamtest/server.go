@@ -125,15 +125,7 @@ func (s *Server) SetInterfaces(ifaces ...map[string]any) {
 	if err != nil {
 		panic(fmt.Sprintf("netbeamtest: interfaces cannot be encoded: %v", err))
 	}
-	known := map[string]bool{}
-	for _, i := range ifaces {
-		if r, ok := i["resource"].(string); ok {
-			known[r] = true
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ifaceBody, s.known = body, known
+	s.setListing(body, ifaces)
 }
 
 // SetInterfacesBody serves body, byte for byte, as the interfaces listing:
@@ -145,6 +137,12 @@ func (s *Server) SetInterfacesBody(body string) {
 	if err := json.Unmarshal([]byte(body), &ifaces); err != nil {
 		panic(fmt.Sprintf("netbeamtest: interfaces body is not an array of objects: %v", err))
 	}
+	s.setListing([]byte(body), ifaces)
+}
+
+// setListing serves body as the interfaces listing and the points of the
+// string "resource"s of ifaces (body's objects).
+func (s *Server) setListing(body []byte, ifaces []map[string]any) {
 	known := map[string]bool{}
 	for _, i := range ifaces {
 		if r, ok := i["resource"].(string); ok {
@@ -153,7 +151,7 @@ func (s *Server) SetInterfacesBody(body string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ifaceBody, s.known = []byte(body), known
+	s.ifaceBody, s.known = body, known
 }
 
 // SetStep sets the spacing of the points (at least 1 ms; default 30 s).

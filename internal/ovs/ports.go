@@ -73,40 +73,39 @@ func (ps *Ports) BridgeExists(name string) (bool, error) {
 // external_ids:container_id set to one of containerIDs and
 // external_ids:container_iface set to iface, sorted by name.
 func (ps *Ports) Find(containerIDs []string, iface string) ([]PortRow, error) {
-	_, v, err := ps.c.Current()
-	if err != nil {
-		return nil, err
-	}
-	v.RLock()
-	defer v.RUnlock()
-	var out []PortRow
+	keys := make([]string, 0, len(containerIDs))
 	for _, cid := range containerIDs {
-		for id := range v.ContainerIfaces[cid+"/"+iface] {
-			out = append(out, v.PortRowOf(id))
-		}
+		keys = append(keys, cid+"/"+iface)
 	}
-	slices.SortFunc(out, func(a, b PortRow) int { return cmp.Compare(a.Name, b.Name) })
-	return slices.CompactFunc(out, func(a, b PortRow) bool { return a.InterfaceUUID == b.InterfaceUUID }), nil
+	return ps.containerRows(keys)
 }
 
 // Containers returns the ports whose interface carries ovs-docker's
 // external_ids:container_id and container_iface (whoever made them),
 // sorted by name.
-func (ps *Ports) Containers() ([]PortRow, error) {
+func (ps *Ports) Containers() ([]PortRow, error) { return ps.containerRows(nil) }
+
+// containerRows returns, sorted by name and each once, the ports of the
+// interfaces the view indexes by container under keys ("ID/iface"), or
+// under every key when keys is nil.
+func (ps *Ports) containerRows(keys []string) ([]PortRow, error) {
 	_, v, err := ps.c.Current()
 	if err != nil {
 		return nil, err
 	}
 	v.RLock()
 	defer v.RUnlock()
+	if keys == nil {
+		keys = slices.Collect(maps.Keys(v.ContainerIfaces))
+	}
 	var out []PortRow
-	for _, ids := range v.ContainerIfaces {
-		for id := range ids {
+	for _, k := range keys {
+		for id := range v.ContainerIfaces[k] {
 			out = append(out, v.PortRowOf(id))
 		}
 	}
 	slices.SortFunc(out, func(a, b PortRow) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
+	return slices.CompactFunc(out, func(a, b PortRow) bool { return a.InterfaceUUID == b.InterfaceUUID }), nil
 }
 
 // Marked returns the ports whose interface carries wirekeeper's markers

@@ -82,6 +82,25 @@ func (b *Broker) Purge(t testing.TB, queue string) {
 	}
 }
 
+// GetAll takes every message ready in queue (basic.get, acknowledged), with
+// all their properties.
+func (b *Broker) GetAll(t testing.TB, queue string) []amqp091.Delivery {
+	t.Helper()
+	conn, ch := b.dial(t)
+	defer conn.Close()
+	var out []amqp091.Delivery
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatalf("rabbittest: get from %s: %v", queue, err)
+		}
+		if !ok {
+			return out
+		}
+		out = append(out, d)
+	}
+}
+
 // Delivery is what a Consumer recorded of one delivered message.
 type Delivery struct {
 	Body         []byte

@@ -29,7 +29,8 @@ type statsMessage struct {
 // {"name": ..., "recordType": ..., "timestamp": ..., "in": ..., "out": ...}.
 // It fails only when In or Out is not the text of a JSON number.
 func (m statsMessage) encode() ([]byte, error) {
-	b := make([]byte, 0, 96+len(m.Name))
+	// The fixed text, quotes and timestamp take at most 96 bytes.
+	b := make([]byte, 0, 96+len(m.Name)+len(m.RecordType)+len(m.In)+len(m.Out))
 	b = append(b, `{"name": `...)
 	b = appendPythonString(b, m.Name)
 	b = append(b, `, "recordType": `...)

@@ -44,31 +44,6 @@ type properties struct {
 	Headers                                                                               amqp091.Table
 }
 
-// getAll takes every message ready in queue.
-func getAll(t *testing.T, url, queue string) []amqp091.Delivery {
-	t.Helper()
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatalf("channel: %v", err)
-	}
-	var out []amqp091.Delivery
-	for {
-		d, ok, err := ch.Get(queue, true)
-		if err != nil {
-			t.Fatalf("get from %s: %v", queue, err)
-		}
-		if !ok {
-			return out
-		}
-		out = append(out, d)
-	}
-}
-
 // TestSeedBodies publishes, through a real RabbitMQ, what the seed
 // published for the same Netbeam answers, and compares the bytes: every
 // stats body equals the seed's byte for byte (its separators, Netbeam's
@@ -92,7 +67,7 @@ func TestSeedBodies(t *testing.T) {
 	r.apply(r.targetDoc("seed", "metrics: [traffic]", "", "lag: 0s, backfill: 10m"))
 	r.waitFor("the first pass", 20*time.Second, func() bool { st, ok := r.p.Status("seed"); return ok && st.Passes >= 1 })
 	r.waitFor("the messages of the first pass", 20*time.Second, func() bool { return r.consumer.Count() >= 1+len(seedStatsBodies) })
-	deliveries := getAll(t, r.broker.URL, raw)
+	deliveries := r.broker.GetAll(t, raw)
 	after := time.Now().UnixMilli()
 
 	stats, ifaces := map[string]bool{}, 0

@@ -20,9 +20,9 @@ var errRaced = errors.New("the row changed while being advanced")
 // watermark it changes nothing and returns nil. A NULL watermark is set.
 // A watermark holding junk is not overwritten; the error names the row.
 func (s *Store) Advance(ctx context.Context, id int64, metric string, until int64) error {
-	col, ok := metricColumn[metric]
-	if !ok {
-		return fmt.Errorf("inventory: unknown metric %q, want traffic, errors or discards", metric)
+	col, err := column(metric)
+	if err != nil {
+		return err
 	}
 	if err := checkMillis(metric+" watermark", until); err != nil {
 		return err

@@ -28,6 +28,15 @@ var metricColumn = map[string]string{
 	Discards: "discards_until",
 }
 
+// column is metric's watermark column, or an error naming the valid ones.
+func column(metric string) (string, error) {
+	col, ok := metricColumn[metric]
+	if !ok {
+		return "", fmt.Errorf("inventory: unknown metric %q, want traffic, errors or discards", metric)
+	}
+	return col, nil
+}
+
 // MaxMillis is the largest timestamp a VARCHAR(13) holds (in the year 2286).
 const MaxMillis int64 = 9_999_999_999_999
 

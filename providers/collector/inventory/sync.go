@@ -69,8 +69,8 @@ func (s *Store) Sync(ctx context.Context, present []string, now int64, metrics [
 		return nil, SyncResult{}, err
 	}
 	for _, m := range metrics {
-		if _, ok := metricColumn[m]; !ok {
-			return nil, SyncResult{}, fmt.Errorf("inventory: unknown metric %q, want traffic, errors or discards", m)
+		if _, err := column(m); err != nil {
+			return nil, SyncResult{}, err
 		}
 	}
 	if err := checkMillis("now", now); err != nil {

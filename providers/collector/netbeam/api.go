@@ -73,25 +73,25 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 	if len(elems) < 3 {
 		return fmt.Errorf("point %s: want [ts, in, out]", b)
 	}
-	var v [3]*float64
+	var v [3]float64
 	for i := range v {
-		// Decoding into a float64 refuses strings, objects and out of range
-		// numbers; the text itself is what is kept.
-		if err := json.Unmarshal(elems[i], &v[i]); err != nil {
+		if string(elems[i]) == "null" {
+			elems[i] = nil
+			continue
+		}
+		// elems[i] is one JSON value: ParseFloat accepts it exactly when it
+		// is a number within float64's range (strings, objects, 1e400
+		// refused); the text itself is what is kept.
+		f, err := strconv.ParseFloat(string(elems[i]), 64)
+		if err != nil {
 			return fmt.Errorf("point %s: want [ts, in, out]: %w", b, err)
 		}
+		v[i] = f
 	}
-	ts := v[0]
-	if ts == nil || *ts != math.Trunc(*ts) || math.Abs(*ts) > 1<<53 {
+	if elems[0] == nil || v[0] != math.Trunc(v[0]) || math.Abs(v[0]) > 1<<53 {
 		return fmt.Errorf("point %s: timestamp is not an integral number of milliseconds", b)
 	}
-	number := func(i int) json.RawMessage {
-		if v[i] == nil {
-			return nil
-		}
-		return elems[i]
-	}
-	*p = Point{Timestamp: int64(*ts), In: number(1), Out: number(2)}
+	*p = Point{Timestamp: int64(v[0]), In: elems[1], Out: elems[2]}
 	return nil
 }
 
