@@ -128,8 +128,5 @@ func parseDiffFlags(args []string, stderr io.Writer) (diffOptions, error) {
 	case o.timeout <= 0:
 		return o, errors.New("--timeout must be positive")
 	}
-	if err := setNode(&runConfig{}, o.node); err != nil {
-		return o, fmt.Errorf("--node %q: %w", o.node, err)
-	}
-	return o, nil
+	return o, checkNodeFlag(o.node)
 }

@@ -67,8 +67,17 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wirekeeper import: %v\n", problem)
 		return exitFail
 	}
+	if o.Manager == "" {
+		o.Manager = importer.ManagerName(o.Node)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if dockerHost != "" {
+		// One connection for both reads, monitoring every interface (the
+		// container ports need them).
+		o.OVS = ovs.New(ovs.Options{Node: o.Node})
+		defer o.OVS.Close()
+	}
 	var res importer.Result
 	var err error
 	if dump != "" {
@@ -130,19 +139,14 @@ func importFromDump(file string, o importer.Options) (importer.Result, error) {
 }
 
 // importContainers adds the ContainerPorts of the Docker engine at
-// dockerHost, read through the container provider (only its reads).
+// dockerHost, read through the container provider (only its reads) over
+// o.OVS, the connection FromOVSDB read the bridges and mirrors through.
 func importContainers(ctx context.Context, res *importer.Result, o importer.Options, dockerHost, ovsNetns string) error {
-	manager := o.Manager
-	if manager == "" {
-		manager = importer.ManagerName(o.Node)
-	}
-	set := &spec.Set{Objects: []*spec.Object{{Kind: "OVSManager", Metadata: spec.Metadata{Name: manager},
+	set := &spec.Set{Objects: []*spec.Object{{Kind: "OVSManager", Metadata: spec.Metadata{Name: o.Manager},
 		Spec: &spec.OVSManagerSpec{Node: o.Node, Address: o.Address}}}}
-	clients := ovs.New(ovs.Options{Node: o.Node})
-	defer clients.Close()
-	p := container.New(container.Options{Node: o.Node, OVS: clients, DockerHost: dockerHost, OVSNetns: ovsNetns})
+	p := container.New(container.Options{Node: o.Node, OVS: o.OVS, DockerHost: dockerHost, OVSNetns: ovsNetns})
 	defer p.Close()
-	found, skipped, err := p.Import(ctx, set, manager)
+	found, skipped, err := p.Import(ctx, set, o.Manager)
 	if err != nil {
 		return fmt.Errorf("containers: %w", err)
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	// Policy of every object written (default observe: adoption starts
 	// read-only).
 	Policy spec.Policy
+	// OVS, when set, are the connections to read Address through (kept
+	// open for the caller's other reads of the same host); by default
+	// FromOVSDB opens its own, monitoring the node's own interfaces only.
+	OVS *ovs.Clients
 }
 
 // Result is an imported spec tree.
@@ -34,7 +38,7 @@ type Result struct {
 }
 
 // Objects counts the documents of the tree.
-func (r *Result) Objects() int { return r.w.count }
+func (r *Result) Objects() int { return len(r.w.names) }
 
 // Files renders the tree: the documents by path under the output folder.
 func (r *Result) Files() map[string][]byte { return r.w.files() }
@@ -66,8 +70,11 @@ func FromOVSDB(ctx context.Context, o Options) (Result, error) {
 	if o.Policy == "" {
 		o.Policy = spec.PolicyObserve
 	}
-	cs := ovs.New(ovs.Options{Node: o.Node, OwnInterfacesOnly: true}) // bridges and mirrors name ports only
-	defer cs.Close()
+	cs := o.OVS
+	if cs == nil {
+		cs = ovs.New(ovs.Options{Node: o.Node, OwnInterfacesOnly: true}) // bridges and mirrors name ports only
+		defer cs.Close()
+	}
 	c := cs.Open(o.Manager, spec.OVSManagerSpec{Node: o.Node, Address: o.Address})
 	if err := c.WaitUp(ctx); err != nil {
 		return Result{}, err

@@ -17,14 +17,17 @@ type writer struct {
 	node  string
 	docs  map[string][]document // by file
 	names map[string]bool       // "Kind/name" taken
-	count int
 }
 
 type document struct {
 	APIVersion string         `yaml:"apiVersion"`
 	Kind       string         `yaml:"kind"`
-	Metadata   map[string]any `yaml:"metadata"`
+	Metadata   metadata       `yaml:"metadata"`
 	Spec       map[string]any `yaml:"spec"`
+}
+
+type metadata struct {
+	Name string `yaml:"name"`
 }
 
 func newWriter(node string) *writer {
@@ -39,8 +42,7 @@ func (w *writer) add(file, kind, want string, sp map[string]any) {
 		name = objectName(fmt.Sprintf("%s-%d", want, i))
 	}
 	w.names[kind+"/"+name] = true
-	w.docs[file] = append(w.docs[file], document{APIVersion: "wirekeeper.io/v1alpha1", Kind: kind, Metadata: map[string]any{"name": name}, Spec: sp})
-	w.count++
+	w.docs[file] = append(w.docs[file], document{APIVersion: "wirekeeper.io/v1alpha1", Kind: kind, Metadata: metadata{Name: name}, Spec: sp})
 }
 
 // files renders each file: the schema comment line, what made it, then
@@ -50,7 +52,7 @@ func (w *writer) files() map[string][]byte {
 	out := map[string][]byte{}
 	for file, docs := range w.docs {
 		slices.SortFunc(docs, func(a, b document) int {
-			return strings.Compare(a.Metadata["name"].(string), b.Metadata["name"].(string))
+			return strings.Compare(a.Metadata.Name, b.Metadata.Name)
 		})
 		header := "# yaml-language-server: $schema=https://wirekeeper.io/schemas/v1alpha1/wirekeeper.json\n" +
 			fmt.Sprintf("#\n# Imported by `wirekeeper import` from node %s's live host: review, then commit.\n", w.node)

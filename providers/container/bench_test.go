@@ -313,7 +313,7 @@ func importHost(b *testing.B, env *env, bridge string, n int) time.Duration {
 	defer func() { p.Close(); clients.Close() }()
 	set := loadSet(b, env.managerDoc("m1"))
 	start := time.Now()
-	res, err := importer.FromOVSDB(context.Background(), importer.Options{Node: env.node, Manager: "m1", Address: env.ovs.DB})
+	res, err := importer.FromOVSDB(context.Background(), importer.Options{Node: env.node, Manager: "m1", Address: env.ovs.DB, OVS: clients})
 	if err != nil {
 		b.Fatal(err)
 	}

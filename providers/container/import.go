@@ -108,19 +108,11 @@ func (p *Provider) Import(ctx context.Context, set *spec.Set, manager string) (f
 }
 
 // ovsDockerPorts are the manager's ports ovs-docker made: an interface
-// with container_id and container_iface, and no wirekeeper marker.
+// with container_id and container_iface (what Containers indexes), no
+// wirekeeper marker, on a bridge.
 func ovsDockerPorts(ps *ovs.Ports) ([]ovs.PortRow, error) {
-	var out []ovs.PortRow
 	rows, err := ps.Containers()
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		if r.ExternalIDs[ovs.KeyContainerID] != "" && r.ExternalIDs[ovs.KeyContainerIface] != "" && r.ExternalIDs[ovs.KeyOwner] == "" && r.Bridge != "" {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(rows, func(r ovs.PortRow) bool { return r.ExternalIDs[ovs.KeyOwner] != "" || r.Bridge == "" }), err
 }
 
 // readPort observes the port of container cid's interface iface as the
@@ -136,11 +128,11 @@ func (p *Provider) readPort(ctx context.Context, set *spec.Set, manager, cid, if
 	if err != nil {
 		return nil, err
 	}
-	sp, _ := p.liveSpec(l)
-	sp.Node, sp.Manager, sp.Interface = p.opts.Node, manager, iface
 	if l.link == nil {
 		return nil, fmt.Errorf("no interface %s in the container", iface)
 	}
+	sp, _ := p.liveSpec(l)
+	sp.Node, sp.Manager, sp.Interface = p.opts.Node, manager, iface
 	// One IPv4 default route is what ovs-docker's --gateway makes.
 	var v4 []int
 	for i, r := range sp.Routes {
@@ -176,14 +168,26 @@ func fromLabels(node, manager string, c *ctr) (*spec.ContainerPortSpec, string) 
 		}
 	}
 	sp.Addresses = []string{addr}
-	for label, dst := range map[string]**int{labelMTU: &sp.MTU, labelVLAN: &sp.VLAN} {
-		if v := l[label]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Sprintf("label %s=%q is not a number", label, v)
-			}
-			*dst = &n
-		}
+	var why string
+	if sp.MTU, why = intLabel(l, labelMTU); why != "" {
+		return nil, why
+	}
+	if sp.VLAN, why = intLabel(l, labelVLAN); why != "" {
+		return nil, why
 	}
 	return sp, ""
+}
+
+// intLabel is the number label k holds (nil when unset), or why it is not
+// one.
+func intLabel(l map[string]string, k string) (*int, string) {
+	v := l[k]
+	if v == "" {
+		return nil, ""
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, fmt.Sprintf("label %s=%q is not a number", k, v)
+	}
+	return &n, ""
 }

@@ -49,19 +49,13 @@ func writeLiveChanges(b *strings.Builder, title string, changes []reconciler.Cha
 	}
 	fmt.Fprintf(b, "### %s\n\n| action | object | why | fields (live → desired) |\n|---|---|---|---|\n", title)
 	for _, ch := range changes {
-		fields := make([]string, len(ch.Diff))
-		for i, d := range ch.Diff {
-			fields[i] = codeCell(diffLine(d))
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", actionText(ch.Action), codeCell(ch.Ref.String()), mdCell(ch.Reason), strings.Join(fields, "<br>"))
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", actionText(ch.Action), codeCell(ch.Ref.String()), mdCell(ch.Reason), diffCell(ch.Diff))
 	}
 	b.WriteString("\n")
 }
 
 // LiveJSON renders d as one indented JSON document.
 func LiveJSON(d LiveDiff) ([]byte, error) {
-	if d.Plan.Changes == nil {
-		d.Plan.Changes = []reconciler.Change{}
-	}
+	d.Plan.Changes = orEmpty(d.Plan.Changes)
 	return json.MarshalIndent(d, "", "  ")
 }

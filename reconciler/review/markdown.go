@@ -197,6 +197,15 @@ func actionText(a reconciler.Action) string {
 	return string(a)
 }
 
+// diffCell is a table cell listing the field diffs, one per line.
+func diffCell(diffs []reconciler.FieldDiff) string {
+	lines := make([]string, len(diffs))
+	for i, d := range diffs {
+		lines[i] = codeCell(diffLine(d))
+	}
+	return strings.Join(lines, "<br>")
+}
+
 // changesCell is the Changes column of ch; inline reports whether it shows
 // every field diff, so that the diff block can leave ch out.
 func changesCell(ch reconciler.Change) (cell string, inline bool) {
@@ -206,11 +215,7 @@ func changesCell(ch reconciler.Change) (cell string, inline bool) {
 	case ch.Action == reconciler.ActionDelete:
 		return mdCell(ch.Reason), false
 	case len(ch.Diff) <= maxInlineFields:
-		lines := make([]string, len(ch.Diff))
-		for i, d := range ch.Diff {
-			lines[i] = codeCell(diffLine(d))
-		}
-		return strings.Join(lines, "<br>"), true
+		return diffCell(ch.Diff), true
 	}
 	paths := make([]string, 0, maxInlineFields)
 	for _, d := range ch.Diff[:maxInlineFields] {
