@@ -277,6 +277,13 @@ func (p *Provider) onEvent(ev ovs.Event) {
 		v.RUnlock()
 		if mirrorsMoved {
 			enqueue(reconciler.Ref{Kind: "OVSManager", Name: c.Name()})
+			if len(o.Mirrors) > maxMirrorsPerBridge || len(n.Mirrors) > maxMirrorsPerBridge {
+				// Past vswitchd's limit every mirror of the bridge reports
+				// the bridge's count (beyondMirrorLimit): all of them are due.
+				for _, r := range mi.mirrorsOnBridge[n.Name] {
+					enqueue(r)
+				}
+			}
 		}
 	case "Mirror":
 		for _, m := range []model.Model{old, row} {
